@@ -1,0 +1,195 @@
+# xaid — build, test, demo, bench, install.
+#
+# Layout of outputs (all under $(BUILD), default build/):
+#   $(BUILD)/rel/   optimized objects (-O2, PIC), libraries, xaid, xai, benches
+#   $(BUILD)/san/   the same sources with AddressSanitizer + UBSan, for tests
+# Sources are found by directory, so a new module file needs no Makefile edit:
+#   daemon/<module>/*.c (not server/)  -> libxai
+#   daemon/server/*.c + daemon/main.c  -> xaid
+#   client/*.c                         -> libxaiclient
+#   client/cli/*.c                     -> xai
+#   tests/*_test.cc                    -> one GoogleTest binary each
+#   tests/*_test.c                     -> C programs that compile the API as C
+#   bench/*.c                          -> one benchmark program each
+#   examples/*/*_server.c              -> example model servers
+# Several checkouts or agents can build side by side with BUILD=<dir>.
+
+BUILD   ?= build
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += -j$(NPROC)
+PREFIX  ?= /usr/local
+CC      ?= cc
+CXX     ?= c++
+PYTHON  ?= /usr/bin/python3
+
+PKGS      := libzmq msgpack libpcre2-8 openblas lapacke
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS := -Iinclude -Idaemon -D_GNU_SOURCE $(PKG_CFLAGS)
+CFLAGS_COMMON := -std=c11 $(WARN) -g
+REL_CFLAGS := $(CFLAGS_COMMON) -O2 -fPIC
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
+CXXFLAGS_T := -std=c++17 -Wall -Wextra -Werror -g -O1 $(SAN_FLAGS)
+LDLIBS     := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC    := $(filter-out daemon/server/%,$(wildcard daemon/*/*.c))
+SRV_SRC    := $(wildcard daemon/server/*.c) daemon/main.c
+CLI_LIB_SRC:= $(wildcard client/*.c)
+CLI_SRC    := $(wildcard client/cli/*.c)
+TEST_CC    := $(wildcard tests/*_test.cc)
+TEST_C     := $(wildcard tests/*_test.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+EXAMPLE_SRC:= $(wildcard examples/*/*_server.c)
+
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+
+REL_LIB_OBJ := $(call obj,rel,$(LIB_SRC))
+SAN_LIB_OBJ := $(call obj,san,$(LIB_SRC))
+REL_SRV_OBJ := $(call obj,rel,$(SRV_SRC))
+SAN_SRV_OBJ := $(call obj,san,$(SRV_SRC))
+REL_CL_OBJ  := $(call obj,rel,$(CLI_LIB_SRC))
+SAN_CL_OBJ  := $(call obj,san,$(CLI_LIB_SRC))
+REL_CLI_OBJ := $(call obj,rel,$(CLI_SRC))
+SAN_CLI_OBJ := $(call obj,san,$(CLI_SRC))
+
+LIBXAI      := $(BUILD)/rel/libxai.a
+LIBXAI_SAN  := $(BUILD)/san/libxai.a
+LIBCL       := $(BUILD)/rel/libxaiclient.a
+LIBCL_SO    := $(BUILD)/rel/libxaiclient.so
+LIBCL_SAN   := $(BUILD)/san/libxaiclient.a
+XAID        := $(BUILD)/rel/xaid
+XAI         := $(BUILD)/rel/xai
+XAID_SAN    := $(BUILD)/san/xaid
+XAI_SAN     := $(BUILD)/san/xai
+TEST_BINS   := $(patsubst tests/%.cc,$(BUILD)/san/tests/%,$(TEST_CC)) \
+               $(patsubst tests/%.c,$(BUILD)/san/tests/%,$(TEST_C))
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/rel/bench/%,$(BENCH_SRC))
+EXAMPLE_BINS:= $(patsubst %.c,$(BUILD)/rel/%,$(EXAMPLE_SRC))
+EXAMPLE_SAN := $(patsubst %.c,$(BUILD)/san/%,$(EXAMPLE_SRC))
+
+.PHONY: all test test-build demo bench install-deps install clean
+.DELETE_ON_ERROR:
+
+all: $(LIBXAI) $(LIBCL) $(LIBCL_SO) $(XAID) $(XAI) $(EXAMPLE_BINS) $(BENCH_BINS)
+
+# ---- objects ---------------------------------------------------------------
+
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- libraries and programs ------------------------------------------------
+
+$(LIBXAI): $(REL_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBXAI_SAN): $(SAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBCL): $(REL_CL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBCL_SAN): $(SAN_CL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The shared client library is self-contained: client objects plus libxai.
+$(LIBCL_SO): $(REL_CL_OBJ) $(REL_LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libxaiclient.so.0 -o $@ $^ $(LDLIBS)
+
+$(XAID): $(REL_SRV_OBJ) $(LIBXAI)
+	$(CC) -o $@ $(REL_SRV_OBJ) $(LIBXAI) $(LDLIBS)
+
+$(XAID_SAN): $(SAN_SRV_OBJ) $(LIBXAI_SAN)
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_SRV_OBJ) $(LIBXAI_SAN) $(LDLIBS)
+
+$(XAI): $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI)
+	$(CC) -o $@ $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI) $(LDLIBS)
+
+$(XAI_SAN): $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN)
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
+
+$(BUILD)/rel/examples/%: examples/%.c $(LIBCL) $(LIBXAI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -o $@ $< $(LIBCL) $(LIBXAI) $(LDLIBS)
+
+$(BUILD)/san/examples/%: examples/%.c $(LIBCL_SAN) $(LIBXAI_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
+
+$(BUILD)/rel/bench/%: bench/%.c $(LIBCL) $(LIBXAI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -O3 -march=x86-64-v2 -o $@ $< $(LIBCL) $(LIBXAI) $(LDLIBS)
+
+# ---- tests -----------------------------------------------------------------
+
+$(BUILD)/san/tests/%: tests/%.cc $(LIBCL_SAN) $(LIBXAI_SAN) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_T) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) \
+	    -lgtest -lgtest_main $(LDLIBS)
+
+$(BUILD)/san/tests/%: tests/%.c $(LIBCL_SAN) $(LIBXAI_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
+
+test-build: $(TEST_BINS) $(XAID_SAN) $(XAI_SAN) $(EXAMPLE_SAN) $(XAID) $(XAI) $(EXAMPLE_BINS)
+
+# Runs every test binary and the Python tests; the last line is
+# "N passed, M failed". T=<pattern> runs only the binaries matching it.
+test: test-build
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_all.sh $(T)
+
+# ---- demo, bench -----------------------------------------------------------
+
+demo: install-deps all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh examples/demo.sh
+
+bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
+	@for b in $(BENCH_BINS); do BUILD=$(BUILD) $$b || exit 1; done
+
+# ---- dependencies ----------------------------------------------------------
+
+DEB_PKGS := build-essential pkg-config libzmq3-dev libmsgpack-dev libpcre2-dev \
+            libopenblas-dev liblapacke-dev libgtest-dev python3 python3-zmq \
+            python3-msgpack python3-numpy python3-sklearn
+
+# Installs only what is missing; npm is skipped when an npm command already
+# exists (NodeSource's nodejs ships its own npm and conflicts with Debian's).
+install-deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "install-deps: installing$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "install-deps: all present"; fi
+
+# ---- install ---------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xai \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(XAID) $(XAI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBXAI) $(LIBCL) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBCL_SO) $(DESTDIR)$(PREFIX)/lib/libxaiclient.so.0
+	ln -sf libxaiclient.so.0 $(DESTDIR)$(PREFIX)/lib/libxaiclient.so
+	install -m 644 include/xai/*.h $(DESTDIR)$(PREFIX)/include/xai/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*XAI_VERSION_STRING "\(.*\)"/\1/p' include/xai/xai.h)|g' \
+	    xai.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/xai.pc
+
+clean:
+	rm -rf $(BUILD)

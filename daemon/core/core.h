@@ -1,0 +1,60 @@
+/* core.h — private helpers shared by every module of libxai: allocation,
+ * error reporting, clocks, hashing, logging.
+ *
+ * Allocation: xd_malloc/xd_calloc/xd_realloc/xd_strdup never return NULL; on
+ * out of memory they log and abort (like redis' zmalloc), for the small,
+ * bounded allocations of bookkeeping. Request-sized buffers (anything whose
+ * size comes from a client, a model or a file) use the xd_try_* variants,
+ * which return NULL so the caller can answer XAI_ERR_NOMEM instead of dying.
+ * Everything is freed with xd_free (== free), so xai_free() frees both.
+ */
+#ifndef XD_CORE_H
+#define XD_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "xai/xai.h"
+
+void *xd_malloc(size_t n);
+void *xd_calloc(size_t n, size_t size);
+void *xd_realloc(void *p, size_t n);
+char *xd_strdup(const char *s);
+char *xd_strndup(const char *s, size_t n);
+void *xd_try_malloc(size_t n);
+void *xd_try_calloc(size_t n, size_t size);
+void *xd_try_realloc(void *p, size_t n);
+/* n * size, or SIZE_MAX when it overflows (so a try-alloc of it fails). */
+size_t xd_mul(size_t n, size_t size);
+void xd_free(void *p);
+
+/* Fills err (when not NULL) with code and a printf-style message; returns
+ * code, so `return xd_err(err, XAI_ERR_INVALID, "bad %s", k);` reads well. */
+xai_status xd_err(xai_error *err, xai_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "lime: " + message. */
+void xd_err_prefix(xai_error *err, const char *prefix);
+
+/* Monotonic seconds. */
+double xd_now(void);
+
+/* 128-bit hash of bytes (two independent 64-bit lanes). Not cryptographic;
+ * collisions between distinct inputs have probability about 2^-128. */
+typedef struct xd_hash128 { uint64_t lo, hi; } xd_hash128;
+xd_hash128 xd_hash(const void *p, size_t len, uint64_t seed);
+/* A quick 64-bit hash for hash tables. */
+uint64_t xd_hash64(const void *p, size_t len, uint64_t seed);
+
+/* Structured log line on stderr: `ts=... level=info msg="..." k=v ...`.
+ * `fmt` formats the key=value tail. Thread-safe (one write per line). */
+typedef enum { XD_LOG_DEBUG, XD_LOG_INFO, XD_LOG_WARN, XD_LOG_ERROR } xd_log_level;
+void xd_log(xd_log_level level, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void xd_log_set_level(xd_log_level level);
+
+#define XD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define XD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define XD_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,62 @@
+/* hash.c — fast non-cryptographic hashing of byte strings.
+ *
+ * The evaluator keys its cache by a 128-bit hash of each rendered model
+ * input, without storing the input, so the hash must be wide (two 64-bit
+ * lanes with independent seeds give ~2^-128 collision odds for distinct
+ * inputs) and fast (one multiply-mix per 8 bytes per lane). The mixing is
+ * the 64-bit multiply-xorshift of SplitMix/Murmur3's finalizer applied to
+ * each word, folded with a rotate; lengths are mixed in so that inputs that
+ * differ only by trailing zero bytes hash apart.
+ */
+#include <string.h>
+#include "core.h"
+
+static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t fmix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static inline uint64_t load64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+xd_hash128 xd_hash(const void *data, size_t len, uint64_t seed) {
+    const unsigned char *p = data;
+    uint64_t h1 = seed ^ 0x9e3779b97f4a7c15ULL, h2 = ~seed ^ 0x6a09e667f3bcc909ULL;
+    const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t k = load64(p + i);
+        h1 ^= rotl(k * c1, 31) * c2;
+        h1 = rotl(h1, 27) * 5 + 0x52dce729;
+        h2 ^= rotl(k * c2, 33) * c1;
+        h2 = rotl(h2, 31) * 5 + 0x38495ab5;
+    }
+    uint64_t tail = 0;
+    size_t rest = len - i;
+    if (rest) memcpy(&tail, p + i, rest);
+    h1 ^= rotl(tail * c1, 31) * c2;
+    h2 ^= rotl(tail * c2, 33) * c1;
+    h1 ^= (uint64_t)len;
+    h2 ^= (uint64_t)len;
+    h1 += h2;
+    h2 += h1;
+    h1 = fmix(h1);
+    h2 = fmix(h2);
+    h1 += h2;
+    h2 += h1;
+    xd_hash128 h = {h1, h2};
+    return h;
+}
+
+uint64_t xd_hash64(const void *data, size_t len, uint64_t seed) {
+    return xd_hash(data, len, seed).lo;
+}

@@ -1,0 +1,51 @@
+/* method.h — what every method shares inside libxai: the calling context
+ * prepared by xai_explain() and the registry entry.
+ *
+ * xai_explain() checks the parameters against the method's list, reads the
+ * common ones (seed, target), evaluates the unmasked input once (so every
+ * method knows f(x) and the explained column), calls the method, and then
+ * fills the fields every result has (method, seed, target, f(x), features,
+ * stats, time). A method fills values, stderrs, base_value and extra.
+ */
+#ifndef XD_METHOD_H
+#define XD_METHOD_H
+
+#include "xai/methods.h"
+#include "xai/rng.h"
+
+typedef struct xd_method_ctx {
+    xai_eval *ev;
+    const xai_value *params;    /* the method's options (map or NULL) */
+    uint64_t seed;
+    size_t d;                   /* features */
+    size_t k;                   /* model outputs */
+    size_t target;              /* explained output column */
+    const double *fx_all;       /* k outputs on the unmasked input */
+    double fx;                  /* fx_all[target] */
+} xd_method_ctx;
+
+/* Runs the method; on success sets *out to a result with d values. */
+typedef xai_status (*xd_method_fn)(const xd_method_ctx *mc, xai_result **out, xai_error *err);
+
+typedef struct xd_method {
+    const char *name;
+    xd_method_fn run;
+    const char *const *params;  /* NULL-terminated option names beyond seed/target */
+} xd_method;
+
+/* Seeds r with the job's seed and a per-purpose stream number. */
+void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream);
+
+/* Evaluates masks and copies column `target` of the outputs into y[0..n). */
+xai_status xd_method_eval_target(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
+                                 double *y, xai_error *err);
+
+/* The methods of this build (registry.c). */
+extern const xd_method xd_method_occlusion;
+extern const xd_method xd_method_exact_shapley;
+extern const xd_method xd_method_lime;
+extern const xd_method xd_method_kernelshap;
+extern const xd_method xd_method_shapley_sampling;
+extern const xd_method xd_method_anchors;
+
+#endif

@@ -1,0 +1,93 @@
+/* client.h — libxaiclient: submit explanation jobs to xaid and collect them.
+ *
+ * A client holds one DEALER socket connected to the daemon's front endpoint.
+ * Jobs are asynchronous: xai_client_submit() returns once the daemon has
+ * accepted the job (with its id); xai_client_wait() then collects progress
+ * events and the one final result or error. Several jobs may be in flight on
+ * one client; events for jobs nobody is waiting on yet are queued inside the
+ * client. A client is used by one thread at a time.
+ *
+ * Ownership: results are freed with xai_result_free(), values with
+ * xai_value_free(). The client copies the request; nothing of it is kept.
+ */
+#ifndef XAI_CLIENT_H
+#define XAI_CLIENT_H
+
+#include "xai.h"
+#include "value.h"
+#include "eval.h"
+#include "result.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xai_client xai_client;
+
+/* Connects to the daemon at `endpoint` ("ipc:///tmp/xaid.sock",
+ * "tcp://127.0.0.1:5555"). ZeroMQ connects lazily: a daemon that is not up
+ * yet shows as XAI_ERR_TIMEOUT on the first call, not here. */
+xai_status xai_client_connect(const char *endpoint, xai_client **out, xai_error *err);
+void xai_client_close(xai_client *c);
+/* The message of the last failed call on this client ("" if none). */
+const char *xai_client_errmsg(const xai_client *c);
+/* Timeout for replies to submit/cancel/status/models/stats/ping, in ms
+ * (default 5000). */
+void xai_client_set_timeout(xai_client *c, int timeout_ms);
+
+/* One explanation request. Exactly one of text or row is set. */
+typedef struct xai_job_request {
+    const char *model;          /* model name in the daemon's config */
+    const char *method;         /* "occlusion", "lime", ... */
+    const char *text;           /* text input (UTF-8) ... */
+    size_t text_len;            /*   ... of this many bytes (0: strlen) */
+    const double *row;          /* tabular input ... */
+    size_t n_cols;              /*   ... of this many columns */
+    const xai_value *params;    /* method options incl. seed, target (map or NULL) */
+    const xai_value *space;     /* input options: pattern, mask_token, delete,
+                                   bag_of_words (map or NULL); docs/PROTOCOL.md */
+    int64_t deadline_ms;        /* 0: the daemon's default */
+} xai_job_request;
+
+/* Sends the job and waits for `accepted`. *job is the daemon's job id. */
+xai_status xai_client_submit(xai_client *c, const xai_job_request *req, uint64_t *job,
+                             xai_error *err);
+
+/* Progress callback: fraction in [0, 1] and the evaluator counters so far. */
+typedef void (*xai_progress_fn)(void *ctx, uint64_t job, double fraction,
+                                const xai_eval_stats *stats);
+
+/* Waits up to timeout_ms (< 0: forever) for the job to end. On XAI_OK *out
+ * is its result; if the job failed, returns the job's status code with the
+ * daemon's message; XAI_ERR_TIMEOUT if it has not ended yet (the job goes
+ * on; wait again). */
+xai_status xai_client_wait(xai_client *c, uint64_t job, int timeout_ms,
+                           xai_progress_fn progress, void *ctx, xai_result **out,
+                           xai_error *err);
+
+/* submit + wait. */
+xai_status xai_client_explain(xai_client *c, const xai_job_request *req, int timeout_ms,
+                              xai_result **out, xai_error *err);
+
+xai_status xai_client_cancel(xai_client *c, uint64_t job, xai_error *err);
+/* The daemon's reply map for status / models / stats (docs/PROTOCOL.md). */
+xai_status xai_client_status(xai_client *c, uint64_t job, xai_value **out, xai_error *err);
+xai_status xai_client_models(xai_client *c, xai_value **out, xai_error *err);
+xai_status xai_client_stats(xai_client *c, xai_value **out, xai_error *err);
+/* Round trip to the daemon; *seconds is the time it took. */
+xai_status xai_client_ping(xai_client *c, double *seconds, xai_error *err);
+
+/* Result accessors (the struct is also readable directly, see result.h). */
+size_t xai_result_n_features(const xai_result *r);
+const char *xai_result_feature_name(const xai_result *r, size_t i);
+double xai_result_value(const xai_result *r, size_t i);
+/* NaN when the method reports no standard errors. */
+double xai_result_stderr(const xai_result *r, size_t i);
+double xai_result_base_value(const xai_result *r);
+double xai_result_fx(const xai_result *r);
+const xai_eval_stats *xai_result_stats(const xai_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
