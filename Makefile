@@ -11,7 +11,7 @@
 #   tests/*_test.cc                    -> one GoogleTest binary each
 #   tests/*_test.c                     -> C programs that compile the API as C
 #   bench/*.c                          -> one benchmark program each
-#   examples/*/*_server.c              -> example model servers
+#   examples/*/*.c                     -> example programs (model servers, trainers)
 # Several checkouts or agents can build side by side with BUILD=<dir>.
 
 BUILD   ?= build
@@ -42,7 +42,7 @@ CLI_SRC    := $(wildcard client/cli/*.c)
 TEST_CC    := $(wildcard tests/*_test.cc)
 TEST_C     := $(wildcard tests/*_test.c)
 BENCH_SRC  := $(wildcard bench/*.c)
-EXAMPLE_SRC:= $(wildcard examples/*/*_server.c)
+EXAMPLE_SRC:= $(wildcard examples/*/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
@@ -79,11 +79,13 @@ all: $(LIBXAI) $(LIBCL) $(LIBCL_SO) $(XAID) $(XAI) $(EXAMPLE_BINS) $(BENCH_BINS)
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CPPFLAGS) $(REL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC [san] $<"
+	@$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -1,12 +1,250 @@
-/* anchors.c — placeholder: the anchors method is not built yet. It answers
- * XAI_ERR_UNSUPPORTED so the registry links; its issue replaces this file. */
+/* anchors.c — the "anchors" method (Ribeiro, Singh & Guestrin, AAAI 2018):
+ * the shortest rule under which the model keeps its prediction with
+ * precision >= threshold at confidence 1 - delta, and its coverage.
+ *
+ * This file reads the options (with the presets), picks the sampler for the
+ * space (anchors_text.c, anchors_tabular.c), runs the search
+ * (anchors_beam.c) and writes the result: values[i] = 1 for the features of
+ * the anchor (for tabular, the columns its predicates test), 0 otherwise;
+ * the rule, its precision bounds, coverage, counts and examples go in
+ * `extra` (docs/METHODS.md, "anchors").
+ *
+ * The prediction that must hold is the target class: a perturbed sample
+ * counts as "held" when the argmax of the model's outputs is the target
+ * (by default the argmax of f(x)). A model with one output holds when
+ * f >= 0.5 agrees with f(x) >= 0.5.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include "../core/core.h"
-#include "method.h"
+#include "anchors_impl.h"
 
-static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
-    (void)mc;
-    *out = NULL;
-    return xd_err(err, XAI_ERR_UNSUPPORTED, "method 'anchors' is not built yet");
+static const char *const params[] = {
+    "preset", "threshold", "delta", "tau", "epsilon_stop", "batch_size", "min_batch",
+    "adaptive_batch", "beam_size", "warmup_samples", "coverage_samples", "max_anchor_size",
+    "stop_on_first", "expand_hopeless", "max_expand", "max_samples", "n_examples", "p_remove",
+    "bin_edges", "categorical", NULL};
+
+/* Preset defaults: "default" = alibi's statistics with adaptive batches and
+ * expansion of hopeless levels, "alibi" = alibi's search exactly,
+ * "reference" = marcotcr/anchor's text defaults. */
+static xai_status preset(const xai_value *pv, xd_anchor_params *p, xai_error *err) {
+    const char *name;
+    xai_status st = xai_opt_str(pv, "preset", "default", &name, err);
+    if (st != XAI_OK) return st;
+    *p = (xd_anchor_params){.threshold = 0.95, .delta = 0.1, .epsilon = 0.15,
+                            .epsilon_stop = 0.05, .batch = 100, .min_batch = 10,
+                            .adaptive = true, .beam = 1, .warmup = 100,
+                            .coverage_samples = 10000, .max_size = 0, .stop_on_first = true,
+                            .expand_hopeless = true, .max_expand = 5000,
+                            .max_samples = 1000000, .n_examples = 5};
+    if (strcmp(name, "default") == 0) return XAI_OK;
+    p->adaptive = false;
+    p->expand_hopeless = false;
+    if (strcmp(name, "alibi") == 0) return XAI_OK;
+    if (strcmp(name, "reference") == 0) {
+        p->batch = 10;
+        p->beam = 4;
+        p->warmup = 1;
+        p->stop_on_first = false;
+        return XAI_OK;
+    }
+    return xd_err(err, XAI_ERR_INVALID,
+                  "anchors: preset '%s' is not one of default, alibi, reference", name);
 }
 
-const xd_method xd_method_anchors = {"anchors", run, NULL};
+static xai_status opt_size(const xai_value *pv, const char *key, size_t def, int64_t lo,
+                           int64_t hi, size_t *out, xai_error *err) {
+    int64_t v;
+    xai_status st = xai_opt_int(pv, key, (int64_t)def, lo, hi, &v, err);
+    if (st == XAI_OK) *out = (size_t)v;
+    return st;
+}
+
+static xai_status read_params(const xai_value *pv, xd_anchor_params *p, xai_error *err) {
+    xai_status st = preset(pv, p, err);
+    if (st == XAI_OK) st = xai_opt_float(pv, "threshold", p->threshold, 0.0, 1.0, &p->threshold, err);
+    if (st == XAI_OK) st = xai_opt_float(pv, "delta", p->delta, 1e-12, 0.999, &p->delta, err);
+    if (st == XAI_OK) st = xai_opt_float(pv, "tau", p->epsilon, 0.0, 1.0, &p->epsilon, err);
+    if (st == XAI_OK)
+        st = xai_opt_float(pv, "epsilon_stop", p->epsilon_stop, 0.0, 1.0, &p->epsilon_stop, err);
+    if (st == XAI_OK) st = opt_size(pv, "batch_size", p->batch, 1, 1000000, &p->batch, err);
+    if (st == XAI_OK) st = opt_size(pv, "min_batch", p->min_batch, 1, 1000000, &p->min_batch, err);
+    if (st == XAI_OK) st = xai_opt_bool(pv, "adaptive_batch", p->adaptive, &p->adaptive, err);
+    if (st == XAI_OK) st = opt_size(pv, "beam_size", p->beam, 1, 1000, &p->beam, err);
+    if (st == XAI_OK) st = opt_size(pv, "warmup_samples", p->warmup, 1, 1000000, &p->warmup, err);
+    if (st == XAI_OK)
+        st = opt_size(pv, "coverage_samples", p->coverage_samples, 1, 10000000,
+                      &p->coverage_samples, err);
+    if (st == XAI_OK) st = opt_size(pv, "max_anchor_size", p->max_size, 0, INT64_MAX, &p->max_size, err);
+    if (st == XAI_OK) st = xai_opt_bool(pv, "stop_on_first", p->stop_on_first, &p->stop_on_first, err);
+    if (st == XAI_OK)
+        st = xai_opt_bool(pv, "expand_hopeless", p->expand_hopeless, &p->expand_hopeless, err);
+    if (st == XAI_OK) st = opt_size(pv, "max_expand", p->max_expand, 0, 10000000, &p->max_expand, err);
+    if (st == XAI_OK)
+        st = opt_size(pv, "max_samples", p->max_samples, 1, INT64_MAX, &p->max_samples, err);
+    if (st == XAI_OK) st = opt_size(pv, "n_examples", p->n_examples, 0, 1000, &p->n_examples, err);
+    return st;
+}
+
+/* The sampler for the evaluator's space, refusing options of the other kind. */
+static xai_status make_sampler(const xd_method_ctx *mc, xd_anchor_sampler **smp, bool *text,
+                               xai_error *err) {
+    *text = xai_space_input_kind(xai_eval_space(mc->ev)) == XAI_INPUT_TEXT;
+    if (*text) {
+        if (xai_value_get(mc->params, "bin_edges") || xai_value_get(mc->params, "categorical"))
+            return xd_err(err, XAI_ERR_INVALID,
+                          "anchors: bin_edges and categorical apply to tabular inputs only");
+        double p_remove;
+        xai_status st = xai_opt_float(mc->params, "p_remove", 0.5, 1e-9, 1.0, &p_remove, err);
+        if (st != XAI_OK) return st;
+        return xd_anchor_text_sampler(mc, p_remove, smp, err);
+    }
+    if (xai_value_get(mc->params, "p_remove"))
+        return xd_err(err, XAI_ERR_INVALID, "anchors: p_remove applies to text inputs only");
+    if (xai_space_tabular_x(xai_eval_space(mc->ev)) == NULL)
+        return xd_err(err, XAI_ERR_UNSUPPORTED, "anchors: needs a text or a tabular space");
+    return xd_anchor_tabular_sampler(mc, mc->params, smp, err);
+}
+
+/* Token indices of text feature f, as an array. */
+static xai_value *positions(const xai_space *s, size_t f) {
+    xai_value *a = xai_value_array();
+    const xai_tokens *toks = xai_space_text_tokens(s);
+    for (size_t j = 0; a && toks && j < toks->n; j++)
+        if (xai_space_text_token_feature(s, j) == f &&
+            xai_value_push(a, xai_value_int((int64_t)j)) != XAI_OK) {
+            xai_value_free(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* One rule item: the feature, its name, where it is (text) or what it
+ * tests (tabular). Sets *column to the space feature it marks. */
+static xai_value *rule_item(const xai_space *s, const xd_anchor_sampler *smp, bool text,
+                            size_t f, size_t *column) {
+    xai_value *it = xai_value_map();
+    if (it == NULL) return NULL;
+    bool ok = xai_value_set_int(it, "feature", (int64_t)f) == XAI_OK;
+    if (text) {
+        *column = f;
+        const char *name = xai_space_feature_name(s, f);
+        ok = ok && xai_value_set_str(it, "name", name ? name : "") == XAI_OK;
+        ok = ok && xai_value_set(it, "positions", positions(s, f)) == XAI_OK;
+    } else {
+        const char *op;
+        double value;
+        const char *name = xd_anchor_tabular_name(smp, f, column, &op, &value);
+        ok = ok && xai_value_set_str(it, "name", name) == XAI_OK;
+        ok = ok && xai_value_set_int(it, "column", (int64_t)*column) == XAI_OK;
+        ok = ok && xai_value_set_str(it, "op", op) == XAI_OK;
+        ok = ok && xai_value_set_float(it, "value", value) == XAI_OK;
+    }
+    if (ok) return it;
+    xai_value_free(it);
+    return NULL;
+}
+
+/* The rule as items and as names; marks values[] of its features. */
+static bool put_rule(xai_value *extra, const xd_anchor_found *f, const xai_space *s,
+                     const xd_anchor_sampler *smp, bool text, double *values) {
+    xai_value *items = xai_value_array(), *names = xai_value_array();
+    bool ok = items && names;
+    for (size_t j = 0; ok && j < f->size; j++) {
+        size_t column = 0;
+        xai_value *it = rule_item(s, smp, text, f->order[j], &column);
+        ok = it != NULL;
+        if (ok) ok = xai_value_push(names, xai_value_clone(xai_value_get(it, "name"))) == XAI_OK;
+        if (ok) ok = xai_value_push(items, it) == XAI_OK;
+        if (ok) values[column] = 1.0;
+    }
+    ok = ok && xai_value_set(extra, "anchor", items) == XAI_OK;
+    items = NULL;
+    ok = ok && xai_value_set(extra, "names", names) == XAI_OK;
+    names = NULL;
+    xai_value_free(items);
+    xai_value_free(names);
+    return ok;
+}
+
+static bool put_numbers(xai_value *x, const xd_anchor_found *f, const xai_eval_stats *es,
+                        const xd_anchor_params *p) {
+    bool ok = xai_value_set_float(x, "precision", f->precision) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "precision_lower", f->lower) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "precision_upper", f->upper) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "coverage", f->coverage) == XAI_OK;
+    ok = ok && xai_value_set_bool(x, "success", f->success) == XAI_OK;
+    if (!f->success) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no anchor reached precision %.3g with confidence %.3g; this "
+                 "is the candidate with the highest precision", p->threshold, 1.0 - p->delta);
+        ok = ok && xai_value_set_str(x, "message", msg) == XAI_OK;
+    }
+    ok = ok && xai_value_set_int(x, "size", (int64_t)f->size) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "anchor_samples", (int64_t)f->n) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "samples", (int64_t)f->total_samples) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "lucb_rounds", (int64_t)f->lucb_rounds) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "rounds", (int64_t)f->rounds) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "eval_seconds", f->eval_seconds) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "rows_asked", (int64_t)es->masks_asked) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "rows_sent", (int64_t)es->rows_sent) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "cache_hits", (int64_t)es->cache_hits) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "model_calls", (int64_t)es->model_calls) == XAI_OK;
+    return ok;
+}
+
+static xai_status build_extra(const xd_method_ctx *mc, xd_anchor_found *f,
+                              const xd_anchor_sampler *smp, bool text,
+                              const xd_anchor_params *p, xai_result *r, xai_error *err) {
+    xai_value *x = xai_value_map(), *ex = xai_value_map();
+    bool ok = x && ex && put_rule(x, f, xai_eval_space(mc->ev), smp, text, r->values);
+    ok = ok && put_numbers(x, f, xai_eval_get_stats(mc->ev), p);
+    ok = ok && xai_value_set(ex, "held", f->held) == XAI_OK;
+    f->held = NULL;
+    ok = ok && xai_value_set(ex, "not_held", f->not_held) == XAI_OK;
+    f->not_held = NULL;
+    ok = ok && xai_value_set(x, "examples", ex) == XAI_OK;
+    ex = NULL;
+    const char *pre = NULL;
+    xai_opt_str(mc->params, "preset", "default", &pre, NULL);
+    ok = ok && xai_value_set_str(x, "preset", pre) == XAI_OK;
+    xai_value_free(ex);
+    if (!ok) {
+        xai_value_free(x);
+        return xd_err(err, XAI_ERR_NOMEM, "anchors: building the result");
+    }
+    r->extra = x;
+    return XAI_OK;
+}
+
+static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
+    *out = NULL;
+    xd_anchor_params p;
+    xd_anchor_sampler *smp = NULL;
+    xd_anchor_found found;
+    memset(&found, 0, sizeof found);
+    xai_result *r = NULL;
+    bool text = false;
+    xai_status st = read_params(mc->params, &p, err);
+    if (st == XAI_OK) st = make_sampler(mc, &smp, &text, err);
+    if (st == XAI_OK) st = xd_anchor_search(&p, smp, &found, err);
+    if (st != XAI_OK) goto cleanup;
+    r = xai_result_new("anchors", mc->d);
+    if (r == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "anchors: result of %zu features", mc->d);
+        goto cleanup;
+    }
+    st = build_extra(mc, &found, smp, text, &p, r, err);
+    if (st != XAI_OK) goto cleanup;
+    *out = r;
+    r = NULL;
+cleanup:
+    xai_result_free(r);
+    xd_anchor_found_release(&found);
+    xd_anchor_sampler_free(smp);
+    return st;
+}
+
+const xd_method xd_method_anchors = {"anchors", run, params};

@@ -1,12 +1,91 @@
-/* exact_shapley.c — placeholder: the exact_shapley method is not built yet. It answers
- * XAI_ERR_UNSUPPORTED so the registry links; its issue replaces this file. */
+/* exact_shapley.c — Shapley values by enumerating all 2^d coalitions.
+ *
+ * The game is v(S) = f_t(mask of S): the model on the input with exactly the
+ * features of S kept. Every coalition is evaluated (the evaluator batches and
+ * caches), in chunks of CHUNK masks so memory stays bounded, and then
+ *
+ *   phi_i = sum_{S not containing i} |S|! (d-|S|-1)! / d! * (v(S+i) - v(S)),
+ *
+ * in double with the d weights precomputed. Coalition S is the integer whose
+ * bit i is set when feature i is in S, so v is indexed by bitmask. Cost:
+ * 2^d model inputs and d 2^d additions, hence the limit d <= 20. This is the
+ * ground truth the sampling methods are tested against.
+ */
+#include <string.h>
 #include "../core/core.h"
 #include "method.h"
 
+#define CHUNK ((size_t)1 << 16)
+
+/* w[s] = s!(d-s-1)!/d! = 1 / (d * C(d-1, s)) for s in [0, d). */
+static void shapley_weights(size_t d, double *w) {
+    double c = 1.0;     /* C(d-1, s) */
+    for (size_t s = 0; s < d; s++) {
+        w[s] = 1.0 / ((double)d * c);
+        c = c * (double)(d - 1 - s) / (double)(s + 1);
+    }
+}
+
+xai_status xd_shapley_exact_from_values(size_t d, const double *v, double *phi) {
+    if (d > XD_SHAPLEY_EXACT_MAX_D) return XAI_ERR_LIMIT;
+    double w[XD_SHAPLEY_EXACT_MAX_D + 1] = {0};  /* w[d]: the full coalition, unused */
+    shapley_weights(d, w);
+    for (size_t i = 0; i < d; i++) phi[i] = 0.0;
+    size_t n = (size_t)1 << d;
+    for (size_t s = 0; s < n; s++) {
+        double ws = w[__builtin_popcountll((unsigned long long)s)];
+        for (size_t i = 0; i < d; i++)
+            if (!((s >> i) & 1)) phi[i] += ws * (v[s | ((size_t)1 << i)] - v[s]);
+    }
+    return XAI_OK;
+}
+
+/* Evaluates v over all 2^d coalitions into v[0..2^d). */
+static xai_status eval_game(const xd_method_ctx *mc, double *v, xai_error *err) {
+    size_t d = mc->d, n = (size_t)1 << d, chunk = XD_MIN(n, CHUNK);
+    uint8_t *masks = xd_try_malloc(xd_mul(chunk, d ? d : 1));
+    if (masks == NULL) return xd_err(err, XAI_ERR_NOMEM, "exact_shapley: masks of %zu features", d);
+    xai_status st = XAI_OK;
+    for (size_t base = 0; base < n && st == XAI_OK; base += chunk) {
+        size_t c = XD_MIN(chunk, n - base);
+        for (size_t r = 0; r < c; r++)
+            for (size_t i = 0; i < d; i++) masks[r * d + i] = ((base + r) >> i) & 1;
+        st = xd_method_eval_target(mc, masks, c, v + base, err);
+        xai_eval_set_progress(mc->ev, (double)(base + c) / (double)n);
+    }
+    xd_free(masks);
+    return st;
+}
+
 static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
-    (void)mc;
     *out = NULL;
-    return xd_err(err, XAI_ERR_UNSUPPORTED, "method 'exact_shapley' is not built yet");
+    size_t d = mc->d;
+    if (d > XD_SHAPLEY_EXACT_MAX_D)
+        return xd_err(err, XAI_ERR_LIMIT, "exact_shapley: %zu features, at most %d (2^d coalitions)",
+                      d, XD_SHAPLEY_EXACT_MAX_D);
+    size_t n = (size_t)1 << d;
+    double *v = xd_try_malloc(xd_mul(n, sizeof *v));
+    xai_result *r = xai_result_new("exact_shapley", d);
+    xai_status st = XAI_OK;
+    if (v == NULL || r == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "exact_shapley: %zu coalitions", n);
+        goto cleanup;
+    }
+    st = eval_game(mc, v, err);
+    if (st != XAI_OK) goto cleanup;
+    xd_shapley_exact_from_values(d, v, r->values);
+    r->base_value = v[0];
+    r->extra = xai_value_map();
+    if (r->extra == NULL || xai_value_set_int(r->extra, "coalitions", (int64_t)n) != XAI_OK) {
+        st = xd_err(err, XAI_ERR_NOMEM, "exact_shapley: result");
+        goto cleanup;
+    }
+    *out = r;
+    r = NULL;
+cleanup:
+    xai_result_free(r);
+    xd_free(v);
+    return st;
 }
 
 const xd_method xd_method_exact_shapley = {"exact_shapley", run, NULL};

@@ -1,12 +1,86 @@
-/* kernelshap.c — placeholder: the kernelshap method is not built yet. It answers
- * XAI_ERR_UNSUPPORTED so the registry links; its issue replaces this file. */
+/* kernelshap.c — the "kernelshap" method: options, the oracle on the
+ * evaluator, and the result. The estimator is in kernelshap_core.c, the
+ * background summarization in kernelshap_kmeans.c; docs/METHODS.md has the
+ * math and the extra fields.
+ */
+#include <math.h>
+#include <string.h>
 #include "../core/core.h"
-#include "method.h"
+#include "kernelshap.h"
 
-static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
-    (void)mc;
-    *out = NULL;
-    return xd_err(err, XAI_ERR_UNSUPPORTED, "method 'kernelshap' is not built yet");
+static const char *const params[] = {"nsamples", "schedule", "tol", "batch_size", "link",
+                                     "background_kmeans", NULL};
+
+static xai_status read_opts(const xai_value *pm, xd_kshap_opts *o, int64_t *kmeans,
+                            xai_error *err) {
+    int64_t n;
+    const char *sched, *link;
+    memset(o, 0, sizeof *o);
+    xai_status st = xai_opt_int(pm, "nsamples", 0, 0, INT32_MAX, &n, err);
+    if (st == XAI_OK) st = xai_opt_str(pm, "schedule", "improved", &sched, err);
+    if (st == XAI_OK) st = xai_opt_str(pm, "link", "identity", &link, err);
+    if (st == XAI_OK) st = xd_shap_read_stopping(pm, &o->tol, &o->batch, err);
+    if (st == XAI_OK) st = xai_opt_int(pm, "background_kmeans", 0, 0, 1 << 20, kmeans, err);
+    if (st != XAI_OK) return st;
+    o->nsamples = (size_t)n;
+    if (strcmp(sched, "improved") != 0 && strcmp(sched, "shap") != 0)
+        return xd_err(err, XAI_ERR_INVALID, "option 'schedule' must be \"improved\" or \"shap\"");
+    o->shap_schedule = strcmp(sched, "shap") == 0;
+    if (strcmp(link, "identity") != 0 && strcmp(link, "logit") != 0)
+        return xd_err(err, XAI_ERR_INVALID, "option 'link' must be \"identity\" or \"logit\"");
+    o->link = strcmp(link, "logit") == 0 ? XD_LINK_LOGIT : XD_LINK_IDENTITY;
+    return XAI_OK;
 }
 
-const xd_method xd_method_kernelshap = {"kernelshap", run, NULL};
+/* What the estimator reports besides the values. */
+typedef struct run_arg {
+    const xd_kshap_opts *o;
+    xd_kshap_info info;
+    double fx_link;
+} run_arg;
+
+static xai_status estimate(const xd_oracle *o, size_t dv, void *arg, xd_shap_out *out,
+                           xai_error *err) {
+    run_arg *a = arg;
+    xai_status st = xd_kernelshap(o, dv, a->o, out, &a->info, err);
+    a->fx_link = out->full;
+    return st;
+}
+
+static xai_status add_extra(xai_value *m, const run_arg *a) {
+    const xd_kshap_opts *o = a->o;
+    xai_status st = xai_value_set_str(m, "link", o->link == XD_LINK_LOGIT ? "logit" : "identity");
+    if (st == XAI_OK) st = xai_value_set_str(m, "schedule", o->shap_schedule ? "shap" : "improved");
+    if (st == XAI_OK) st = xai_value_set_str(m, "stderr_method", "sandwich");
+    if (st == XAI_OK) st = xai_value_set_float(m, "fx_link", a->fx_link);
+    if (st == XAI_OK) st = xai_value_set_int(m, "n_full_sizes", (int64_t)a->info.n_full_sizes);
+    if (st == XAI_OK) st = xai_value_set_int(m, "n_sampled", (int64_t)a->info.n_sampled);
+    if (st == XAI_OK) st = xai_value_set_int(m, "n_draws", (int64_t)a->info.n_draws);
+    return st;
+}
+
+/* Runs the estimator on the evaluator of `mc` and builds the result. */
+static xai_status run_on(const xd_method_ctx *mc, const xd_kshap_opts *o, xai_result **out,
+                         xai_error *err) {
+    run_arg a = {.o = o};
+    xai_status st = xd_shap_run(mc, "kernelshap", estimate, &a, out, err);
+    if (st == XAI_OK && add_extra((*out)->extra, &a) != XAI_OK) {
+        xai_result_free(*out);
+        *out = NULL;
+        st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: result");
+    }
+    return st;
+}
+
+static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
+    xd_kshap_opts o;
+    int64_t kmeans;
+    *out = NULL;
+    xai_status st = read_opts(mc->params, &o, &kmeans, err);
+    if (st != XAI_OK) return st;
+    o.seed = mc->seed;
+    if (kmeans > 0) return xd_kernelshap_run_kmeans(mc, &o, (size_t)kmeans, run_on, out, err);
+    return run_on(mc, &o, out, err);
+}
+
+const xd_method xd_method_kernelshap = {"kernelshap", run, params};

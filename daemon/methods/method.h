@@ -40,6 +40,13 @@ void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream);
 xai_status xd_method_eval_target(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
                                  double *y, xai_error *err);
 
+/* Exact Shapley values of a game on d <= 20 players given by all its 2^d
+ * values: v[S] for the coalition whose bit i is set when player i is in it.
+ * phi[i] = sum over S without i of |S|!(d-|S|-1)!/d! (v(S+i) - v(S)).
+ * XAI_ERR_LIMIT when d > 20 (exact_shapley.c; tests use it as ground truth). */
+#define XD_SHAPLEY_EXACT_MAX_D 20
+xai_status xd_shapley_exact_from_values(size_t d, const double *v, double *phi);
+
 /* The methods of this build (registry.c). */
 extern const xd_method xd_method_occlusion;
 extern const xd_method xd_method_exact_shapley;

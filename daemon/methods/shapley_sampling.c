@@ -1,12 +1,59 @@
-/* shapley_sampling.c — placeholder: the shapley_sampling method is not built yet. It answers
- * XAI_ERR_UNSUPPORTED so the registry links; its issue replaces this file. */
+/* shapley_sampling.c — the "shapley_sampling" method: options, the oracle on
+ * the evaluator, the result. The estimators are in shapley_sampling_core.c;
+ * docs/METHODS.md has the math and the extra fields.
+ */
+#include <string.h>
 #include "../core/core.h"
-#include "method.h"
+#include "kernelshap.h"
 
-static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
-    (void)mc;
-    *out = NULL;
-    return xd_err(err, XAI_ERR_UNSUPPORTED, "method 'shapley_sampling' is not built yet");
+static const char *const params[] = {"estimator", "max_evals", "tol", "batch_size", NULL};
+
+static xai_status read_opts(const xai_value *pm, xd_ss_opts *o, xai_error *err) {
+    int64_t n;
+    const char *est;
+    memset(o, 0, sizeof *o);
+    xai_status st = xai_opt_str(pm, "estimator", "antithetic", &est, err);
+    if (st == XAI_OK) st = xai_opt_int(pm, "max_evals", 0, 0, INT32_MAX, &n, err);
+    if (st == XAI_OK) st = xd_shap_read_stopping(pm, &o->tol, &o->batch, err);
+    if (st != XAI_OK) return st;
+    o->max_evals = (size_t)n;
+    if (strcmp(est, "antithetic") == 0) {
+        o->estimator = XD_SS_ANTITHETIC;
+    } else if (strcmp(est, "per_feature") == 0) {
+        o->estimator = XD_SS_PER_FEATURE;
+    } else {
+        return xd_err(err, XAI_ERR_INVALID,
+                      "option 'estimator' must be \"antithetic\" or \"per_feature\"");
+    }
+    return XAI_OK;
 }
 
-const xd_method xd_method_shapley_sampling = {"shapley_sampling", run, NULL};
+static xai_status add_extra(xai_value *m, xd_ss_estimator e) {
+    bool pf = e == XD_SS_PER_FEATURE;
+    xai_status st = xai_value_set_str(m, "estimator", pf ? "per_feature" : "antithetic");
+    if (st == XAI_OK)
+        st = xai_value_set_str(m, "stderr_method", pf ? "per_feature_variance" : "pair_variance");
+    return st;
+}
+
+static xai_status estimate(const xd_oracle *o, size_t dv, void *arg, xd_shap_out *out,
+                           xai_error *err) {
+    return xd_shapley_sampling(o, dv, arg, out, err);
+}
+
+static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err) {
+    xd_ss_opts o;
+    *out = NULL;
+    xai_status st = read_opts(mc->params, &o, err);
+    if (st != XAI_OK) return st;
+    o.seed = mc->seed;
+    st = xd_shap_run(mc, "shapley_sampling", estimate, &o, out, err);
+    if (st == XAI_OK && add_extra((*out)->extra, o.estimator) != XAI_OK) {
+        xai_result_free(*out);
+        *out = NULL;
+        st = xd_err(err, XAI_ERR_NOMEM, "shapley_sampling: result");
+    }
+    return st;
+}
+
+const xd_method xd_method_shapley_sampling = {"shapley_sampling", run, params};

@@ -14,6 +14,10 @@
 #include "xai/space.h"
 #include "xai/eval.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A growing batch of model inputs of one kind. Text inputs are stored back
  * to back in `bytes` with offsets; rows back to back in `rows`. */
 typedef struct xd_inputs {
@@ -36,6 +40,13 @@ void xd_inputs_release(xd_inputs *in);   /* frees memory */
 /* Appends one text / reserves one row (NULL on out of memory). */
 xai_status xd_inputs_push_text(xd_inputs *in, const char *s, size_t len);
 double *xd_inputs_push_row(xd_inputs *in);
+/* Appends one text written in place: begin reserves max_len bytes and
+ * returns where to write them (NULL on out of memory), end commits the
+ * first len <= max_len of them as the next input. */
+char *xd_inputs_begin_text(xd_inputs *in, size_t max_len);
+void xd_inputs_end_text(xd_inputs *in, size_t len);
+/* Drops inputs past the first n (to undo a partial render). */
+void xd_inputs_truncate(xd_inputs *in, size_t n);
 /* Bytes of input i (its text, or its row's doubles). */
 const void *xd_inputs_bytes(const xd_inputs *in, size_t i, size_t *len);
 
@@ -61,5 +72,9 @@ struct xai_space {
  * caller fills names (xd_strdup'd) and impl. NULL on out of memory. */
 xai_space *xd_space_alloc(const xd_space_vtab *vt, xai_input_kind kind, size_t d,
                           size_t rows_per_mask, size_t n_cols);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

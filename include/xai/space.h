@@ -60,6 +60,18 @@ typedef struct xai_tabular_space_opts {
 xai_status xai_space_tabular_new(const double *x, size_t d, const xai_tabular_space_opts *opts,
                                  xai_space **out, xai_error *err);
 
+/* Summarizes a background by weighted k-means (what shap.kmeans does for
+ * KernelExplainer): rows is n x d (row-major), weights n values >= 0 or NULL
+ * for uniform. k-means++ seeding from `seed`, Lloyd iterations to a fixed
+ * point (at most 300), the best of 4 starts by weighted inertia. With
+ * round_values each centre coordinate is replaced by the nearest value that
+ * column takes in the data. centers (k x d) and center_weights (k, the
+ * clusters' weight shares, summing to 1) are the caller's buffers; *k_out
+ * (<= k, <= n) is the number of non-empty clusters written. */
+xai_status xai_background_kmeans(const double *rows, size_t n, size_t d, const double *weights,
+                                 size_t k, uint64_t seed, bool round_values, double *centers,
+                                 double *center_weights, size_t *k_out, xai_error *err);
+
 void xai_space_free(xai_space *s);
 
 /* Number of features d. */

@@ -1,0 +1,152 @@
+/* nn_bench.c — speed of the native network engine on the digits networks:
+ * forward, gradient x input, LRP-epsilon and integrated gradients (50 steps)
+ * at batch 1, 64 and 1024, in seconds per call and GFLOP/s, next to the
+ * sgemm GFLOP/s this program measures on the same machine.
+ *
+ * Networks come from examples/digits/{mlp,cnn}.xnn (run from the repository
+ * root); where a file is missing, a random network of the same architecture
+ * stands in (the speed does not depend on the weights). FLOPs count the
+ * multiply-adds of dense and conv layers (2 per weight per output position);
+ * a backward pass through a layer costs what its forward does, so gradient x
+ * input and LRP-epsilon are 2x the forward count and IG is steps x that.
+ * OpenBLAS runs on one thread and times are process CPU seconds (wall
+ * seconds are printed too): on a shared machine CPU time is the stable
+ * measure, and one thread makes the engine and sgemm comparable.
+ * One JSON object per line.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "xai/nn.h"
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now(void) {
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* sgemm rate on an n x n x n product, best of a few runs. */
+static double sgemm_gflops(int n) {
+    float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n);
+    float *c = malloc(sizeof(float) * (size_t)n * n);
+    for (int i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.2f;
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n / best * 1e-9;
+}
+
+/* Multiply-add FLOPs of one forward pass of one sample. */
+static double forward_flops(const xai_nn *net) {
+    double f = 0;
+    for (size_t l = 0; l < xai_nn_n_layers(net); l++) {
+        size_t nw, s[3];
+        xai_nn_get_weights(net, l, NULL, &nw, NULL, NULL);
+        xai_nn_layer_shape(net, l, s);
+        f += 2.0 * (double)nw * (double)(s[1] * s[2]);
+    }
+    return f;
+}
+
+static xai_nn *digits_net(const char *path, int cnn) {
+    xai_nn *net = NULL;
+    xai_error e;
+    if (xai_nn_load(path, &net, &e) == XAI_OK) return net;
+    if (cnn) {
+        xai_nn_new(1, 8, 8, &net, &e);
+        xai_nn_add_conv2d(net, 16, 3, 3, 1, 1, &e), xai_nn_add_relu(net, &e);
+        xai_nn_add_maxpool2d(net, 2, 0, &e);
+        xai_nn_add_conv2d(net, 32, 3, 3, 1, 1, &e), xai_nn_add_relu(net, &e);
+        xai_nn_add_maxpool2d(net, 2, 0, &e), xai_nn_add_flatten(net, &e);
+    } else {
+        xai_nn_new(64, 1, 1, &net, &e);
+        xai_nn_add_dense(net, 256, &e), xai_nn_add_relu(net, &e);
+        xai_nn_add_dense(net, 256, &e), xai_nn_add_relu(net, &e);
+    }
+    xai_nn_add_dense(net, 10, &e), xai_nn_add_softmax(net, &e);
+    xai_nn_init_random(net, 1);
+    return net;
+}
+
+enum { OP_FORWARD, OP_GXI, OP_LRP, OP_IG };
+static const char *const op_names[] = {"forward", "grad_x_input", "lrp_epsilon", "ig50"};
+
+static int run_op(const xai_nn *net, int op, const float *x, size_t n, float *out) {
+    xai_error e;
+    switch (op) {
+    case OP_FORWARD:
+        return xai_nn_forward(net, x, n, out, &e);
+    case OP_GXI:
+        return xai_nn_grad_x_input(net, x, n, NULL, out, &e);
+    case OP_LRP:
+        return xai_nn_lrp(net, x, n, NULL, NULL, out, &e);
+    default:
+        return xai_nn_integrated_gradients(net, x, n, NULL, NULL, out, NULL, &e);
+    }
+}
+
+/* CPU seconds per call (wall seconds in *wall): repeats until ~0.2 s of
+ * CPU have passed, at least once, after one warm-up call. */
+static double time_op(const xai_nn *net, int op, const float *x, size_t n, float *out,
+                      double *wall) {
+    run_op(net, op, x, n, out);
+    int reps = 0;
+    double t0 = now(), w0 = clock_s(CLOCK_MONOTONIC), t;
+    do {
+        if (run_op(net, op, x, n, out) != XAI_OK) return -1;
+        reps++;
+        t = now() - t0;
+    } while (t < 0.2 && reps < 10000);
+    *wall = (clock_s(CLOCK_MONOTONIC) - w0) / reps;
+    return t / reps;
+}
+
+int main(void) {
+    openblas_set_num_threads(1);
+    double peak = sgemm_gflops(512);
+    printf("{\"bench\":\"nn\",\"op\":\"sgemm\",\"n\":512,\"gflops\":%.2f}\n", peak);
+    const char *names[2] = {"mlp", "cnn"};
+    const char *paths[2] = {"examples/digits/mlp.xnn", "examples/digits/cnn.xnn"};
+    const size_t batches[3] = {1, 64, 1024};
+    for (int k = 0; k < 2; k++) {
+        xai_nn *net = digits_net(paths[k], k);
+        size_t d = xai_nn_input_size(net);
+        double ff = forward_flops(net);
+        float *x = malloc(sizeof(float) * d * 1024), *out = malloc(sizeof(float) * d * 1024);
+        for (size_t i = 0; i < d * 1024; i++) x[i] = (float)((i * 2654435761u) % 17) / 16.0f;
+        for (int b = 0; b < 3; b++) {
+            size_t n = batches[b];
+            double tf = 0;
+            for (int op = 0; op < 4; op++) {
+                double wall = 0, t = time_op(net, op, x, n, out, &wall);
+                double mult = op == OP_FORWARD ? 1 : op == OP_IG ? 2 * 50 + 2 : 2;
+                double gf = mult * ff * (double)n / t * 1e-9;
+                if (op == OP_FORWARD) tf = t;
+                printf("{\"bench\":\"nn\",\"net\":\"%s\",\"op\":\"%s\",\"batch\":%zu,\"cpu_"
+                       "seconds\":%.6g,"
+                       "\"wall_seconds\":%.6g,"
+                       "\"gflops\":%.3f,\"sgemm_gflops\":%.2f,\"fraction_of_sgemm\":%.3f",
+                       names[k], op_names[op], n, t, wall, gf, peak, gf / peak);
+                if (op == OP_GXI || op == OP_LRP)
+                    printf(",\"backward_over_forward\":%.2f", (t - tf) / tf);
+                printf("}\n");
+                fflush(stdout);
+            }
+        }
+        free(x);
+        free(out);
+        xai_nn_free(net);
+    }
+    return 0;
+}

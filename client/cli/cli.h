@@ -1,0 +1,54 @@
+/* cli.h — the parts of the `xai` command line shared by its files:
+ * main.c (commands), options.c (parsing option values and inputs) and
+ * render.c (human output).
+ *
+ * The CLI only uses the public API (include/xai/); its own allocations are
+ * plain malloc/free through xai_free-compatible calls.
+ */
+#ifndef XAI_CLI_H
+#define XAI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "xai/client.h"
+
+/* Exit codes: 0 success, 1 an error from the daemon or the system,
+ * 2 a usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* ---- options.c ---------------------------------------------------------- */
+
+/* Parses the value of a `key=value` option: true/false, null, an integer,
+ * a finite number, a bracketed list `[a,b,...]` (nested lists allowed), or
+ * else a string ("..." quotes are removed). NULL with a message on error. */
+xai_value *cli_parse_value(const char *s, char *msg, size_t msg_len);
+
+/* Adds `key=value` to map m (creating it when *m is NULL). false with a
+ * message when the option is malformed. */
+bool cli_add_option(xai_value **m, const char *kv, char *msg, size_t msg_len);
+
+/* Parses "1.2,3.4,..." into a malloc'd array. false with a message. */
+bool cli_parse_row(const char *s, double **row, size_t *n, char *msg, size_t msg_len);
+
+/* Reads a whole file ("-" = stdin) into a malloc'd NUL-terminated buffer. */
+char *cli_read_file(const char *path, size_t *len, char *msg, size_t msg_len);
+
+/* ---- render.c ----------------------------------------------------------- */
+
+typedef struct cli_render_opts {
+    bool color;            /* ANSI colours (a terminal, and NO_COLOR unset) */
+    size_t top;            /* rows of the ranked table */
+    const double *row;     /* the explained row (tabular), or NULL */
+    size_t n_cols;
+} cli_render_opts;
+
+/* Human explanation: highlighted text, ranked features, f(x), base value,
+ * target, evaluator counters. */
+void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o);
+/* The `models` reply as a table. */
+void cli_render_models(FILE *f, const xai_value *reply);
+/* Progress line on a terminal (stderr); cli_progress_clear erases it. */
+void cli_progress(void *ctx, uint64_t job, double fraction, const xai_eval_stats *s);
+void cli_progress_clear(void);
+
+#endif

@@ -1,0 +1,159 @@
+/* render.c — human output of the `xai` command line: an explanation as
+ * highlighted text plus a ranked table, the `models` table, and the progress
+ * line.
+ *
+ * Colour: a token's background goes from none to full green (the token
+ * supports the target class) or full red (it opposes it) in proportion to
+ * |score| / max |score|, in 24-bit ANSI colour with black text; scores under
+ * 5% of the largest stay uncoloured. Without colour each feature token is
+ * followed by its score, `token[+0.123]`. Separators between tokens are
+ * printed as they are, so the text reads as it was sent.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+static double max_abs(const xai_result *r) {
+    double m = 0;
+    for (size_t i = 0; i < r->d; i++)
+        if (isfinite(r->values[i]) && fabs(r->values[i]) > m) m = fabs(r->values[i]);
+    return m;
+}
+
+static void colored_token(FILE *f, const char *s, size_t len, double v, double scale) {
+    double a = scale > 0 && isfinite(v) ? fabs(v) / scale : 0;
+    if (a < 0.05) {
+        fwrite(s, 1, len, f);
+        return;
+    }
+    /* Blend from a pale base towards green (positive) or red (negative). */
+    int r = v > 0 ? (int)(235 - 175 * a) : 255;
+    int g = v > 0 ? 255 : (int)(235 - 175 * a);
+    int b = (int)(235 - 175 * a);
+    fprintf(f, "\x1b[48;2;%d;%d;%dm\x1b[38;2;0;0;0m", r, g, b);
+    fwrite(s, 1, len, f);
+    fputs("\x1b[0m", f);
+}
+
+/* The text with each feature token marked by its score. */
+static void render_text(FILE *f, const xai_result *r, bool color) {
+    double scale = max_abs(r);
+    size_t at = 0, n = strlen(r->text);
+    for (size_t j = 0; j < r->n_tokens; j++) {
+        size_t s = r->token_start[j], e = r->token_end[j];
+        if (s < at || e < s || e > n) continue;     /* malformed span: skip */
+        fwrite(r->text + at, 1, s - at, f);
+        int64_t ft = r->token_feature[j];
+        double v = ft >= 0 && (size_t)ft < r->d ? r->values[ft] : NAN;
+        if (ft < 0 || (size_t)ft >= r->d) fwrite(r->text + s, 1, e - s, f);
+        else if (color) colored_token(f, r->text + s, e - s, v, scale);
+        else fprintf(f, "%.*s[%+.3f]", (int)(e - s), r->text + s, v);
+        at = e;
+    }
+    fwrite(r->text + at, 1, n - at, f);
+    fputc('\n', f);
+    if (color) fputs("(green: supports the target, red: opposes it; stronger = larger |score|)\n", f);
+}
+
+static const xai_result *sort_ctx;
+
+static int by_abs_desc(const void *a, const void *b) {
+    double x = fabs(sort_ctx->values[*(const size_t *)a]);
+    double y = fabs(sort_ctx->values[*(const size_t *)b]);
+    if (!(x == x)) x = -1;     /* NaN last */
+    if (!(y == y)) y = -1;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The top features by |score|. */
+static void render_table(FILE *f, const xai_result *r, const cli_render_opts *o) {
+    size_t *idx = malloc((r->d ? r->d : 1) * sizeof *idx);
+    if (idx == NULL) return;
+    for (size_t i = 0; i < r->d; i++) idx[i] = i;
+    sort_ctx = r;
+    qsort(idx, r->d, sizeof *idx, by_abs_desc);
+    size_t top = o->top < r->d ? o->top : r->d;
+    bool has_x = o->row && o->n_cols == r->d;
+    fprintf(f, "\n%4s  %-24s %12s%s%s\n", "rank", "feature", "score",
+            r->stderrs ? "   std.err" : "", has_x ? "        value" : "");
+    for (size_t k = 0; k < top; k++) {
+        size_t i = idx[k];
+        fprintf(f, "%4zu  %-24.24s %+12.6f", k + 1, r->feature_names[i], r->values[i]);
+        if (r->stderrs) fprintf(f, " %9.4f", r->stderrs[i]);
+        if (has_x) fprintf(f, " %12.6g", o->row[i]);
+        fputc('\n', f);
+    }
+    if (top < r->d) fprintf(f, "      ... %zu more (--top N shows more)\n", r->d - top);
+    free(idx);
+}
+
+void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o) {
+    fprintf(f, "%s explanation of model %s, target %lld%s%s%s\n\n", r->method,
+            r->model ? r->model : "?", (long long)r->target, r->target_name ? " (" : "",
+            r->target_name ? r->target_name : "", r->target_name ? ")" : "");
+    if (r->text && r->n_tokens) render_text(f, r, o->color);
+    render_table(f, r, o);
+    fprintf(f, "\nf(x) = %.6f", r->fx);
+    if (isfinite(r->base_value)) fprintf(f, "   base value = %.6f", r->base_value);
+    fprintf(f, "   target = %lld%s%s\n", (long long)r->target,
+            r->target_name ? " " : "", r->target_name ? r->target_name : "");
+    const xai_eval_stats *s = &r->stats;
+    fprintf(f,
+            "masks %llu (unique %llu), cache hits %llu, rows sent %llu, model calls %llu, "
+            "model %.3f s, total %.3f s\n",
+            (unsigned long long)s->masks_asked, (unsigned long long)s->masks_unique,
+            (unsigned long long)s->cache_hits, (unsigned long long)s->rows_sent,
+            (unsigned long long)s->model_calls, s->model_seconds, r->seconds);
+}
+
+/* "ham,spam" for the classes array, cut to fit buf. */
+static const char *join_classes(const xai_value *cls, char *buf, size_t len) {
+    size_t n = xai_value_len(cls), at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < len; i++) {
+        const char *s = xai_value_get_str(xai_value_at(cls, i), NULL);
+        int w = snprintf(buf + at, len - at, "%s%s", i ? "," : "", s ? s : "?");
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+    return n ? buf : "-";
+}
+
+void cli_render_models(FILE *f, const xai_value *reply) {
+    const xai_value *models = xai_value_get(reply, "models");
+    size_t n = xai_value_len(models);
+    fprintf(f, "%-16s %-8s %-6s %8s  %-20s %s\n", "name", "kind", "ready", "features",
+            "classes", "endpoint");
+    for (size_t i = 0; i < n; i++) {
+        const xai_value *m = xai_value_at(models, i);
+        const char *name = xai_value_get_str(xai_value_get(m, "name"), NULL);
+        const char *kind = xai_value_get_str(xai_value_get(m, "kind"), NULL);
+        const char *ep = xai_value_get_str(xai_value_get(m, "endpoint"), NULL);
+        const xai_value *nf = xai_value_get(m, "n_features");
+        fprintf(f, "%-16s %-8s %-6s ", name ? name : "?", kind ? kind : "?",
+                xai_value_get_bool(xai_value_get(m, "ready")) ? "yes" : "no");
+        if (xai_value_is_number(nf)) fprintf(f, "%8lld  ", (long long)xai_value_get_number(nf));
+        else fprintf(f, "%8s  ", "-");
+        char cls[64];
+        fprintf(f, "%-20.64s  %s\n", join_classes(xai_value_get(m, "classes"), cls, sizeof cls),
+                ep ? ep : "");
+    }
+    if (n == 0) fprintf(f, "(no models configured)\n");
+}
+
+void cli_progress(void *ctx, uint64_t job, double fraction, const xai_eval_stats *s) {
+    (void)ctx;
+    int filled = (int)(fraction * 30 + 0.5);
+    fprintf(stderr, "\r\x1b[Kjob %llu [%.*s%*s] %3d%%  rows sent %llu, model calls %llu",
+            (unsigned long long)job, filled, "##############################", 30 - filled, "",
+            (int)(fraction * 100 + 0.5), (unsigned long long)s->rows_sent,
+            (unsigned long long)s->model_calls);
+    fflush(stderr);
+}
+
+void cli_progress_clear(void) {
+    fputs("\r\x1b[K", stderr);
+    fflush(stderr);
+}

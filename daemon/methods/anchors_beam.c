@@ -1,0 +1,614 @@
+/* anchors_beam.c — the anchors search: beam search over anchor size, with
+ * KL-LUCB choosing the best candidates of each size and a precision test
+ * deciding each chosen candidate against the threshold.
+ *
+ * Samples are kept for the whole search (the store) and shared: a sample
+ * drawn under anchor B in which every feature of A holds, with B ⊆ A, is a
+ * draw from A's distribution (the features of A \ B happened to be kept, the
+ * rest were perturbed as under A), so it counts for A. A child therefore
+ * starts with its parent's samples in which the new feature was kept, and
+ * also with those of the empty anchor and of every other subset. The rule
+ * depends on the masks only, never on the labels, so counts stay unbiased.
+ *
+ * Each sampling round (the warm-up, a KL-LUCB round, a round of precision
+ * tests, a pooled draw) draws for all the arms it names and asks the
+ * sampler to evaluate them in one evaluator request.
+ *
+ * A size where no candidate can be valid (every upper bound below the
+ * threshold) is not narrowed by KL-LUCB: all its candidates become parents
+ * (when their children stay under max_expand), and the next size starts
+ * with one pooled draw under the features its candidates share, which
+ * serves all of them at once. Tied candidates (two halves of a conjunction)
+ * otherwise cost KL-LUCB thousands of draws to separate for nothing.
+ *
+ * Invariants: store rows are append-only; a candidate's (n, pos) are the
+ * counts of the store samples valid for it; coverage comes from model-free
+ * samples of the empty anchor.
+ */
+#include <math.h>
+#include <string.h>
+#include "../core/core.h"
+#include "anchors_impl.h"
+#include "kl_lucb.h"
+
+typedef struct store {
+    size_t n, cap;
+    uint64_t *holds, *under;    /* cap x W */
+    uint8_t *label;
+} store;
+
+/* The candidates of one size. */
+typedef struct cands {
+    size_t count, cap, size;
+    uint64_t *sets;             /* cap x W */
+    size_t *orders;             /* cap x size: features in the order added */
+    double *n, *pos, *cov;
+} cands;
+
+/* A remembered anchor (the best valid one, the best-precision fallback). */
+typedef struct pick {
+    bool set;
+    size_t size;
+    size_t *order;
+    double cov, mean;
+} pick;
+
+typedef struct search {
+    const xd_anchor_params *p;
+    xd_anchor_sampler *smp;
+    size_t m, W;
+    store st;
+    uint64_t *cov_bits;         /* m x CW: bit i of row f = feature f holds in coverage sample i */
+    size_t n_cov, CW;
+    cands *cur;                 /* the level KL-LUCB works on */
+    size_t lucb_rounds, rounds;
+} search;
+
+/* ---- store and candidates ------------------------------------------- */
+
+static xai_status store_reserve(store *st, size_t W, size_t extra, xai_error *err) {
+    if (st->n + extra <= st->cap) return XAI_OK;
+    size_t cap = XD_MAX(st->n + extra, 2 * st->cap);
+    uint64_t *h = xd_try_realloc(st->holds, xd_mul(xd_mul(cap, W), sizeof *h));
+    if (h) st->holds = h;
+    uint64_t *u = h ? xd_try_realloc(st->under, xd_mul(xd_mul(cap, W), sizeof *u)) : NULL;
+    if (u) st->under = u;
+    uint8_t *l = u ? xd_try_realloc(st->label, cap) : NULL;
+    if (l == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: storing %zu samples", cap);
+    st->label = l;
+    st->cap = cap;
+    return XAI_OK;
+}
+
+static void cands_release(cands *c) {
+    xd_free(c->sets);
+    xd_free(c->orders);
+    xd_free(c->n);
+    xd_free(c->pos);
+    xd_free(c->cov);
+    memset(c, 0, sizeof *c);
+}
+
+static xai_status cands_alloc(cands *c, size_t cap, size_t size, size_t W, xai_error *err) {
+    memset(c, 0, sizeof *c);
+    c->cap = cap ? cap : 1;
+    c->size = size;
+    c->sets = xd_try_calloc(xd_mul(c->cap, W), sizeof *c->sets);
+    c->orders = xd_try_calloc(xd_mul(c->cap, size ? size : 1), sizeof *c->orders);
+    c->n = xd_try_calloc(c->cap, sizeof *c->n);
+    c->pos = xd_try_calloc(c->cap, sizeof *c->pos);
+    c->cov = xd_try_calloc(c->cap, sizeof *c->cov);
+    if (!c->sets || !c->orders || !c->n || !c->pos || !c->cov) {
+        cands_release(c);
+        return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu candidates", cap);
+    }
+    return XAI_OK;
+}
+
+/* Counts the store samples valid for `set` (drawn under a subset of it, and
+ * every feature of it holds). */
+static void set_stats(const search *s, const uint64_t *set, double *n, double *pos) {
+    double nn = 0, pp = 0;
+    for (size_t i = 0; i < s->st.n; i++) {
+        if (!xd_anchor_subset(s->st.under + i * s->W, set, s->W)) continue;
+        if (!xd_anchor_subset(set, s->st.holds + i * s->W, s->W)) continue;
+        nn += 1;
+        pp += s->st.label[i];
+    }
+    *n = nn;
+    *pos = pp;
+}
+
+/* Coverage: the fraction of coverage samples in which the whole set holds,
+ * by AND-ing the per-feature bit rows of its features (or the sampler's
+ * exact value). */
+static double coverage_of(const search *s, const uint64_t *set, size_t size) {
+    if (s->smp->exact_coverage) return s->smp->exact_coverage(s->smp, set, size);
+    if (s->n_cov == 0) return 0.0;
+    size_t c = 0;
+    for (size_t w = 0; w < s->CW; w++) {
+        uint64_t acc = w + 1 < s->CW || s->n_cov % 64 == 0 ? ~(uint64_t)0
+                                                          : ((uint64_t)1 << (s->n_cov % 64)) - 1;
+        for (size_t f = 0; f < s->m && acc; f++)
+            if (xd_anchor_has(set, f)) acc &= s->cov_bits[f * s->CW + w];
+        c += (size_t)__builtin_popcountll(acc);
+    }
+    return (double)c / (double)s->n_cov;
+}
+
+/* ---- sampling rounds ------------------------------------------------ */
+
+/* Draws counts[r] samples under candidate arms[r] of c for every r, asks the
+ * model once, and adds the results to the store and to the arms' counts. */
+static xai_status draw_round(search *s, cands *c, const size_t *arms, const size_t *counts,
+                             size_t n_req, xai_error *err) {
+    size_t total = 0, W = s->W;
+    for (size_t r = 0; r < n_req; r++) total += counts[r];
+    if (s->st.n + total > s->p->max_samples)
+        return xd_err(err, XAI_ERR_LIMIT, "anchors: the budget of %zu sampled rows (max_samples) "
+                      "is spent", s->p->max_samples);
+    xai_status st = store_reserve(&s->st, W, total, err);
+    size_t off = s->st.n;
+    if (st == XAI_OK) memset(s->st.holds + off * W, 0, total * W * sizeof *s->st.holds);
+    for (size_t r = 0; r < n_req && st == XAI_OK; r++) {
+        const uint64_t *set = c->sets + arms[r] * W;
+        st = s->smp->draw(s->smp, set, counts[r], s->st.holds + off * W, err);
+        for (size_t i = 0; i < counts[r]; i++) memcpy(s->st.under + (off + i) * W, set, W * 8);
+        off += counts[r];
+    }
+    if (st == XAI_OK) st = s->smp->evaluate(s->smp, s->st.label + s->st.n, err);
+    if (st != XAI_OK) return st;
+    off = s->st.n;
+    for (size_t r = 0; r < n_req; r++) {
+        double pos = 0;
+        for (size_t i = 0; i < counts[r]; i++) pos += s->st.label[off + i];
+        c->n[arms[r]] += (double)counts[r];
+        c->pos[arms[r]] += pos;
+        off += counts[r];
+    }
+    s->st.n += total;
+    s->rounds++;
+    return XAI_OK;
+}
+
+static xai_status lucb_draw(void *ctx, const size_t *arms, const size_t *counts, size_t n_req,
+                            xai_error *err) {
+    search *s = ctx;
+    return draw_round(s, s->cur, arms, counts, n_req, err);
+}
+
+static xd_lucb_opts lucb_opts(const xd_anchor_params *p, size_t top_n) {
+    xd_lucb_opts o;
+    memset(&o, 0, sizeof o);
+    o.top_n = top_n;
+    o.epsilon = p->epsilon;
+    o.delta = p->delta;
+    o.batch = p->batch;
+    o.adaptive = p->adaptive;
+    o.min_batch = p->min_batch;
+    return o;
+}
+
+/* beta of the precision test: delta shared by the beam's candidates. */
+static double test_beta(const search *s) {
+    double tests = 1.0 + (double)(s->p->beam - 1) * (double)s->m;
+    return log(tests / s->p->delta);
+}
+
+/* Samples each chosen candidate until its precision is decided against the
+ * threshold: mean >= t with lb >= t - eps_stop, or mean < t with
+ * ub < t + eps_stop. All undecided candidates share each round. */
+static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, xai_error *err) {
+    const xd_anchor_params *p = s->p;
+    xd_lucb_opts o = lucb_opts(p, 1);
+    double beta = test_beta(s);
+    size_t arms[n_top ? n_top : 1], counts[n_top ? n_top : 1];
+    for (;;) {
+        size_t nreq = 0;
+        for (size_t j = 0; j < n_top; j++) {
+            size_t i = top[j];
+            double mean = c->pos[i] / c->n[i], lv = beta / c->n[i];
+            bool above = mean >= p->threshold;
+            double edge = above ? p->threshold - p->epsilon_stop : p->threshold + p->epsilon_stop;
+            bool more = above ? xd_kl_lower(mean, lv) < edge : xd_kl_upper(mean, lv) >= edge;
+            if (more) arms[nreq] = i, counts[nreq++] = xd_lucb_draw_size(&o, c->n[i], mean, edge, beta);
+        }
+        if (nreq == 0) return XAI_OK;
+        xai_status st = draw_round(s, c, arms, counts, nreq, err);
+        if (st != XAI_OK) return st;
+    }
+}
+
+/* ---- the beam ------------------------------------------------------- */
+
+/* True when child (a parent of `top` plus one feature) is also an earlier
+ * parent plus one feature: it was made (or filtered) with that parent. */
+static bool made_before(const search *s, const cands *prev, const size_t *top, size_t j,
+                        const uint64_t *child) {
+    for (size_t i = 0; i < j; i++)
+        if (xd_anchor_subset(prev->sets + top[i] * s->W, child, s->W)) return true;
+    return false;
+}
+
+/* Adds to the children of parent `pset` (slot[f] = index of child pset+f,
+ * or SIZE_MAX) the store samples valid for them, in one pass: a sample
+ * counts for pset+f when pset and f hold in it and it was drawn under pset
+ * or a subset plus at most f. */
+static void parent_stats(const search *s, const uint64_t *pset, const size_t *slot, cands *out) {
+    size_t W = s->W;
+    for (size_t i = 0; i < s->st.n; i++) {
+        const uint64_t *h = s->st.holds + i * W, *u = s->st.under + i * W;
+        if (!xd_anchor_subset(pset, h, W)) continue;
+        size_t extra = 0, g = 0;
+        for (size_t w = 0; w < W && extra < 2; w++) {
+            uint64_t e = u[w] & ~pset[w];
+            if (e == 0) continue;
+            extra += (size_t)__builtin_popcountll(e);
+            g = w * 64 + (size_t)__builtin_ctzll(e);
+        }
+        if (extra >= 2) continue;
+        double lab = s->st.label[i];
+        if (extra == 1) {
+            if (slot[g] != SIZE_MAX) out->n[slot[g]] += 1, out->pos[slot[g]] += lab;
+            continue;
+        }
+        for (size_t w = 0; w < W; w++)
+            for (uint64_t e = h[w] & ~pset[w]; e; e &= e - 1) {
+                size_t f = w * 64 + (size_t)__builtin_ctzll(e);
+                if (slot[f] != SIZE_MAX) out->n[slot[f]] += 1, out->pos[slot[f]] += lab;
+            }
+    }
+}
+
+/* The children of prev's chosen candidates whose coverage beats best_cov,
+ * with their counts from the store. */
+static xai_status children(search *s, const cands *prev, const size_t *top, size_t n_top,
+                           double best_cov, cands *out, xai_error *err) {
+    size_t W = s->W, size = prev->size + 1;
+    xai_status st = cands_alloc(out, xd_mul(n_top, s->m), size, W, err);
+    size_t *slot = st == XAI_OK ? xd_try_malloc(xd_mul(s->m + 1, sizeof *slot)) : NULL;
+    if (st == XAI_OK && slot == NULL) {
+        cands_release(out);
+        return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu features", s->m);
+    }
+    for (size_t j = 0; j < n_top && st == XAI_OK; j++) {
+        const uint64_t *pset = prev->sets + top[j] * W;
+        for (size_t f = 0; f < s->m; f++) {
+            slot[f] = SIZE_MAX;
+            if (xd_anchor_has(pset, f)) continue;
+            size_t i = out->count;
+            uint64_t *set = out->sets + i * W;
+            memcpy(set, pset, W * 8);
+            xd_anchor_add(set, f);
+            double cov = coverage_of(s, set, size);
+            if (made_before(s, prev, top, j, set) || !(cov > best_cov)) {
+                memset(set, 0, W * 8);
+                continue;
+            }
+            memcpy(out->orders + i * size, prev->orders + top[j] * prev->size,
+                   prev->size * sizeof *out->orders);
+            out->orders[i * size + size - 1] = f;
+            out->cov[i] = cov;
+            slot[f] = i;
+            out->count++;
+        }
+        parent_stats(s, pset, slot, out);
+    }
+    xd_free(slot);
+    return st;
+}
+
+static void remember(pick *pk, const cands *c, size_t i, double mean) {
+    xd_free(pk->order);
+    pk->set = true;
+    pk->size = c->size;
+    pk->order = xd_malloc((c->size ? c->size : 1) * sizeof *pk->order);
+    memcpy(pk->order, c->orders + i * c->size, c->size * sizeof *pk->order);
+    pk->cov = c->cov[i];
+    pk->mean = mean;
+}
+
+/* Updates the best valid anchor and the fallback from the chosen candidates
+ * of one size; true when the search should stop here. */
+static bool judge(const search *s, const cands *c, const size_t *top, size_t n_top, pick *best,
+                  pick *fallback) {
+    const xd_anchor_params *p = s->p;
+    double beta = test_beta(s);
+    bool stop = false;
+    for (size_t j = 0; j < n_top; j++) {
+        size_t i = top[j];
+        double mean = c->pos[i] / c->n[i];
+        double lb = xd_kl_lower(mean, beta / c->n[i]);
+        if (!fallback->set || mean > fallback->mean) remember(fallback, c, i, mean);
+        if (mean < p->threshold || !(lb > p->threshold - p->epsilon_stop)) continue;
+        if (!best->set || c->cov[i] > best->cov) {
+            remember(best, c, i, mean);
+            if (p->stop_on_first || c->cov[i] >= 1.0) stop = true;
+        }
+    }
+    return stop;
+}
+
+/* Level 0: the empty anchor, drawn `warmup` times and then in batches while
+ * its precision looks above the threshold but is not yet proved. */
+static xai_status warm_up(search *s, cands *root, bool *empty_ok, xai_error *err) {
+    const xd_anchor_params *p = s->p;
+    xai_status st = cands_alloc(root, 1, 0, s->W, err);
+    if (st != XAI_OK) return st;
+    root->count = 1;
+    root->cov[0] = 1.0;
+    size_t arm = 0, cnt = p->warmup ? p->warmup : 1;
+    st = draw_round(s, root, &arm, &cnt, 1, err);
+    double beta = log(1.0 / p->delta);
+    for (;;) {
+        if (st != XAI_OK) return st;
+        double mean = root->pos[0] / root->n[0], lb = xd_kl_lower(mean, beta / root->n[0]);
+        *empty_ok = lb > p->threshold || s->m == 0;
+        if (!(mean > p->threshold && lb < p->threshold - p->epsilon)) return XAI_OK;
+        cnt = p->batch;
+        st = draw_round(s, root, &arm, &cnt, 1, err);
+    }
+}
+
+/* True when no candidate of the level can be valid: each one's upper bound
+ * at the precision test's confidence is below the threshold. */
+static bool hopeless(const search *s, const cands *c) {
+    double beta = test_beta(s);
+    for (size_t i = 0; i < c->count; i++)
+        if (!(c->n[i] > 0) || xd_kl_upper(c->pos[i] / c->n[i], beta / c->n[i]) >= s->p->threshold)
+            return false;
+    return true;
+}
+
+/* Counts the store samples [n0, store end) for every candidate whose
+ * features they all kept, bit-sliced: one bit row over the new samples per
+ * feature, so a candidate costs |A| ANDs of a row instead of a subset test
+ * per sample. */
+static xai_status count_new(search *s, cands *c, size_t n0, xai_error *err) {
+    size_t R = s->st.n - n0, RW = (R + 63) / 64, W = s->W;
+    uint64_t *rows = xd_try_calloc(xd_mul(s->m + 2, RW), sizeof *rows);
+    if (rows == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu pooled samples", R);
+    uint64_t *lab = rows + s->m * RW, *acc = lab + RW;
+    for (size_t j = 0; j < R; j++) {
+        const uint64_t *h = s->st.holds + (n0 + j) * W, bit = (uint64_t)1 << (j % 64);
+        for (size_t w = 0; w < W; w++)
+            for (uint64_t e = h[w]; e; e &= e - 1)
+                rows[(w * 64 + (size_t)__builtin_ctzll(e)) * RW + j / 64] |= bit;
+        if (s->st.label[n0 + j]) lab[j / 64] |= bit;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        for (size_t r = 0; r < RW; r++) acc[r] = ~(uint64_t)0;
+        if (R % 64) acc[RW - 1] = ((uint64_t)1 << (R % 64)) - 1;
+        const uint64_t *set = c->sets + i * W;
+        for (size_t w = 0; w < W; w++)
+            for (uint64_t e = set[w]; e; e &= e - 1) {
+                const uint64_t *fr = rows + (w * 64 + (size_t)__builtin_ctzll(e)) * RW;
+                for (size_t r = 0; r < RW; r++) acc[r] &= fr[r];
+            }
+        for (size_t r = 0; r < RW; r++) {
+            c->n[i] += (double)__builtin_popcountll(acc[r]);
+            c->pos[i] += (double)__builtin_popcountll(acc[r] & lab[r]);
+        }
+    }
+    xd_free(rows);
+    return XAI_OK;
+}
+
+/* One draw for a whole level: under the features all candidates share,
+ * enough rows that a candidate expects about `warmup` samples of its own
+ * (capped at 8 warmups), then each new sample counts for every candidate
+ * whose features it kept. */
+static xai_status pool_draw(search *s, cands *c, xai_error *err) {
+    size_t W = s->W, k = 0, n0 = s->st.n;
+    cands one;
+    xai_status st = cands_alloc(&one, 1, 0, W, err);
+    if (st != XAI_OK) return st;
+    memcpy(one.sets, c->sets, W * 8);
+    for (size_t i = 1; i < c->count; i++)
+        for (size_t w = 0; w < W; w++) one.sets[w] &= c->sets[i * W + w];
+    for (size_t w = 0; w < W; w++) k += (size_t)__builtin_popcountll(one.sets[w]);
+    one.count = 1;
+    double base = coverage_of(s, one.sets, k), ratio = 0;
+    for (size_t i = 0; i < c->count; i++) ratio += c->cov[i] / (base > 0 ? base : 1.0);
+    ratio /= (double)c->count;
+    double want = ratio > 0 ? ceil((double)s->p->warmup / ratio) : 0;
+    size_t arm = 0, rows = (size_t)fmin(want, 8.0 * (double)s->p->warmup);
+    if (rows > 0) st = draw_round(s, &one, &arm, &rows, 1, err);
+    if (rows > 0 && st == XAI_OK) st = count_new(s, c, n0, err);
+    cands_release(&one);
+    return st;
+}
+
+/* Whether to keep every candidate of this level as a parent instead of
+ * choosing: the level cannot hold an anchor, and its children stay under
+ * max_expand (each parent adds m - size features, each child has size + 1
+ * parents). */
+static bool expand_all(const search *s, const cands *c) {
+    double kids = (double)c->count * (double)(s->m - c->size) / (double)(c->size + 1);
+    return s->p->expand_hopeless && kids <= (double)s->p->max_expand && hopeless(s, c);
+}
+
+/* Runs one level: its chosen candidates in *top (n_top of them), and
+ * whether the search stops here. */
+static xai_status level(search *s, cands *c, bool pooled, size_t **top, size_t *n_top,
+                        bool *expanded, pick *best, pick *fallback, bool *stop, xai_error *err) {
+    const xd_anchor_params *p = s->p;
+    *stop = false;
+    *expanded = expand_all(s, c);
+    if (*expanded) {
+        *n_top = c->count;
+        *top = xd_malloc(c->count * sizeof **top);
+        for (size_t i = 0; i < c->count; i++) (*top)[i] = i;
+        xd_lucb_sort_by_mean(c->count, c->n, c->pos, *top);
+        if (!fallback->set || c->pos[(*top)[0]] / c->n[(*top)[0]] > fallback->mean)
+            remember(fallback, c, (*top)[0], c->pos[(*top)[0]] / c->n[(*top)[0]]);
+        return XAI_OK;
+    }
+    xai_status st = pooled ? pool_draw(s, c, err) : XAI_OK;
+    *n_top = XD_MIN(p->beam, c->count);
+    *top = xd_malloc(*n_top * sizeof **top);
+    xd_lucb_opts o = lucb_opts(p, *n_top);
+    size_t rounds = 0;
+    s->cur = c;
+    if (st == XAI_OK) st = xd_kl_lucb(c->count, c->n, c->pos, &o, lucb_draw, s, *top, &rounds, err);
+    s->lucb_rounds += rounds;
+    if (st == XAI_OK) st = decide(s, c, *top, *n_top, err);
+    if (st == XAI_OK) *stop = judge(s, c, *top, *n_top, best, fallback);
+    return st;
+}
+
+/* Beam search from the root; leaves the best valid anchor in *best, else the
+ * best-precision candidate in *fallback. */
+static xai_status beam(search *s, cands *root, pick *best, pick *fallback, xai_error *err) {
+    const xd_anchor_params *p = s->p;
+    cands prev = *root, next;
+    memset(root, 0, sizeof *root);
+    size_t n_top = 1, max_size = p->max_size ? XD_MIN(p->max_size, s->m) : s->m;
+    size_t *top = xd_calloc(1, sizeof *top), *top2 = NULL;
+    bool expanded = false, stop = false;
+    xai_status st = XAI_OK;
+    for (size_t size = 1; size <= max_size && st == XAI_OK && !stop; size++) {
+        st = children(s, &prev, top, n_top, best->set ? best->cov : -1.0, &next, err);
+        if (st != XAI_OK || next.count == 0) {
+            if (st == XAI_OK) cands_release(&next);
+            break;
+        }
+        size_t n2 = 0;
+        st = level(s, &next, expanded, &top2, &n2, &expanded, best, fallback, &stop, err);
+        cands_release(&prev);
+        prev = next;
+        xd_free(top);
+        top = top2;
+        top2 = NULL;
+        n_top = n2;
+    }
+    cands_release(&prev);
+    xd_free(top);
+    return st;
+}
+
+/* Up to p->n_examples samples of the anchor where the prediction held, and
+ * as many where it did not. */
+static xai_status examples(search *s, const uint64_t *set, xd_anchor_found *f, xai_error *err) {
+    f->held = xai_value_array();
+    f->not_held = xai_value_array();
+    if (f->held == NULL || f->not_held == NULL) goto nomem;
+    for (size_t i = 0; i < s->st.n; i++) {
+        const uint64_t *h = s->st.holds + i * s->W;
+        if (!xd_anchor_subset(s->st.under + i * s->W, set, s->W) || !xd_anchor_subset(set, h, s->W))
+            continue;
+        xai_value *into = s->st.label[i] ? f->held : f->not_held;
+        if (xai_value_len(into) >= s->p->n_examples) continue;
+        xai_value *ex = s->smp->example(s->smp, i, h);
+        if (ex == NULL || xai_value_push(into, ex) != XAI_OK) goto nomem;
+    }
+    return XAI_OK;
+nomem:
+    return xd_err(err, XAI_ERR_NOMEM, "anchors: examples");
+}
+
+/* Fills *f for the anchor given by its features in order. */
+static xai_status describe(search *s, const size_t *order, size_t size, bool success,
+                           bool empty, xd_anchor_found *f, xai_error *err) {
+    uint64_t *set = xd_calloc(s->W, sizeof *set);
+    for (size_t j = 0; j < size; j++) xd_anchor_add(set, order[j]);
+    f->size = size;
+    f->order = xd_malloc((size ? size : 1) * sizeof *f->order);
+    if (size) memcpy(f->order, order, size * sizeof *order);
+    set_stats(s, set, &f->n, &f->pos);
+    f->precision = f->n > 0 ? f->pos / f->n : 0.0;
+    double beta = empty ? log(1.0 / s->p->delta) : test_beta(s);
+    f->lower = xd_kl_lower(f->precision, beta / f->n);
+    f->upper = xd_kl_upper(f->precision, beta / f->n);
+    f->coverage = coverage_of(s, set, size);
+    f->success = success;
+    f->total_samples = s->st.n;
+    f->lucb_rounds = s->lucb_rounds;
+    f->rounds = s->rounds;
+    f->eval_seconds = s->smp->eval_seconds;
+    xai_status st = examples(s, set, f, err);
+    xd_free(set);
+    return st;
+}
+
+/* Draws the coverage samples and stores them by feature (cov_bits). */
+static xai_status coverage_samples(search *s, xai_error *err) {
+    if (s->smp->exact_coverage || s->p->coverage_samples == 0) return XAI_OK;
+    s->n_cov = s->p->coverage_samples;
+    s->CW = (s->n_cov + 63) / 64;
+    uint64_t *holds = xd_try_calloc(xd_mul(s->n_cov, s->W), sizeof *holds);
+    s->cov_bits = xd_try_calloc(xd_mul(s->CW, s->m ? s->m : 1), sizeof *s->cov_bits);
+    xai_status st = XAI_OK;
+    if (holds == NULL || s->cov_bits == NULL)
+        st = xd_err(err, XAI_ERR_NOMEM, "anchors: %zu coverage samples", s->n_cov);
+    if (st == XAI_OK) st = s->smp->coverage(s->smp, s->n_cov, holds, err);
+    for (size_t i = 0; st == XAI_OK && i < s->n_cov; i++)
+        for (size_t f = 0; f < s->m; f++)
+            if (xd_anchor_has(holds + i * s->W, f))
+                s->cov_bits[f * s->CW + i / 64] |= (uint64_t)1 << (i % 64);
+    xd_free(holds);
+    return st;
+}
+
+xai_status xd_anchor_search(const xd_anchor_params *p, xd_anchor_sampler *smp,
+                            xd_anchor_found *out, xai_error *err) {
+    memset(out, 0, sizeof *out);
+    search s;
+    memset(&s, 0, sizeof s);
+    s.p = p;
+    s.smp = smp;
+    s.m = smp->m;
+    s.W = XD_ANCHOR_WORDS(smp->m) ? XD_ANCHOR_WORDS(smp->m) : 1;
+    cands root;
+    memset(&root, 0, sizeof root);
+    pick best = {0}, fallback = {0};
+    bool empty_ok = false;
+    xai_status st = coverage_samples(&s, err);
+    if (st == XAI_OK) st = warm_up(&s, &root, &empty_ok, err);
+    if (st != XAI_OK) goto cleanup;
+    if (empty_ok) {
+        st = describe(&s, NULL, 0, true, true, out, err);
+        goto cleanup;
+    }
+    st = beam(&s, &root, &best, &fallback, err);
+    if (st != XAI_OK) goto cleanup;
+    if (best.set) st = describe(&s, best.order, best.size, true, false, out, err);
+    else if (fallback.set) st = describe(&s, fallback.order, fallback.size, false, false, out, err);
+    else st = describe(&s, NULL, 0, false, true, out, err);
+cleanup:
+    if (st != XAI_OK) xd_anchor_found_release(out);
+    cands_release(&root);
+    xd_free(best.order);
+    xd_free(fallback.order);
+    xd_free(s.cov_bits);
+    xd_free(s.st.holds);
+    xd_free(s.st.under);
+    xd_free(s.st.label);
+    return st;
+}
+
+void xd_anchor_found_release(xd_anchor_found *f) {
+    xd_free(f->order);
+    xai_value_free(f->held);
+    xai_value_free(f->not_held);
+    memset(f, 0, sizeof *f);
+}
+
+void xd_anchor_labels(const double *out, size_t n, size_t k, size_t target, double fx1,
+                      uint8_t *labels) {
+    for (size_t i = 0; i < n; i++) {
+        const double *y = out + i * k;
+        if (k == 1) {
+            labels[i] = (y[0] >= 0.5) == (fx1 >= 0.5);
+            continue;
+        }
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (y[j] > y[best]) best = j;
+        labels[i] = best == target;
+    }
+}
+
+void xd_anchor_sampler_free(xd_anchor_sampler *s) {
+    if (s && s->destroy) s->destroy(s);
+}

@@ -1,0 +1,144 @@
+/* kernelshap.h — private interface of the two Shapley estimators (KernelSHAP
+ * and permutation sampling): the value-function oracle they sample, the
+ * reduction to features that can matter, and each estimator's core.
+ *
+ * The cores see only an oracle v: masks over d' features -> one number per
+ * mask (the target output, in link space for KernelSHAP). The methods build
+ * the oracle on the evaluator; tests and benchmarks build it on a plain C
+ * function, which is how they measure a method's own cost and compare it
+ * with exact enumeration.
+ *
+ * Reduction: in a tabular space a feature whose value in x equals its value
+ * in every background row cannot change the model's input, so its Shapley
+ * value is exactly 0 (shap's "varying features"). The methods drop such
+ * features, run on the d' others, and scatter the values back.
+ */
+#ifndef XD_KERNELSHAP_H
+#define XD_KERNELSHAP_H
+
+#include <stdbool.h>
+#include "method.h"
+
+/* The value function: fills y[0..n) with v(mask_r) for n masks of d bytes. */
+typedef struct xd_oracle {
+    xai_status (*eval)(void *ctx, const uint8_t *masks, size_t n, double *y, xai_error *err);
+    void *ctx;
+    /* Optional: told how far the estimator is, in [0, 1]. */
+    void (*progress)(void *ctx, double fraction);
+} xd_oracle;
+
+/* What both estimators report besides the values. */
+typedef struct xd_shap_out {
+    double *phi;            /* d values, caller's buffer */
+    double *se;             /* d standard errors, caller's buffer */
+    double base;            /* v(empty mask) */
+    double full;            /* v(all-ones mask) */
+    size_t n_evals;         /* masks handed to the oracle, empty and full included */
+    size_t n_batches;       /* estimation rounds */
+    bool converged;         /* tol > 0 was met (false when tol = 0) */
+    double rel_se;          /* max se / (max phi - min phi) at the end */
+} xd_shap_out;
+
+/* ---- KernelSHAP --------------------------------------------------------- */
+
+typedef enum { XD_LINK_IDENTITY = 0, XD_LINK_LOGIT = 1 } xd_link;
+
+typedef struct xd_kshap_opts {
+    size_t nsamples;        /* coalitions besides empty and full; 0 = 2d + 2048, capped at 2^d - 2 */
+    bool shap_schedule;     /* true: shap 0.4x exactly (middle size unpaired when d is even) */
+    double tol;             /* > 0: sample in batches until rel_se < tol */
+    size_t batch;           /* new coalitions per batch when tol > 0; 0 = max(64, nsamples / 16) */
+    xd_link link;
+    uint64_t seed;
+} xd_kshap_opts;
+
+/* KernelSHAP extras: how the budget was spent. */
+typedef struct xd_kshap_info {
+    size_t n_full_sizes;    /* coalition sizes (and complements) enumerated completely */
+    size_t n_sampled;       /* distinct coalitions drawn at random */
+    size_t n_draws;         /* random draws, repeats included */
+} xd_kshap_info;
+
+/* Runs KernelSHAP over d features of oracle o. The oracle's outputs are
+ * mapped through the link; phi sums to link(v(1)) - link(v(0)) to rounding,
+ * out->base and out->full are in link space. info may be NULL. */
+xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
+                         xd_shap_out *out, xd_kshap_info *info, xai_error *err);
+
+/* Runs `run` on a copy of `mc` whose evaluator uses a tabular space around
+ * the same x with the background replaced by its weighted k-means summary
+ * (xai_background_kmeans, k centres, values rounded to observed ones), the
+ * same model and a private cache. A space that is not tabular is
+ * XAI_ERR_INVALID; a background of at most k rows is used as it is. The
+ * result's extra gets "background_kmeans" (centres used) and "kmeans_stats"
+ * (the inner evaluator's counters; the result's own stats are the outer
+ * evaluator's). Deadline and cancel checks of the outer evaluator do not
+ * reach the inner one (eval.h has no getter for them). */
+typedef xai_status (*xd_kshap_runner)(const xd_method_ctx *mc, const xd_kshap_opts *o,
+                                      xai_result **out, xai_error *err);
+xai_status xd_kernelshap_run_kmeans(const xd_method_ctx *mc, const xd_kshap_opts *o, size_t k,
+                                    xd_kshap_runner run, xai_result **out, xai_error *err);
+
+/* ---- permutation sampling ----------------------------------------------- */
+
+typedef enum { XD_SS_ANTITHETIC = 0, XD_SS_PER_FEATURE = 1 } xd_ss_estimator;
+
+typedef struct xd_ss_opts {
+    xd_ss_estimator estimator;
+    size_t max_evals;       /* budget of masks; 0 = 2d + 2048 */
+    double tol;             /* > 0: stop as soon as rel_se < tol */
+    size_t batch;           /* antithetic: pairs per batch; per-feature: samples per batch; 0 = auto */
+    uint64_t seed;
+} xd_ss_opts;
+
+/* Permutation-sampling estimates of the Shapley values of oracle o.
+ * Antithetic: every permutation is walked forward and backward; phi sums to
+ * v(1) - v(0) by telescoping. Per-feature: after a first round, samples go
+ * to features in proportion to their variance; the estimates are then made
+ * to sum to v(1) - v(0) by the variance-weighted (least squares) correction. */
+xai_status xd_shapley_sampling(const xd_oracle *o, size_t d, const xd_ss_opts *opts,
+                               xd_shap_out *out, xai_error *err);
+
+/* ---- shared by both methods (kernelshap_common.c) ----------------------- */
+
+/* An oracle on a method context: masks over the d' features that vary are
+ * widened to the space's d features (the others kept) and evaluated through
+ * the evaluator; column `target` is returned. */
+typedef struct xd_shap_problem {
+    const xd_method_ctx *mc;
+    size_t d;               /* features of the space */
+    size_t dv;              /* features that vary */
+    size_t *vary;           /* dv indices into [0, d) */
+    uint8_t *wide;          /* scratch for widened masks */
+    size_t wide_cap;        /* masks it holds */
+    xd_oracle oracle;
+} xd_shap_problem;
+
+xai_status xd_shap_problem_init(xd_shap_problem *p, const xd_method_ctx *mc, xai_error *err);
+void xd_shap_problem_release(xd_shap_problem *p);
+
+/* Reads "tol" (>= 0) and "batch_size" (>= 0), common to both methods. */
+xai_status xd_shap_read_stopping(const xai_value *params, double *tol, size_t *batch,
+                                 xai_error *err);
+
+/* max se / (max phi - min phi); 0 when every se is 0, +inf when the values
+ * are all equal but some se is not. */
+double xd_shap_rel_se(const double *phi, const double *se, size_t d);
+
+/* An estimator on an oracle over dv features (arg: its options). */
+typedef xai_status (*xd_shap_estimator)(const xd_oracle *o, size_t dv, void *arg,
+                                        xd_shap_out *out, xai_error *err);
+
+/* The common frame of both methods: reduces the context's evaluator to the
+ * varying features, runs `est` on them, and returns the result of
+ * xd_shap_result (the caller adds its own extra entries). */
+xai_status xd_shap_run(const xd_method_ctx *mc, const char *method, xd_shap_estimator est,
+                       void *arg, xai_result **out, xai_error *err);
+
+/* A new result holding out's values scattered to the space's features (the
+ * others 0 with se 0), base_value = out->base, and the extra entries common
+ * to both methods (n_evals, n_batches, converged, rel_se, n_varying). */
+xai_status xd_shap_result(const xd_shap_problem *p, const char *method, const xd_shap_out *out,
+                          xai_result **res, xai_error *err);
+
+#endif

@@ -1,0 +1,541 @@
+/* kernelshap_core.c — KernelSHAP on an oracle: shap's coalition schedule,
+ * the constrained weighted regression, and a standard error for every value.
+ *
+ * Schedule (shap KernelExplainer, l1_reg=False). Sizes s = 1..ceil((d-1)/2)
+ * carry kernel weight (d-1)/(s(d-s)), doubled for the sizes paired with their
+ * complement (s <= floor((d-1)/2)), normalized. From the smallest size up, a
+ * size is enumerated completely, with complements, while
+ *     samples_left * remaining_weight[s] / n_subsets(s) >= 1 - 1e-8,
+ * the remaining weights being renormalized after each enumerated size. The
+ * rest of the budget is drawn: a size by its remaining weight (halved for
+ * paired sizes, a draw yields two coalitions), a uniform subset of that size,
+ * and its complement. A repeated draw adds a count to the coalition, not a
+ * sample to the budget; at the end the random coalitions share the weight of
+ * the sizes not enumerated in proportion to their counts. Improvement over
+ * shap (shap_schedule = false): when d is even the middle size is paired too.
+ *
+ * Solve. With v0 = v(0), v1 = v(1), efficiency sum phi = v1 - v0 is imposed
+ * by eliminating the last feature: for each coalition z,
+ *     x_j = z_j - z_last (j < d-1),  y' = v(z) - v0 - z_last (v1 - v0),
+ * beta = argmin sum w (y' - x.beta)^2 via the normal equations (Cholesky,
+ * SVD when singular), phi_j = beta_j, phi_last = v1 - v0 - sum beta. The
+ * rows are rebuilt from the masks in chunks, never stored as an n x d matrix.
+ * With every coalition enumerated this is exactly the Shapley value.
+ *
+ * Standard errors (sandwich / delta method). beta - beta* ~ A^-1 sum_i w_i x_i
+ * r_i with A = sum w x x^T: the estimator is linear in the per-draw scores
+ * g_u = (weight_left / C) sum_{i in draw u} x_i r_i (r the residuals at beta,
+ * C the total count), and the draws are i.i.d.; enumerated coalitions are
+ * fixed and add no variance. So Cov(beta) = A^-1 S A^-1 with S = N/(N-1)
+ * sum_u (g_u - gbar)(g_u - gbar)^T over the N draws; Var(phi_last) =
+ * 1^T Cov 1. With tol > 0 the draws come in batches and sampling stops once
+ * max se / (max phi - min phi) < tol.
+ */
+#include <math.h>
+#include <string.h>
+#include "../core/core.h"
+#include "../core/linalg.h"
+#include "kernelshap.h"
+
+#define NONE ((size_t)-1)
+
+typedef struct ks {
+    size_t d, L;                /* features; L = d - 1 regression unknowns */
+    xd_link link;
+    const xd_oracle *o;
+    /* coalitions: the first n_fixed enumerated (weight w), then random (count cnt) */
+    size_t n, cap, n_fixed, n_done;
+    uint8_t *z;
+    double *w, *cnt, *y;
+    /* random draws: (sample, complement or NONE) */
+    size_t *da, *db, n_draws, draws_cap;
+    size_t *table, table_mask; /* open addressing over random coalitions: index + 1 */
+    double weight_left, v0, v1;
+    size_t n_evals;
+    uint8_t *mask;              /* 2d bytes of scratch */
+    size_t *idx, *pick, *scratch; /* d each */
+    double *wv, *rw, *cdf;      /* per size, d each */
+} ks;
+
+static double link_apply(xd_link link, double p) {
+    if (link == XD_LINK_IDENTITY) return p;
+    p = XD_MIN(XD_MAX(p, 1e-12), 1.0 - 1e-12);
+    return log(p / (1.0 - p));
+}
+
+static xai_status grow(ks *k, size_t need, xai_error *err) {
+    if (need <= k->cap) return XAI_OK;
+    size_t cap = XD_MAX(need, k->cap * 2 + 64);
+    uint8_t *z = xd_try_realloc(k->z, xd_mul(cap, k->d));
+    if (z) k->z = z;
+    double *w = z ? xd_try_realloc(k->w, xd_mul(cap, sizeof *w)) : NULL;
+    if (w) k->w = w;
+    double *c = w ? xd_try_realloc(k->cnt, xd_mul(cap, sizeof *c)) : NULL;
+    if (c) k->cnt = c;
+    double *y = c ? xd_try_realloc(k->y, xd_mul(cap, sizeof *y)) : NULL;
+    if (y) k->y = y;
+    if (y == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu coalitions", cap);
+    k->cap = cap;
+    return XAI_OK;
+}
+
+/* Appends coalition `mask` with fixed weight w and count c; returns its index. */
+static xai_status add(ks *k, const uint8_t *mask, double w, double c, size_t *idx,
+                      xai_error *err) {
+    xai_status st = grow(k, k->n + 1, err);
+    if (st != XAI_OK) return st;
+    memcpy(k->z + k->n * k->d, mask, k->d);
+    k->w[k->n] = w;
+    k->cnt[k->n] = c;
+    k->y[k->n] = 0;
+    if (idx) *idx = k->n;
+    k->n++;
+    return XAI_OK;
+}
+
+/* ---- the enumerated part ------------------------------------------------- */
+
+static double binom(size_t n, size_t s) {
+    double r = 1;
+    for (size_t i = 1; i <= s; i++) r = r * (double)(n - s + i) / (double)i;
+    return r;
+}
+
+/* Adds every s-subset (and its complement when paired) with weight w. */
+static xai_status enumerate_size(ks *k, size_t s, bool paired, double w, xai_error *err) {
+    size_t *idx = k->idx;
+    uint8_t *mask = k->mask;
+    for (size_t i = 0; i < s; i++) idx[i] = i;
+    for (;;) {
+        memset(mask, 0, k->d);
+        for (size_t i = 0; i < s; i++) mask[idx[i]] = 1;
+        xai_status st = add(k, mask, w, 0, NULL, err);
+        for (size_t j = 0; st == XAI_OK && paired && j < k->d; j++) mask[j] ^= 1;
+        if (st == XAI_OK && paired) st = add(k, mask, w, 0, NULL, err);
+        if (st != XAI_OK) return st;
+        size_t i = s;
+        while (i > 0 && idx[i - 1] == k->d - s + i - 1) i--;
+        if (i == 0) return XAI_OK;
+        idx[i - 1]++;
+        for (size_t j = i; j < s; j++) idx[j] = idx[j - 1] + 1;
+    }
+}
+
+typedef struct schedule {
+    size_t n_sizes, n_paired;   /* ceil((d-1)/2), floor((d-1)/2) */
+    bool pair_mid;              /* draws of the middle size add the complement */
+    double *wv;                 /* normalized kernel weight per size 1..n_sizes */
+    size_t n_full;              /* sizes enumerated */
+    size_t left;                /* budget left for random coalitions */
+} schedule;
+
+static void schedule_init(schedule *sc, double *wv, size_t d, size_t nsamples,
+                          bool shap_schedule) {
+    memset(sc, 0, sizeof *sc);
+    sc->wv = wv;
+    sc->n_sizes = d / 2;             /* ceil((d-1)/2) */
+    sc->n_paired = (d - 1) / 2;
+    sc->pair_mid = !shap_schedule && sc->n_sizes > sc->n_paired;
+    double sum = 0;
+    for (size_t s = 1; s <= sc->n_sizes; s++) {
+        sc->wv[s - 1] = (double)(d - 1) / (double)(s * (d - s));
+        if (s <= sc->n_paired) sc->wv[s - 1] *= 2;
+        sum += sc->wv[s - 1];
+    }
+    for (size_t s = 0; s < sc->n_sizes; s++) sc->wv[s] /= sum;
+    sc->left = nsamples;
+}
+
+static xai_status enumerate(ks *k, schedule *sc, xai_error *err) {
+    double *rw = k->rw;
+    memcpy(rw, sc->wv, sc->n_sizes * sizeof *rw);
+    for (size_t s = 1; s <= sc->n_sizes; s++) {
+        bool paired = s <= sc->n_paired;
+        double nsub = binom(k->d, s) * (paired ? 2 : 1);
+        if (!((double)sc->left * rw[s - 1] / nsub >= 1.0 - 1e-8)) break;
+        sc->n_full++;
+        sc->left -= (size_t)nsub;
+        if (rw[s - 1] < 1.0) {
+            double f = 1.0 - rw[s - 1];
+            for (size_t t = 0; t < sc->n_sizes; t++) rw[t] /= f;
+        }
+        double w = sc->wv[s - 1] / binom(k->d, s) / (paired ? 2 : 1);
+        xai_status st = enumerate_size(k, s, paired, w, err);
+        if (st != XAI_OK) return st;
+    }
+    k->n_fixed = k->n;
+    k->weight_left = 0;
+    for (size_t s = sc->n_full; s < sc->n_sizes; s++) k->weight_left += sc->wv[s];
+    return XAI_OK;
+}
+
+/* ---- the random part ----------------------------------------------------- */
+
+static size_t *table_slot(ks *k, const uint8_t *mask) {
+    size_t h = (size_t)xd_hash64(mask, k->d, 0x6b73) & k->table_mask;
+    for (;; h = (h + 1) & k->table_mask) {
+        size_t v = k->table[h];
+        if (v == 0 || memcmp(k->z + (v - 1) * k->d, mask, k->d) == 0) return &k->table[h];
+    }
+}
+
+/* Looks a random coalition up, adding it (count 0) when new and `budget`
+ * allows; *fresh tells which. NONE when absent and not added. */
+static xai_status find_or_add(ks *k, const uint8_t *mask, size_t *budget, bool *fresh,
+                              size_t *idx, xai_error *err) {
+    size_t *slot = table_slot(k, mask);
+    *fresh = *slot == 0;
+    *idx = *slot ? *slot - 1 : NONE;
+    if (!*fresh || *budget == 0) return XAI_OK;
+    xai_status st = add(k, mask, 0, 0, idx, err);
+    if (st != XAI_OK) return st;
+    *slot = *idx + 1;
+    (*budget)--;
+    return XAI_OK;
+}
+
+static xai_status record_draw(ks *k, size_t a, size_t b, xai_error *err) {
+    if (k->n_draws == k->draws_cap) {
+        size_t cap = k->draws_cap * 2 + 64;
+        size_t *da = xd_try_realloc(k->da, xd_mul(cap, sizeof *da));
+        if (da) k->da = da;
+        size_t *db = da ? xd_try_realloc(k->db, xd_mul(cap, sizeof *db)) : NULL;
+        if (db == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu draws", cap);
+        k->db = db;
+        k->draws_cap = cap;
+    }
+    k->da[k->n_draws] = a;
+    k->db[k->n_draws] = b;
+    k->n_draws++;
+    k->cnt[a] += 1;
+    if (b != NONE) k->cnt[b] += 1;
+    return XAI_OK;
+}
+
+/* The size distribution of draws: remaining weights, halved where a draw
+ * yields two coalitions, as a cumulative table over sizes n_full+1.. */
+static void draw_cdf(const schedule *sc, double *cdf) {
+    double sum = 0;
+    for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) {
+        bool two = s <= sc->n_paired || sc->pair_mid;
+        sum += sc->wv[s - 1] / (two ? 2 : 1);
+        cdf[s - 1] = sum;
+    }
+    for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) cdf[s - 1] /= sum;
+}
+
+static size_t draw_size(const schedule *sc, const double *cdf, xai_rng *r) {
+    double u = xai_rng_uniform(r);
+    for (size_t s = sc->n_full + 1; s < sc->n_sizes; s++)
+        if (u < cdf[s - 1]) return s;
+    return sc->n_sizes;
+}
+
+/* One draw as shap makes it: a subset, then its complement when paired and
+ * the budget is not spent. */
+static xai_status draw_one(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_error *err) {
+    uint8_t *mask = k->mask;
+    size_t s = draw_size(sc, k->cdf, r), a, b = NONE;
+    bool fresh, fresh_b;
+    xai_rng_sample(r, k->d, s, k->pick, k->scratch);
+    memset(mask, 0, k->d);
+    for (size_t i = 0; i < s; i++) mask[k->pick[i]] = 1;
+    size_t before = sc->left;
+    xai_status st = find_or_add(k, mask, &sc->left, &fresh, &a, err);
+    if (st == XAI_OK && sc->left > 0 && (s <= sc->n_paired || sc->pair_mid)) {
+        for (size_t j = 0; j < k->d; j++) mask[j] ^= 1;
+        st = find_or_add(k, mask, &sc->left, &fresh_b, &b, err);
+    }
+    if (st != XAI_OK) return st;
+    *added += before - sc->left;
+    return record_draw(k, a, b, err);
+}
+
+/* ---- evaluation and the solve ---------------------------------------- */
+
+static xai_status evaluate_new(ks *k, xai_error *err) {
+    size_t m = k->n - k->n_done;
+    if (m == 0) return XAI_OK;
+    xai_status st = k->o->eval(k->o->ctx, k->z + k->n_done * k->d, m, k->y + k->n_done, err);
+    if (st != XAI_OK) return st;
+    for (size_t i = k->n_done; i < k->n; i++) k->y[i] = link_apply(k->link, k->y[i]);
+    k->n_evals += m;
+    k->n_done = k->n;
+    return XAI_OK;
+}
+
+/* The regression is formed without an n x d design in memory: rows are made
+ * from the masks in chunks of CHUNK and folded into the p x p Gram matrix
+ * (fresh multi-megabyte buffers per solve cost more in page faults than
+ * the arithmetic). */
+enum { CHUNK = 256 };
+
+typedef struct solve_buf {
+    double *A, *rhs, *S;        /* L x L, L, L x L */
+    double *rows, *rw, *gbar;   /* CHUNK x L, CHUNK, L */
+    double *res;                /* residual of each random coalition at beta */
+    double total;               /* sum of the random counts */
+} solve_buf;
+
+/* Regression row x (L values) of coalition i; returns its adjusted target. */
+static double row_of(const ks *k, size_t i, double *x) {
+    const uint8_t *z = k->z + i * k->d;     /* bytes 0 or 1 */
+    double zl = (double)z[k->L];
+    for (size_t j = 0; j < k->L; j++) x[j] = (double)z[j] - zl;
+    return k->y[i] - k->v0 - zl * (k->v1 - k->v0);
+}
+
+/* Final weight of coalition i: fixed, or its share of weight_left. */
+static double weight_of(const ks *k, const solve_buf *b, size_t i) {
+    if (i < k->n_fixed) return k->w[i];
+    return b->total > 0 ? k->weight_left * k->cnt[i] / b->total : 0;
+}
+
+/* A = sum w x x^T and rhs = sum w y' x over all coalitions. */
+static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
+    size_t L = k->L;
+    memset(b->A, 0, L * L * sizeof *b->A);
+    memset(b->rhs, 0, L * sizeof *b->rhs);
+    for (size_t i0 = 0; i0 < k->n; i0 += CHUNK) {
+        size_t m = XD_MIN((size_t)CHUNK, k->n - i0);
+        for (size_t r = 0; r < m; r++) {
+            double *x = b->rows + r * L, ya = row_of(k, i0 + r, x);
+            b->rw[r] = weight_of(k, b, i0 + r);
+            for (size_t j = 0; j < L; j++) b->rhs[j] += b->rw[r] * ya * x[j];
+        }
+        xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->A, err);
+        if (st != XAI_OK) return st;
+    }
+    return XAI_OK;
+}
+
+/* Residuals y' - x.beta of the random coalitions, into b->res. */
+static void residuals(const ks *k, solve_buf *b, const double *beta) {
+    double *x = b->rows;
+    for (size_t i = k->n_fixed; i < k->n; i++) {
+        double r = row_of(k, i, x);
+        for (size_t j = 0; j < k->L; j++) r -= x[j] * beta[j];
+        b->res[i - k->n_fixed] = r;
+    }
+}
+
+/* g_u = (weight_left / C) sum_{i in draw u} x_i r_i. */
+static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, double *x) {
+    size_t L = k->L, idx[2] = {k->da[u], k->db[u]};
+    memset(g, 0, L * sizeof *g);
+    for (int t = 0; t < 2 && idx[t] != NONE; t++) {
+        row_of(k, idx[t], x);
+        double c = k->weight_left / b->total * b->res[idx[t] - k->n_fixed];
+        for (size_t j = 0; j < L; j++) g[j] += c * x[j];
+    }
+}
+
+/* S = N/(N-1) sum_u (g_u - gbar)(g_u - gbar)^T, two passes over the draws. */
+static xai_status score_covariance(const ks *k, solve_buf *b, const double *beta,
+                                   xai_error *err) {
+    size_t L = k->L, N = k->n_draws;
+    double *x = b->rows + (CHUNK - 1) * L;  /* scratch: the chunks use CHUNK - 1 rows */
+    residuals(k, b, beta);
+    memset(b->gbar, 0, L * sizeof *b->gbar);
+    for (size_t u = 0; u < N; u++) {
+        draw_score(k, b, u, b->rows, x);
+        for (size_t j = 0; j < L; j++) b->gbar[j] += b->rows[j] / (double)N;
+    }
+    memset(b->S, 0, L * L * sizeof *b->S);
+    for (size_t u0 = 0; u0 < N; u0 += CHUNK - 1) {
+        size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
+        for (size_t r = 0; r < m; r++) {
+            double *g = b->rows + r * L;
+            draw_score(k, b, u0 + r, g, x);
+            for (size_t j = 0; j < L; j++) g[j] -= b->gbar[j];
+        }
+        xai_status st =
+            xd_linalg_wgram(b->rows, m, L, NULL, (double)N / (double)(N - 1), b->S, err);
+        if (st != XAI_OK) return st;
+    }
+    return XAI_OK;
+}
+
+/* Standard errors of all d values from Cov(beta) = A^-1 S A^-1. */
+static xai_status standard_errors(const ks *k, solve_buf *b, const double *beta, double *se,
+                                  xai_error *err) {
+    size_t L = k->L;
+    xai_status st = score_covariance(k, b, beta, err);
+    if (st == XAI_OK) st = xd_linalg_sandwich_cov(b->A, L, b->S, err);
+    if (st != XAI_OK) return st;
+    double total = 0;
+    for (size_t i = 0; i < L; i++) {
+        se[i] = sqrt(XD_MAX(b->S[i * L + i], 0.0));
+        for (size_t j = 0; j < L; j++) total += b->S[i * L + j];
+    }
+    se[L] = sqrt(XD_MAX(total, 0.0));
+    return XAI_OK;
+}
+
+static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, xai_error *err) {
+    size_t L = k->L;
+    b->total = 0;
+    for (size_t i = k->n_fixed; i < k->n; i++) b->total += k->cnt[i];
+    xai_status st = normal_equations(k, b, err);
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, L, b->rhs, 1, NULL, err);
+    if (st != XAI_OK) return st;
+    double sum = 0;
+    for (size_t j = 0; j < L; j++) sum += (phi[j] = b->rhs[j]);
+    phi[L] = (k->v1 - k->v0) - sum;
+    for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
+    if (k->n_draws < 2) return XAI_OK;
+    return standard_errors(k, b, phi, se, err);
+}
+
+static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, xai_error *err) {
+    size_t L = k->L;
+    solve_buf b = {
+        .A = xd_try_malloc(xd_mul(L * L + 1, sizeof(double))),
+        .rhs = xd_try_malloc(xd_mul(L + 1, sizeof(double))),
+        .S = xd_try_malloc(xd_mul(L * L + 1, sizeof(double))),
+        .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, L) + 1, sizeof(double))),
+        .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
+        .gbar = xd_try_malloc(xd_mul(L + 1, sizeof(double))),
+        .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
+    };
+    xai_status st;
+    if (!b.A || !b.rhs || !b.S || !b.rows || !b.rw || !b.gbar || !b.res)
+        st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu features", L);
+    else
+        st = solve(k, &b, phi, se, err);
+    xd_free(b.A);
+    xd_free(b.rhs);
+    xd_free(b.S);
+    xd_free(b.rows);
+    xd_free(b.rw);
+    xd_free(b.gbar);
+    xd_free(b.res);
+    return st;
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+static void ks_release(ks *k) {
+    xd_free(k->z);
+    xd_free(k->w);
+    xd_free(k->cnt);
+    xd_free(k->y);
+    xd_free(k->da);
+    xd_free(k->db);
+    xd_free(k->table);
+    xd_free(k->mask);
+    xd_free(k->idx);
+    xd_free(k->pick);
+    xd_free(k->scratch);
+    xd_free(k->wv);
+    xd_free(k->rw);
+    xd_free(k->cdf);
+}
+
+static xai_status ks_alloc(ks *k, xai_error *err) {
+    size_t n = k->d + 1;
+    k->mask = xd_try_malloc(2 * n);
+    k->idx = xd_try_malloc(xd_mul(n, sizeof(size_t)));
+    k->pick = xd_try_malloc(xd_mul(n, sizeof(size_t)));
+    k->scratch = xd_try_malloc(xd_mul(n, sizeof(size_t)));
+    k->wv = xd_try_malloc(xd_mul(n, sizeof(double)));
+    k->rw = xd_try_malloc(xd_mul(n, sizeof(double)));
+    k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
+    if (k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf) return XAI_OK;
+    return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu features", k->d);
+}
+
+static size_t auto_nsamples(size_t d, size_t asked) {
+    size_t n = asked ? asked : 2 * d + 2048;
+    if (d < 40 && n > ((size_t)1 << d) - 2) n = ((size_t)1 << d) - 2;
+    return n;
+}
+
+/* Evaluates v(0) and v(1) (link space). */
+static xai_status ends(ks *k, xai_error *err) {
+    uint8_t *m = k->mask;
+    double y[2];
+    memset(m, 0, k->d);
+    memset(m + k->d, 1, k->d);
+    xai_status st = k->o->eval(k->o->ctx, m, 2, y, err);
+    if (st != XAI_OK) return st;
+    k->v0 = link_apply(k->link, y[0]);
+    k->v1 = link_apply(k->link, y[1]);
+    k->n_evals += 2;
+    return XAI_OK;
+}
+
+/* Draws up to `batch` new coalitions (or until the budget or the draw limit
+ * is spent). */
+static xai_status draw_batch(ks *k, schedule *sc, xai_rng *r, size_t batch, size_t *draws_left,
+                             xai_error *err) {
+    size_t added = 0;
+    xai_status st = XAI_OK;
+    while (st == XAI_OK && sc->left > 0 && *draws_left > 0 && added < batch) {
+        (*draws_left)--;
+        st = draw_one(k, sc, r, &added, err);
+    }
+    return st;
+}
+
+static xai_status table_init(ks *k, size_t n, xai_error *err) {
+    size_t cap = 64;
+    while (cap < 2 * n + 16) cap *= 2;
+    k->table = xd_try_calloc(cap, sizeof *k->table);
+    k->table_mask = cap - 1;
+    return k->table ? XAI_OK : xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu coalitions", n);
+}
+
+/* Batches of random draws, each followed by a solve, until done. */
+static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opts,
+                                   xd_shap_out *out, xai_error *err) {
+    xai_rng r;
+    xai_rng_seed(&r, opts->seed, 0x6b73);
+    size_t total = sc->left, draws_left = 4 * sc->left;
+    size_t batch = opts->tol > 0 ? (opts->batch ? opts->batch : XD_MAX(64, total / 16)) : total;
+    xai_status st = table_init(k, total, err);
+    if (sc->n_full < sc->n_sizes) draw_cdf(sc, k->cdf);
+    for (;;) {
+        if (st == XAI_OK && sc->n_full < sc->n_sizes)
+            st = draw_batch(k, sc, &r, batch, &draws_left, err);
+        if (st == XAI_OK) st = evaluate_new(k, err);
+        if (st == XAI_OK) st = solve_alloc_and_run(k, out->phi, out->se, err);
+        if (st != XAI_OK) return st;
+        out->n_batches++;
+        out->rel_se = xd_shap_rel_se(out->phi, out->se, k->d);
+        out->converged = sc->n_full == sc->n_sizes || (opts->tol > 0 && out->rel_se < opts->tol);
+        if (k->o->progress) k->o->progress(k->o->ctx, total ? 1.0 - (double)sc->left / total : 1);
+        if (out->converged || sc->left == 0 || draws_left == 0 || sc->n_full == sc->n_sizes)
+            return XAI_OK;
+    }
+}
+
+xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
+                         xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
+    ks k = {.d = d, .L = d ? d - 1 : 0, .link = opts->link, .o = o};
+    schedule sc;
+    out->n_evals = out->n_batches = 0;
+    out->converged = false;
+    out->rel_se = 0;
+    xai_status st = ks_alloc(&k, err);
+    if (st == XAI_OK) st = ends(&k, err);
+    if (st == XAI_OK && d <= 1) {
+        if (d == 1) out->phi[0] = k.v1 - k.v0, out->se[0] = 0;
+        out->converged = true;
+    } else if (st == XAI_OK) {
+        schedule_init(&sc, k.wv, d, auto_nsamples(d, opts->nsamples), opts->shap_schedule);
+        st = grow(&k, sc.left + 1, err);    /* the budget is known: no regrowth */
+        if (st == XAI_OK) st = enumerate(&k, &sc, err);
+        if (st == XAI_OK) st = sample_and_solve(&k, &sc, opts, out, err);
+        if (st == XAI_OK && info) {
+            info->n_full_sizes = sc.n_full;
+            info->n_sampled = k.n - k.n_fixed;
+            info->n_draws = k.n_draws;
+        }
+    }
+    out->base = k.v0;
+    out->full = k.v1;
+    out->n_evals = k.n_evals;
+    ks_release(&k);
+    return st;
+}

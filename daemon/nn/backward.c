@@ -1,0 +1,164 @@
+/* backward.c — backward passes with a rule per layer: the true gradient,
+ * guided backprop and deconvnet at ReLUs, or LRP (lrp.c), all through one
+ * driver.
+ *
+ * The driver walks from the logits down, ping-ponging between two buffers
+ * sized for the largest tensor on the way. Every gradient method and LRP rule
+ * is this walk with a different per-layer step, so methods are composed and
+ * never duplicated.
+ */
+#include <string.h>
+#include "core/core.h"
+#include "nn_impl.h"
+
+/* Max pooling sends each window's gradient to its first maximum; average
+ * pooling spreads it evenly. gin is zeroed here. */
+static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, size_t n,
+                     float *gin) {
+    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
+    float inv = 1.0f / (float)(L->kh * L->kw);
+    memset(gin, 0, n * L->in_c * ihw * sizeof *gin);
+    for (size_t sc = 0; sc < n * L->in_c; sc++) {
+        const float *img = in + sc * ihw;
+        float *gi = gin + sc * ihw;
+        const float *go = gout + sc * ohw;
+        for (size_t oy = 0; oy < L->out_h; oy++)
+            for (size_t ox = 0; ox < L->out_w; ox++) {
+                size_t base = oy * L->stride * L->in_w + ox * L->stride, arg = base;
+                float g = go[oy * L->out_w + ox];
+                for (size_t ky = 0; ky < L->kh; ky++)
+                    for (size_t kx = 0; kx < L->kw; kx++) {
+                        size_t i = base + ky * L->in_w + kx;
+                        if (L->kind == XAI_NN_MAXPOOL2D) {
+                            if (img[i] > img[arg]) arg = i;
+                        } else {
+                            gi[i] += g * inv;
+                        }
+                    }
+                if (L->kind == XAI_NN_MAXPOOL2D) gi[arg] += g;
+            }
+    }
+}
+
+static void relu_bwd(xd_nn_mode mode, const float *in, const float *gout, size_t sz, float *gin) {
+    for (size_t i = 0; i < sz; i++) {
+        float g = gout[i];
+        if (mode == XD_NN_DECONV)
+            gin[i] = g > 0 ? g : 0.0f;
+        else if (mode == XD_NN_GUIDED)
+            gin[i] = in[i] > 0 && g > 0 ? g : 0.0f;
+        else
+            gin[i] = in[i] > 0 ? g : 0.0f;
+    }
+}
+
+void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, const float *outv,
+                      const float *gout, size_t n, float *gin) {
+    size_t sz = n * L->in_c * L->in_h * L->in_w;
+    switch (L->kind) {
+    case XAI_NN_MAXPOOL2D:
+    case XAI_NN_AVGPOOL2D:
+    case XAI_NN_GLOBAL_AVGPOOL:
+        pool_bwd(L, in, gout, n, gin);
+        break;
+    case XAI_NN_RELU:
+        relu_bwd(mode, in, gout, sz, gin);
+        break;
+    case XAI_NN_TANH:
+        for (size_t i = 0; i < sz; i++) gin[i] = gout[i] * (1.0f - outv[i] * outv[i]);
+        break;
+    case XAI_NN_SIGMOID:
+        for (size_t i = 0; i < sz; i++) gin[i] = gout[i] * outv[i] * (1.0f - outv[i]);
+        break;
+    default: /* flatten (softmax is never crossed: passes start at the logits) */
+        memcpy(gin, gout, sz * sizeof *gin);
+        break;
+    }
+}
+
+/* One layer of the walk, by mode. */
+static xai_status step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
+                       const float *gout, float *gin, xai_error *err) {
+    const xd_nn_layer *L = &net->layers[l];
+    if (b->mode == XD_NN_LRP)
+        return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, t->act[l], t->act[l + 1], gout,
+                               t->n, gin, err);
+    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D)
+        return xd_nn_linear_bwd(net, L, L->w, gout, t->n, gin, err);
+    xd_nn_simple_bwd(L, b->mode, t->act[l], t->act[l + 1], gout, t->n, gin);
+    return XAI_OK;
+}
+
+xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
+                          const float *seed, float *out, xai_error *err) {
+    size_t n = t->n, maxsz = 0;
+    for (size_t l = b->stop; l <= t->top; l++) maxsz = XD_MAX(maxsz, xd_nn_act_size(net, l));
+    float *g0 = xd_nn_scratch_take(net, xd_mul(n, maxsz));
+    float *g1 = xd_nn_scratch_take(net, xd_mul(n, maxsz));
+    xai_status st = XAI_OK;
+    if (g0 == NULL || g1 == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "backward pass for %zu samples", n);
+        goto cleanup;
+    }
+    memcpy(g0, seed, n * xd_nn_act_size(net, t->top) * sizeof(float));
+    if (b->per_layer && b->per_layer[t->top])
+        memcpy(b->per_layer[t->top], g0, n * xd_nn_act_size(net, t->top) * sizeof(float));
+    for (size_t l = t->top; l-- > b->stop;) {
+        st = step(net, t, b, l, g0, g1, err);
+        if (st != XAI_OK) goto cleanup;
+        float *tmp = g0;
+        g0 = g1;
+        g1 = tmp;
+        if (b->per_layer && b->per_layer[l])
+            memcpy(b->per_layer[l], g0, n * xd_nn_act_size(net, l) * sizeof(float));
+    }
+    memcpy(out, g0, n * xd_nn_act_size(net, b->stop) * sizeof(float));
+cleanup:
+    xd_nn_scratch_give(net, g0);
+    xd_nn_scratch_give(net, g1);
+    return st;
+}
+
+/* Seed at the logits: one-hot at each sample's target, times the logit's
+ * value for LRP. */
+static void fill_seed(const float *logits, const size_t *tg, size_t n, size_t k, bool times_logit,
+                      float *seed) {
+    memset(seed, 0, n * k * sizeof *seed);
+    for (size_t s = 0; s < n; s++) seed[s * k + tg[s]] = times_logit ? logits[s * k + tg[s]] : 1.0f;
+}
+
+xai_status xd_nn_explain_pass(const xai_nn *net, const xd_nn_bwd *b, const float *x, size_t n,
+                              const int64_t *targets, float *out, float *logits_out,
+                              xd_nn_trace *keep, xai_error *err) {
+    if (keep) memset(keep, 0, sizeof *keep);
+    size_t ll = xai_nn_logit_layer(net);
+    if (ll == (size_t)-1)
+        return xd_err(err, XAI_ERR_INVALID, "network has no layer before its output");
+    if (n == 0) return XAI_OK;
+    if (x == NULL || out == NULL)
+        return xd_err(err, XAI_ERR_INVALID, "NULL input or output buffer");
+    size_t k = xd_nn_act_size(net, ll + 1);
+    xd_nn_trace t;
+    size_t *tg = xd_try_malloc(xd_mul(n, sizeof *tg));
+    float *seed = xd_try_malloc(xd_mul(xd_mul(n, k), sizeof *seed));
+    xai_status st = xd_nn_trace_run(net, x, n, ll + 1, &t, err);
+    if (st != XAI_OK) goto cleanup;
+    if (tg == NULL || seed == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "targets for %zu samples", n);
+        goto cleanup;
+    }
+    st = xd_nn_targets(targets, t.act[ll + 1], n, k, tg, err);
+    if (st != XAI_OK) goto cleanup;
+    fill_seed(t.act[ll + 1], tg, n, k, b->mode == XD_NN_LRP, seed);
+    if (logits_out) memcpy(logits_out, t.act[ll + 1], n * k * sizeof *logits_out);
+    st = xd_nn_backward(net, &t, b, seed, out, err);
+    if (st == XAI_OK && keep != NULL) {
+        *keep = t;
+        memset(&t, 0, sizeof t);
+    }
+cleanup:
+    xd_nn_trace_free(&t);
+    xd_free(seed);
+    xd_free(tg);
+    return st;
+}

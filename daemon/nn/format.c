@@ -1,0 +1,343 @@
+/* format.c — reading and writing networks in the xnn file format
+ * (docs/NN_FORMAT.md): one msgpack map with a version, the input shape and
+ * the layer list, weights as little-endian float32 bytes.
+ *
+ * Loading never trusts the file: the bytes go through xai_value_unpack
+ * (bounds-checked, no allocation beyond a small multiple of the file size),
+ * then every field is checked for type and range, every layer is added with
+ * the same shape checks as the C API, and every weight blob must have exactly
+ * the length its layer needs. Any failure is XAI_ERR_FORMAT with a message
+ * naming the layer and the field.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/core.h"
+#include "nn_impl.h"
+
+#define XNN_VERSION 1
+#define XNN_MAX_FILE ((size_t)1 << 30)
+
+/* ---- reading ------------------------------------------------------------ */
+
+static xai_status bad(xai_error *err, const char *fmt, size_t layer, const char *what) {
+    if (layer == (size_t)-1) return xd_err(err, XAI_ERR_FORMAT, "xnn: %s %s", fmt, what);
+    return xd_err(err, XAI_ERR_FORMAT, "xnn: layer %zu: %s %s", layer, fmt, what);
+}
+
+/* Shape and value errors of the C API become format errors here. */
+static xai_status as_format(xai_status st, xai_error *err) {
+    if (st != XAI_ERR_INVALID && st != XAI_ERR_LIMIT) return st;
+    if (err) err->code = XAI_ERR_FORMAT;
+    return XAI_ERR_FORMAT;
+}
+
+/* A non-negative integer field (absent: def, or an error when def < 0). */
+static xai_status get_size(const xai_value *m, const char *key, long long def, size_t layer,
+                           size_t *out, xai_error *err) {
+    const xai_value *v = xai_value_get(m, key);
+    if (v == NULL && def >= 0) {
+        *out = (size_t)def;
+        return XAI_OK;
+    }
+    if (v == NULL || xai_value_type(v) != XAI_V_INT || xai_value_get_int(v) < 0 ||
+        xai_value_get_int(v) > (1 << 24))
+        return bad(err, "missing or bad integer", layer, key);
+    *out = (size_t)xai_value_get_int(v);
+    return XAI_OK;
+}
+
+/* float32 little-endian blob of exactly n floats into a new array. */
+static xai_status get_floats(const xai_value *m, const char *key, size_t n, size_t layer,
+                             float **out, xai_error *err) {
+    *out = NULL;
+    size_t len = 0;
+    const xai_value *v = xai_value_get(m, key);
+    const uint8_t *p = v ? xai_value_get_bin(v, &len) : NULL;
+    if (p == NULL || len != xd_mul(n, 4))
+        return bad(err, "missing or wrong-sized float32 bin", layer, key);
+    float *f = xd_try_malloc(xd_mul(n ? n : 1, sizeof *f));
+    if (f == NULL) return xd_err(err, XAI_ERR_NOMEM, "xnn: layer %zu: %zu floats", layer, n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+        memcpy(&f[i], &u, 4);
+    }
+    *out = f;
+    return XAI_OK;
+}
+
+/* Weights and biases of the layer just added. */
+static xai_status load_weights(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+    const xd_nn_layer *L = &net->layers[net->n - 1];
+    float *w = NULL, *b = NULL;
+    xai_status st = get_floats(m, "weight", L->nw, l, &w, err);
+    if (st == XAI_OK && xai_value_get(m, "bias") != NULL)
+        st = get_floats(m, "bias", L->nb, l, &b, err);
+    if (st == XAI_OK) st = xai_nn_set_weights(net, net->n - 1, w, L->nw, b, L->nb, err);
+    xd_free(w);
+    xd_free(b);
+    return st;
+}
+
+static xai_status load_batchnorm(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+    size_t c = net->n ? net->layers[net->n - 1].nb : 0;
+    float *p[4] = {NULL, NULL, NULL, NULL};
+    static const char *const keys[4] = {"gamma", "beta", "mean", "var"};
+    xai_status st = XAI_OK;
+    for (int i = 0; i < 4 && st == XAI_OK; i++) st = get_floats(m, keys[i], c, l, &p[i], err);
+    const xai_value *e = xai_value_get(m, "eps");
+    if (st == XAI_OK && e != NULL && !xai_value_is_number(e)) st = bad(err, "bad number", l, "eps");
+    if (st == XAI_OK)
+        st = xai_nn_add_batchnorm(net, p[0], p[1], p[2], p[3],
+                                  e ? (float)xai_value_get_number(e) : 1e-5f, err);
+    for (int i = 0; i < 4; i++) xd_free(p[i]);
+    return st;
+}
+
+/* "kernel": [kh, kw] with both in [1, 4096]. */
+static xai_status get_kernel(const xai_value *m, size_t layer, size_t *kh, size_t *kw,
+                             xai_error *err) {
+    const xai_value *kv = xai_value_get(m, "kernel");
+    if (xai_value_type(kv) != XAI_V_ARRAY || xai_value_len(kv) != 2)
+        return bad(err, "missing or bad [kh, kw]", layer, "kernel");
+    size_t k[2];
+    for (size_t i = 0; i < 2; i++) {
+        const xai_value *v = xai_value_at(kv, i);
+        if (xai_value_type(v) != XAI_V_INT || xai_value_get_int(v) < 1 ||
+            xai_value_get_int(v) > 4096)
+            return bad(err, "missing or bad [kh, kw]", layer, "kernel");
+        k[i] = (size_t)xai_value_get_int(v);
+    }
+    *kh = k[0], *kw = k[1];
+    return XAI_OK;
+}
+
+static xai_status load_conv(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+    size_t out = 0, kh = 0, kw = 0, stride = 0, pad = 0;
+    xai_status st = get_kernel(m, l, &kh, &kw, err);
+    if (st == XAI_OK) st = get_size(m, "out", -1, l, &out, err);
+    if (st == XAI_OK) st = get_size(m, "stride", 1, l, &stride, err);
+    if (st == XAI_OK) st = get_size(m, "padding", 0, l, &pad, err);
+    if (st == XAI_OK) st = xai_nn_add_conv2d(net, out, kh, kw, stride, pad, err);
+    if (st == XAI_OK) st = load_weights(net, m, l, err);
+    return st;
+}
+
+static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+    const char *type = xai_value_get_str(xai_value_get(m, "type"), NULL);
+    if (xai_value_type(m) != XAI_V_MAP || type == NULL)
+        return bad(err, "not a map with a", l, "type");
+    size_t out = 0, k = 0, stride = 0;
+    xai_status st = XAI_OK;
+    if (strcmp(type, "dense") == 0) {
+        if ((st = get_size(m, "out", -1, l, &out, err)) == XAI_OK &&
+            (st = xai_nn_add_dense(net, out, err)) == XAI_OK)
+            st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "conv2d") == 0) {
+        st = load_conv(net, m, l, err);
+    } else if (strcmp(type, "maxpool2d") == 0 || strcmp(type, "avgpool2d") == 0) {
+        if ((st = get_size(m, "kernel", -1, l, &k, err)) == XAI_OK &&
+            (st = get_size(m, "stride", 0, l, &stride, err)) == XAI_OK)
+            st = type[0] == 'm' ? xai_nn_add_maxpool2d(net, k, stride, err)
+                                : xai_nn_add_avgpool2d(net, k, stride, err);
+    } else if (strcmp(type, "batchnorm") == 0) {
+        st = load_batchnorm(net, m, l, err);
+    } else {
+        static const struct {
+            const char *name;
+            xai_status (*add)(xai_nn *, xai_error *);
+        } simple[] = {
+            {"global_avgpool", xai_nn_add_global_avgpool},
+            {"flatten", xai_nn_add_flatten},
+            {"relu", xai_nn_add_relu},
+            {"tanh", xai_nn_add_tanh},
+            {"sigmoid", xai_nn_add_sigmoid},
+            {"softmax", xai_nn_add_softmax},
+        };
+        size_t i = 0;
+        while (i < XD_ARRAY_LEN(simple) && strcmp(type, simple[i].name) != 0) i++;
+        if (i == XD_ARRAY_LEN(simple)) return bad(err, "unknown layer type", l, type);
+        st = simple[i].add(net, err);
+    }
+    return as_format(st, err);
+}
+
+/* The decoded top-level map into a network. */
+static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err) {
+    const xai_value *ver = xai_value_get(root, "version");
+    if (xai_value_type(root) != XAI_V_MAP || xai_value_type(ver) != XAI_V_INT)
+        return bad(err, "not an xnn map with an integer", (size_t)-1, "version");
+    if (xai_value_get_int(ver) != XNN_VERSION)
+        return xd_err(err, XAI_ERR_FORMAT, "xnn: unsupported version %lld (this build reads %d)",
+                      (long long)xai_value_get_int(ver), XNN_VERSION);
+    const xai_value *in = xai_value_get(root, "input"), *layers = xai_value_get(root, "layers");
+    size_t s[3];
+    if (xai_value_type(in) != XAI_V_ARRAY || xai_value_len(in) != 3 ||
+        xai_value_type(layers) != XAI_V_ARRAY)
+        return bad(err, "missing", (size_t)-1, "input [c, h, w] or layers");
+    for (size_t i = 0; i < 3; i++) {
+        const xai_value *v = xai_value_at(in, i);
+        if (xai_value_type(v) != XAI_V_INT || xai_value_get_int(v) < 1 ||
+            xai_value_get_int(v) > (1 << 24))
+            return bad(err, "bad", (size_t)-1, "input shape");
+        s[i] = (size_t)xai_value_get_int(v);
+    }
+    xai_status st = xai_nn_new(s[0], s[1], s[2], out, err);
+    if (st != XAI_OK) return as_format(st, err);
+    for (size_t l = 0; l < xai_value_len(layers) && st == XAI_OK; l++)
+        st = load_layer(*out, xai_value_at(layers, l), l, err);
+    if (st == XAI_OK && (*out)->n == 0) st = bad(err, "no", (size_t)-1, "layers");
+    if (st != XAI_OK) {
+        xai_nn_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+xai_status xai_nn_load_mem(const void *buf, size_t len, xai_nn **out, xai_error *err) {
+    *out = NULL;
+    xai_unpack_limits lim = {32, 1 << 20, XNN_MAX_FILE};
+    xai_value *root = NULL;
+    xai_status st = xai_value_unpack(buf, len, &lim, &root, err);
+    if (st != XAI_OK) {
+        if (st != XAI_ERR_NOMEM && err) {
+            err->code = XAI_ERR_FORMAT;
+            xd_err_prefix(err, "xnn: ");
+        }
+        return st == XAI_ERR_NOMEM ? st : XAI_ERR_FORMAT;
+    }
+    st = from_value(root, out, err);
+    xai_value_free(root);
+    return st;
+}
+
+xai_status xai_nn_load(const char *path, xai_nn **out, xai_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return xd_err(err, XAI_ERR_IO, "xnn: cannot open %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    xai_status st = XAI_OK;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 1 << 16;
+            char *nb = cap <= XNN_MAX_FILE ? xd_try_realloc(buf, cap) : NULL;
+            if (nb == NULL) {
+                st = xd_err(err, XAI_ERR_FORMAT, "xnn: %s is too large", path);
+                goto cleanup;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        st = xd_err(err, XAI_ERR_IO, "xnn: reading %s failed", path);
+        goto cleanup;
+    }
+    st = xai_nn_load_mem(buf, len, out, err);
+cleanup:
+    xd_free(buf);
+    fclose(f);
+    return st;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static xai_value *float_bin(const float *f, size_t n) {
+    uint8_t *p = xd_try_malloc(xd_mul(n ? n : 1, 4));
+    if (p == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &f[i], 4);
+        p[4 * i] = (uint8_t)u, p[4 * i + 1] = (uint8_t)(u >> 8);
+        p[4 * i + 2] = (uint8_t)(u >> 16), p[4 * i + 3] = (uint8_t)(u >> 24);
+    }
+    xai_value *v = xai_value_bin(p, 4 * n);
+    xd_free(p);
+    return v;
+}
+
+static xai_value *layer_value(const xd_nn_layer *L) {
+    xai_value *m = xai_value_map();
+    if (m == NULL) return NULL;
+    xai_status st = xai_value_set_str(m, "type", xai_nn_layer_kind_name(L->kind));
+    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+        if (st == XAI_OK) st = xai_value_set_int(m, "out", (int64_t)L->out_c);
+        if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
+        if (st == XAI_OK) st = xai_value_set(m, "bias", float_bin(L->b, L->nb));
+    }
+    if (L->kind == XAI_NN_CONV2D) {
+        xai_value *k = xai_value_array();
+        if (st == XAI_OK) st = xai_value_set(m, "kernel", k); /* m owns k from here */
+        if (st == XAI_OK) st = xai_value_push(k, xai_value_int((int64_t)L->kh));
+        if (st == XAI_OK) st = xai_value_push(k, xai_value_int((int64_t)L->kw));
+        if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
+        if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (L->kind == XAI_NN_MAXPOOL2D || L->kind == XAI_NN_AVGPOOL2D) {
+        if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kh);
+        if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
+    }
+    if (st != XAI_OK) {
+        xai_value_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static xai_value *net_value(const xai_nn *net) {
+    xai_value *root = xai_value_map(), *in = xai_value_array(), *layers = xai_value_array();
+    xai_status st = root && in && layers ? XAI_OK : XAI_ERR_NOMEM;
+    if (st == XAI_OK) st = xai_value_set_str(root, "format", "xnn");
+    if (st == XAI_OK) st = xai_value_set_int(root, "version", XNN_VERSION);
+    const size_t s[3] = {net->in_c, net->in_h, net->in_w};
+    for (int i = 0; i < 3 && st == XAI_OK; i++)
+        st = xai_value_push(in, xai_value_int((int64_t)s[i]));
+    for (size_t l = 0; l < net->n && st == XAI_OK; l++)
+        st = xai_value_push(layers, layer_value(&net->layers[l]));
+    if (st == XAI_OK) {
+        st = xai_value_set(root, "input", in);
+        in = NULL;
+    }
+    if (st == XAI_OK) {
+        st = xai_value_set(root, "layers", layers);
+        layers = NULL;
+    }
+    xai_value_free(in);
+    xai_value_free(layers);
+    if (st != XAI_OK) {
+        xai_value_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+xai_status xai_nn_save_mem(const xai_nn *net, char **buf, size_t *len, xai_error *err) {
+    *buf = NULL;
+    *len = 0;
+    xai_value *v = net_value(net);
+    if (v == NULL) return xd_err(err, XAI_ERR_NOMEM, "xnn: building the file");
+    xai_status st = xai_value_pack(v, buf, len, err);
+    xai_value_free(v);
+    return st;
+}
+
+xai_status xai_nn_save(const xai_nn *net, const char *path, xai_error *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    xai_status st = xai_nn_save_mem(net, &buf, &len, err);
+    if (st != XAI_OK) return st;
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        st = xd_err(err, XAI_ERR_IO, "xnn: cannot create %s: %s", path, strerror(errno));
+    } else {
+        if (fwrite(buf, 1, len, f) != len)
+            st = xd_err(err, XAI_ERR_IO, "xnn: writing %s failed", path);
+        if (fclose(f) != 0 && st == XAI_OK)
+            st = xd_err(err, XAI_ERR_IO, "xnn: closing %s failed", path);
+    }
+    xd_free(buf);
+    return st;
+}

@@ -1,0 +1,153 @@
+/* forward.c — the forward pass: layers without weights (pooling,
+ * activations, flatten, softmax), the trace of activations that backward
+ * passes read, and the public forward entry points.
+ *
+ * A trace stores the input of every layer up to `top` in one buffer, so a
+ * backward pass can recompute whatever it needs (max-pool winners, ReLU
+ * masks) from the stored tensors instead of keeping side arrays.
+ */
+#include <math.h>
+#include <string.h>
+#include "core/core.h"
+#include "nn_impl.h"
+
+/* Max or mean over each k x k window of each channel. */
+static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out) {
+    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
+    bool is_max = L->kind == XAI_NN_MAXPOOL2D;
+    float inv = 1.0f / (float)(L->kh * L->kw);
+    for (size_t sc = 0; sc < n * L->in_c; sc++) {
+        const float *img = in + sc * ihw;
+        float *o = out + sc * ohw;
+        for (size_t oy = 0; oy < L->out_h; oy++)
+            for (size_t ox = 0; ox < L->out_w; ox++) {
+                const float *win = img + oy * L->stride * L->in_w + ox * L->stride;
+                float m = win[0], sum = 0;
+                for (size_t ky = 0; ky < L->kh; ky++) {
+                    const float *row = win + ky * L->in_w;
+                    if (is_max)
+                        for (size_t kx = 0; kx < L->kw; kx++) m = row[kx] > m ? row[kx] : m;
+                    else
+                        for (size_t kx = 0; kx < L->kw; kx++) sum += row[kx];
+                }
+                o[oy * L->out_w + ox] = is_max ? m : sum * inv;
+            }
+    }
+}
+
+double xd_nn_softmax_row(const float *z, size_t k, float *p) {
+    float m = z[0];
+    for (size_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+    double sum = 0;
+    for (size_t j = 0; j < k; j++) sum += exp((double)z[j] - m);
+    for (size_t j = 0; j < k; j++) p[j] = (float)(exp((double)z[j] - m) / sum);
+    return log(sum) + m;
+}
+
+void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out) {
+    size_t sz = n * L->in_c * L->in_h * L->in_w;
+    switch (L->kind) {
+    case XAI_NN_MAXPOOL2D:
+    case XAI_NN_AVGPOOL2D:
+    case XAI_NN_GLOBAL_AVGPOOL:
+        pool_fwd(L, in, n, out);
+        break;
+    case XAI_NN_RELU:
+        for (size_t i = 0; i < sz; i++) out[i] = in[i] > 0 ? in[i] : 0.0f;
+        break;
+    case XAI_NN_TANH:
+        for (size_t i = 0; i < sz; i++) out[i] = tanhf(in[i]);
+        break;
+    case XAI_NN_SIGMOID:
+        for (size_t i = 0; i < sz; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
+        break;
+    case XAI_NN_SOFTMAX:
+        for (size_t i = 0; i < n; i++)
+            xd_nn_softmax_row(in + i * L->in_c, L->in_c, out + i * L->in_c);
+        break;
+    default: /* flatten: same bytes */
+        memcpy(out, in, sz * sizeof *out);
+        break;
+    }
+}
+
+static xai_status layer_fwd(const xai_nn *net, const xd_nn_layer *L, const float *in, size_t n,
+                            float *out, xai_error *err) {
+    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D)
+        return xd_nn_linear_fwd(net, L, L->w, L->b, in, n, out, err);
+    xd_nn_simple_fwd(L, in, n, out);
+    return XAI_OK;
+}
+
+void xd_nn_trace_free(xd_nn_trace *t) {
+    xd_free(t->act);
+    if (t->net) xd_nn_scratch_give(t->net, t->buf);
+    t->act = NULL;
+    t->buf = NULL;
+}
+
+xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t top, xd_nn_trace *t,
+                           xai_error *err) {
+    memset(t, 0, sizeof *t);
+    t->net = net;
+    t->n = n;
+    t->top = top;
+    size_t total = 0;
+    for (size_t l = 0; l <= top; l++) total += xd_nn_act_size(net, l);
+    t->act = xd_try_calloc(top + 1, sizeof *t->act);
+    t->buf = xd_nn_scratch_take(net, xd_mul(total, n ? n : 1));
+    if (t->act == NULL || t->buf == NULL)
+        return xd_err(err, XAI_ERR_NOMEM, "network activations for %zu samples", n);
+    float *p = t->buf;
+    for (size_t l = 0; l <= top; l++) {
+        t->act[l] = p;
+        p += n * xd_nn_act_size(net, l);
+    }
+    memcpy(t->act[0], x, n * xd_nn_act_size(net, 0) * sizeof(float));
+    for (size_t l = 0; l < top; l++) {
+        xai_status st = layer_fwd(net, &net->layers[l], t->act[l], n, t->act[l + 1], err);
+        if (st != XAI_OK) return st;
+    }
+    return XAI_OK;
+}
+
+/* Runs layers [0, top) and copies the result to out. */
+static xai_status run_to(const xai_nn *net, const float *x, size_t n, size_t top, float *out,
+                         xai_error *err) {
+    if (n == 0) return XAI_OK;
+    if (x == NULL || out == NULL) return xd_err(err, XAI_ERR_INVALID, "forward: NULL buffer");
+    xd_nn_trace t;
+    xai_status st = xd_nn_trace_run(net, x, n, top, &t, err);
+    if (st == XAI_OK) memcpy(out, t.act[top], n * xd_nn_act_size(net, top) * sizeof *out);
+    xd_nn_trace_free(&t);
+    return st;
+}
+
+xai_status xai_nn_forward(const xai_nn *net, const float *x, size_t n, float *out, xai_error *err) {
+    return run_to(net, x, n, net->n, out, err);
+}
+
+xai_status xai_nn_logits(const xai_nn *net, const float *x, size_t n, float *out, xai_error *err) {
+    size_t l = xai_nn_logit_layer(net);
+    return run_to(net, x, n, l == (size_t)-1 ? 0 : l + 1, out, err);
+}
+
+xai_status xd_nn_targets(const int64_t *targets, const float *logits, size_t n, size_t k,
+                         size_t *out, xai_error *err) {
+    for (size_t s = 0; s < n; s++) {
+        if (targets) {
+            if (targets[s] < 0 || (uint64_t)targets[s] >= k)
+                return xd_err(err, XAI_ERR_INVALID,
+                              "target %lld of sample %zu is not a logit in [0, %zu)",
+                              (long long)targets[s], s, k);
+            out[s] = (size_t)targets[s];
+            continue;
+        }
+        const float *z = logits + s * k;
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (z[j] > z[best]) best = j;
+        out[s] = best;
+    }
+    return XAI_OK;
+}

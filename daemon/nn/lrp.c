@@ -1,0 +1,212 @@
+/* lrp.c — layer-wise relevance propagation: the rules for dense and conv
+ * layers, relevance through pooling and pass-through layers, composites, and
+ * the public entry points.
+ *
+ * Every dense/conv rule is written as groups of terms (W_t, a_t): a group
+ * has the denominator z_k = sum_t (W_t a_t)_k (+ a bias for LRP-0, epsilon
+ * and gamma), s_k = R_k / (z_k + eps sign z_k), and gives the input
+ * R_j += coef * sum_t a_tj (W_t^T s)_j. So a rule costs one sgemm per term
+ * for z and one for the way back, and LRP-0 / epsilon reuse the stored
+ * pre-activations: one sgemm in all, the cost of a gradient.
+ *
+ *   rule        terms (weights, inputs)                    bias   coef
+ *   zero, eps   (W, a)                                     b      1
+ *   gamma       (W + gamma W+, a)                          b+gamma b+
+ *   z+          (W+, a+), (W-, a-)                         none   1
+ *   alpha-beta  (W+, a+), (W-, a-)  and  (W-, a+), (W+, a-)  none alpha, -beta
+ *   flat        (1, 1)                                     none   1
+ *   w^2         (W^2, 1)                                   none   1
+ *   z^B         (W, a), (W+, -l), (W-, -h)                 none   1
+ */
+#include <math.h>
+#include <string.h>
+#include "core/core.h"
+#include "nn_impl.h"
+
+typedef enum { W_ID, W_POS, W_NEG, W_GAMMA, W_ONES, W_SQUARE } wmod;
+typedef enum { A_ID, A_POS, A_NEG, A_ONES, A_LOW, A_HIGH } amod;
+typedef struct {
+    wmod w;
+    amod a;
+} term;
+
+/* Scratch for one layer: modified weights, modified inputs, z, s, c. */
+typedef struct {
+    const xai_nn *net; /* the pool the buffers come from */
+    float *w, *a, *z, *s, *c;
+} scratch;
+
+static void mod_weights(const xd_nn_layer *L, wmod m, float gamma, float *w) {
+    for (size_t i = 0; i < L->nw; i++) {
+        float v = L->w[i];
+        switch (m) {
+        case W_POS:
+            w[i] = v > 0 ? v : 0.0f;
+            break;
+        case W_NEG:
+            w[i] = v < 0 ? v : 0.0f;
+            break;
+        case W_GAMMA:
+            w[i] = v + gamma * (v > 0 ? v : 0.0f);
+            break;
+        case W_ONES:
+            w[i] = 1.0f;
+            break;
+        case W_SQUARE:
+            w[i] = v * v;
+            break;
+        default:
+            w[i] = v;
+            break;
+        }
+    }
+}
+
+static void mod_inputs(amod m, const float *in, const xd_nn_lrp_rule *r, size_t sz, float *a) {
+    for (size_t i = 0; i < sz; i++) {
+        float v = in[i];
+        switch (m) {
+        case A_POS:
+            a[i] = v > 0 ? v : 0.0f;
+            break;
+        case A_NEG:
+            a[i] = v < 0 ? v : 0.0f;
+            break;
+        case A_ONES:
+            a[i] = 1.0f;
+            break;
+        case A_LOW:
+            a[i] = -r->low[i];
+            break;
+        case A_HIGH:
+            a[i] = -r->high[i];
+            break;
+        default:
+            a[i] = v;
+            break;
+        }
+    }
+}
+
+/* s = R / (z + eps sign z), 0 where the denominator is 0. */
+static void divide(const float *R, const float *z, size_t sz, float eps, float *s) {
+    for (size_t i = 0; i < sz; i++) {
+        float d = z[i] + (z[i] >= 0 ? eps : -eps);
+        s[i] = d != 0 ? R[i] / d : 0.0f;
+    }
+}
+
+/* One group of terms (see the table at the top); adds coef * its relevance
+ * to rin. `zin` is the stored pre-activation when the group is (W, a) + b,
+ * which saves the forward sgemm. */
+static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const term *t, size_t nt,
+                        const float *bias, const float *zin, float eps, float coef, const float *in,
+                        const float *rout, size_t n, float *rin, scratch *S, xai_error *err) {
+    size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    xai_status st = XAI_OK;
+    const float *z = zin;
+    if (z == NULL) {
+        for (size_t i = 0; i < nt && st == XAI_OK; i++) {
+            const float *w = L->w, *a = in;
+            if (t[i].w != W_ID) mod_weights(L, t[i].w, r->gamma, S->w), w = S->w;
+            if (t[i].a != A_ID) mod_inputs(t[i].a, in, r, isz, S->a), a = S->a;
+            st = xd_nn_linear_fwd(S->net, L, w, i == 0 ? bias : NULL, a, n, i == 0 ? S->z : S->s,
+                                  err);
+            if (i > 0)
+                for (size_t j = 0; j < osz; j++) S->z[j] += S->s[j];
+        }
+        if (st != XAI_OK) return st;
+        z = S->z;
+    }
+    divide(rout, z, osz, eps, S->s);
+    for (size_t i = 0; i < nt; i++) {
+        /* (W, a) terms read the layer's own weights and inputs: no copies. */
+        const float *w = L->w, *a = in;
+        if (t[i].w != W_ID) mod_weights(L, t[i].w, r->gamma, S->w), w = S->w;
+        st = xd_nn_linear_bwd(S->net, L, w, S->s, n, S->c, err);
+        if (st != XAI_OK) return st;
+        if (t[i].a != A_ID) mod_inputs(t[i].a, in, r, isz, S->a), a = S->a;
+        if (nt == 1 && coef == 1)
+            for (size_t j = 0; j < isz; j++) rin[j] = a[j] * S->c[j];
+        else
+            for (size_t j = 0; j < isz; j++) rin[j] += coef * a[j] * S->c[j];
+    }
+    return XAI_OK;
+}
+
+static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const float *in,
+                             const float *zout, const float *rout, size_t n, float *rin, scratch *S,
+                             xai_error *err) {
+    static const term id[] = {{W_ID, A_ID}}, zp[] = {{W_POS, A_POS}, {W_NEG, A_NEG}},
+                      neg[] = {{W_NEG, A_POS}, {W_POS, A_NEG}}, flat[] = {{W_ONES, A_ONES}},
+                      wsq[] = {{W_SQUARE, A_ONES}}, gam[] = {{W_GAMMA, A_ID}},
+                      zb[] = {{W_ID, A_ID}, {W_POS, A_LOW}, {W_NEG, A_HIGH}};
+    memset(rin, 0, n * L->in_c * L->in_h * L->in_w * sizeof *rin);
+    switch (r->rule) {
+    case XAI_NN_RULE_ZERO:
+        return group(L, r, id, 1, L->b, zout, 0, 1, in, rout, n, rin, S, err);
+    case XAI_NN_RULE_GAMMA: {
+        float *gb = xd_try_malloc(xd_mul(L->nb, sizeof *gb));
+        if (gb == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP gamma bias");
+        for (size_t o = 0; o < L->nb; o++) gb[o] = L->b[o] + r->gamma * (L->b[o] > 0 ? L->b[o] : 0);
+        xai_status st = group(L, r, gam, 1, gb, NULL, 0, 1, in, rout, n, rin, S, err);
+        xd_free(gb);
+        return st;
+    }
+    case XAI_NN_RULE_ZPLUS:
+        return group(L, r, zp, 2, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+    case XAI_NN_RULE_ALPHA_BETA: {
+        xai_status st = group(L, r, zp, 2, NULL, NULL, 0, r->alpha, in, rout, n, rin, S, err);
+        if (st != XAI_OK) return st;
+        return group(L, r, neg, 2, NULL, NULL, 0, -r->beta, in, rout, n, rin, S, err);
+    }
+    case XAI_NN_RULE_FLAT:
+        return group(L, r, flat, 1, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+    case XAI_NN_RULE_WSQUARE:
+        return group(L, r, wsq, 1, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+    case XAI_NN_RULE_ZBOX:
+        return group(L, r, zb, 3, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+    default:
+        return group(L, r, id, 1, L->b, zout, r->eps, 1, in, rout, n, rin, S, err);
+    }
+}
+
+/* Average pooling as a linear map: R_j = a_j sum_k (1/k^2) R_k / (z_k +- eps). */
+static void lrp_avgpool(const xd_nn_layer *L, float eps, const float *in, const float *zout,
+                        const float *rout, size_t n, float *rin, float *s) {
+    size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    divide(rout, zout, osz, eps, s);
+    xd_nn_simple_bwd(L, XD_NN_GRAD, in, zout, s, n, rin);
+    for (size_t j = 0; j < isz; j++) rin[j] *= in[j];
+}
+
+xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_lrp_rule *r,
+                           float pool_eps, const float *in, const float *outv, const float *rout,
+                           size_t n, float *rin, xai_error *err) {
+    size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+        scratch S = {net, NULL, NULL, NULL, NULL, NULL};
+        float **bufs[5] = {&S.w, &S.a, &S.c, &S.z, &S.s};
+        const size_t sizes[5] = {L->nw, isz, isz, osz, osz};
+        bool ok = true;
+        for (int i = 0; i < 5; i++)
+            ok = (*bufs[i] = xd_nn_scratch_take(net, sizes[i])) != NULL && ok;
+        xai_status st = ok ? lrp_linear(L, r, in, outv, rout, n, rin, &S, err)
+                           : xd_err(err, XAI_ERR_NOMEM, "LRP scratch for %zu samples", n);
+        for (int i = 0; i < 5; i++) xd_nn_scratch_give(net, *bufs[i]);
+        return st;
+    }
+    if (L->kind == XAI_NN_AVGPOOL2D || L->kind == XAI_NN_GLOBAL_AVGPOOL) {
+        float *s = xd_nn_scratch_take(net, osz);
+        if (s == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP scratch for %zu samples", n);
+        lrp_avgpool(L, pool_eps, in, outv, rout, n, rin, s);
+        xd_nn_scratch_give(net, s);
+        return XAI_OK;
+    }
+    if (L->kind == XAI_NN_MAXPOOL2D) {
+        xd_nn_simple_bwd(L, XD_NN_GRAD, in, outv, rout, n, rin);
+        return XAI_OK;
+    }
+    memcpy(rin, rout, isz * sizeof *rin); /* activations, flatten: pass through */
+    return XAI_OK;
+}

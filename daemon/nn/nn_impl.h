@@ -1,0 +1,134 @@
+/* nn_impl.h — what a native network is inside libxai: layers with shapes and
+ * weights, the forward trace that backward passes read, and the per-layer
+ * primitives the files of daemon/nn share.
+ *
+ * Invariants: layer i reads a tensor of shape in_c x in_h x in_w and writes
+ * out_c x out_h x out_w; layer i's output shape is layer i+1's input shape;
+ * only the last layer may be softmax. Dense weights are out x in row-major,
+ * conv weights out_c x in_c x kh x kw: both are an O x K matrix with K the
+ * fan-in, so dense is conv with a 1x1 "image". Tensors are NCHW, one sample
+ * after the other.
+ */
+#ifndef XD_NN_IMPL_H
+#define XD_NN_IMPL_H
+
+#include <stdatomic.h>
+#include "xai/nn.h"
+
+typedef struct xd_nn_layer {
+    xai_nn_layer_kind kind;
+    size_t in_c, in_h, in_w;
+    size_t out_c, out_h, out_w;
+    size_t kh, kw, stride, pad; /* conv and pooling */
+    float *w;                   /* O x K (dense/conv), owned */
+    float *b;                   /* O, owned */
+    size_t nw, nb;
+} xd_nn_layer;
+
+#define XD_NN_POOL 12
+
+struct xai_nn {
+    size_t in_c, in_h, in_w;
+    size_t n, cap;
+    xd_nn_layer *layers;
+    void *_Atomic pool[XD_NN_POOL]; /* scratch.c: reusable buffers */
+};
+
+/* Reusable scratch of at least n floats (NULL on out of memory), returned
+ * with give(); clear() frees the pool (xai_nn_free). See scratch.c. */
+float *xd_nn_scratch_take(const xai_nn *net, size_t n_floats);
+void xd_nn_scratch_give(const xai_nn *net, float *p);
+void xd_nn_scratch_clear(xai_nn *net);
+
+/* Floats per sample at the input of layer l (l == n: the network's output). */
+size_t xd_nn_act_size(const xai_nn *net, size_t l);
+/* Rows of the O x K weight matrix and its K. */
+static inline size_t xd_nn_fan_in(const xd_nn_layer *L) {
+    return L->nw / (L->nb ? L->nb : 1);
+}
+
+/* A forward pass kept for backward passes: act[l] is the input of layer l
+ * (n x act_size(l) floats) for l = 0..top, act[top] the output of layer
+ * top - 1. One buffer holds them all. */
+typedef struct xd_nn_trace {
+    const xai_nn *net; /* owner of buf's pool */
+    size_t n, top;
+    float **act; /* top + 1 pointers into buf */
+    float *buf;
+} xd_nn_trace;
+
+/* Runs layers [0, top) on x (copied into act[0]). XAI_ERR_NOMEM when the
+ * buffers do not fit. Release with xd_nn_trace_free (also after failure). */
+xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t top, xd_nn_trace *t,
+                           xai_error *err);
+void xd_nn_trace_free(xd_nn_trace *t);
+
+/* Linear maps of a dense or conv layer on n samples, with weights w (O x K,
+ * possibly modified copies of L->w):
+ *   fwd:  out = W in (+ bias b when not NULL)
+ *   bwd:  gin = W^T gout  (the gradient with respect to the input)
+ *   wgrad: dw += gout in^T, db += sum gout (training)
+ * Conv goes through im2col into a scratch buffer from net's pool:
+ * XAI_ERR_NOMEM if it cannot be had. */
+xai_status xd_nn_linear_fwd(const xai_nn *net, const xd_nn_layer *L, const float *w, const float *b,
+                            const float *in, size_t n, float *out, xai_error *err);
+xai_status xd_nn_linear_bwd(const xai_nn *net, const xd_nn_layer *L, const float *w,
+                            const float *gout, size_t n, float *gin, xai_error *err);
+xai_status xd_nn_linear_wgrad(const xai_nn *net, const xd_nn_layer *L, const float *in,
+                              const float *gout, size_t n, float *dw, float *db, xai_error *err);
+
+/* Softmax of one row z[0..k) into p; returns log sum exp z (for losses). */
+double xd_nn_softmax_row(const float *z, size_t k, float *p);
+
+/* Forward of one layer without weights (pooling, activations, flatten,
+ * softmax) on n samples. */
+void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out);
+
+/* How a backward pass treats each layer. */
+typedef enum xd_nn_mode { XD_NN_GRAD, XD_NN_GUIDED, XD_NN_DECONV, XD_NN_LRP } xd_nn_mode;
+
+/* One LRP rule resolved for one layer, with its parameters. */
+typedef struct xd_nn_lrp_rule {
+    xai_nn_rule rule;
+    float eps, gamma, alpha, beta;
+    const float *low, *high; /* z^B: n x K bounds for this pass */
+} xd_nn_lrp_rule;
+
+typedef struct xd_nn_bwd {
+    xd_nn_mode mode;
+    const xd_nn_lrp_rule *rules; /* LRP: one per layer */
+    float pool_eps;              /* LRP stabilizer for average pooling */
+    size_t stop;                 /* result at the input of layer `stop` */
+    float *const *per_layer;     /* optional copies of the signal at each layer's input */
+} xd_nn_bwd;
+
+/* Propagates `seed` (n x act_size(t->top)) down through layers top-1 ..
+ * stop; out gets n x act_size(stop). */
+xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
+                          const float *seed, float *out, xai_error *err);
+
+/* Forward to the logits, targets per sample (NULL: argmax), a seed of one
+ * at each target (times the logit's value under LRP), then the backward
+ * walk down to b->stop into out. logits_out (n x n_logits) may be NULL.
+ * When keep is not NULL it receives the forward trace on success (free it
+ * with xd_nn_trace_free), zeroed otherwise. */
+xai_status xd_nn_explain_pass(const xai_nn *net, const xd_nn_bwd *b, const float *x, size_t n,
+                              const int64_t *targets, float *out, float *logits_out,
+                              xd_nn_trace *keep, xai_error *err);
+
+/* Backward of a layer without weights under GRAD/GUIDED/DECONV (pooling,
+ * activations, flatten): in/outv are the layer's stored input and output. */
+void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, const float *outv,
+                      const float *gout, size_t n, float *gin);
+/* LRP through one layer (dense/conv by rule; pooling proportional or to the
+ * winner; others pass through). */
+xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_lrp_rule *r,
+                           float pool_eps, const float *in, const float *outv, const float *rout,
+                           size_t n, float *rin, xai_error *err);
+
+/* Per-sample targets: copies `targets` (checked against k) or takes the
+ * argmax of each row of logits (n x k). */
+xai_status xd_nn_targets(const int64_t *targets, const float *logits, size_t n, size_t k,
+                         size_t *out, xai_error *err);
+
+#endif

@@ -1,0 +1,226 @@
+/* job_input.c — turns an `explain` request's `input` and `space` maps into
+ * the perturbation space a job runs on, under the daemon's limits.
+ *
+ * Two steps. xd_srv_input_precheck() runs on the front thread before a job
+ * is accepted and checks only shapes and types (cheap, so a malformed
+ * request is refused at once with bad_request or limit_exceeded, never
+ * queued). xd_srv_input_build() runs on the worker: it tokenizes the text
+ * (with the shared default tokenizer, or a per-job one compiled from the
+ * request's `pattern` under match/depth/heap limits, so a catastrophic
+ * pattern fails that job only) or reads the row and picks the background
+ * (the request's `space.background`, else the model's configured CSV), and
+ * builds the space. Feature counts are checked against max_features, token
+ * counts against max_tokens, background rows against max_background.
+ */
+#include <string.h>
+#include "server.h"
+#include "xai/space.h"
+
+static const char *const text_keys[] = {"pattern", "mask_token", "delete", "bag_of_words", NULL};
+static const char *const tab_keys[] = {"background", "background_weights", "feature_names", NULL};
+
+static xai_status bad(xai_error *err, const char *fmt, const char *a) {
+    return xd_err(err, XAI_ERR_BAD_REQUEST, fmt, a);
+}
+
+/* Integer params that count samples ("num_samples", "nsamples", ...) must
+ * not exceed max_samples. */
+static xai_status check_samples(const xd_srv_config *cfg, const xai_value *params,
+                                xai_error *err) {
+    for (size_t i = 0; i < xai_value_len(params); i++) {
+        const char *k = xai_value_key_at(params, i);
+        const xai_value *v = xai_value_val_at(params, i);
+        if (strstr(k, "samples") == NULL || !xai_value_is_number(v)) continue;
+        double x = xai_value_get_number(v);
+        if (x > (double)cfg->max_samples)
+            return xd_err(err, XAI_ERR_LIMIT, "params.%s = %.0f exceeds max_samples = %zu", k, x,
+                          cfg->max_samples);
+    }
+    return XAI_OK;
+}
+
+xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                 const xai_value *input, const xai_value *params,
+                                 const xai_value *space, xai_error *err) {
+    if (xai_value_type(input) != XAI_V_MAP) return bad(err, "explain: `input` must be a map%s", "");
+    if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
+        return bad(err, "explain: `params` must be a map%s", "");
+    if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
+        return bad(err, "explain: `space` must be a map%s", "");
+    bool text = mc->kind == XAI_INPUT_TEXT;
+    if (text && xai_value_type(xai_value_get(input, "text")) != XAI_V_STR)
+        return bad(err, "explain: model %s takes text: `input` needs \"text\" (a string)", mc->name);
+    if (!text) {
+        xai_vtype t = xai_value_type(xai_value_get(input, "row"));
+        if (t != XAI_V_ARRAY && t != XAI_V_MAP)
+            return bad(err, "explain: model %s is tabular: `input` needs \"row\" (numbers)", mc->name);
+    }
+    xai_error e;
+    if (xai_opt_check_keys(space, text ? text_keys : tab_keys, "space", &e) != XAI_OK)
+        return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
+    return check_samples(cfg, params, err);
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+static xai_status build_text(xd_srv_input *in, const xd_srv_config *cfg,
+                             const xai_tokenizer *shared, const xai_value *input,
+                             const xai_value *space, xai_error *err) {
+    const char *pattern, *mask;
+    bool del, bow;
+    xai_status st;
+    if ((st = xai_opt_str(space, "pattern", NULL, &pattern, err)) ||
+        (st = xai_opt_str(space, "mask_token", NULL, &mask, err)) ||
+        (st = xai_opt_bool(space, "delete", false, &del, err)) ||
+        (st = xai_opt_bool(space, "bag_of_words", false, &bow, err)))
+        return st;
+    const xai_tokenizer *tok = shared;
+    if (pattern && pattern[0] && strcmp(pattern, XAI_DEFAULT_TOKEN_PATTERN) != 0) {
+        xai_regex_limits lim = {0, 0, 0, cfg->max_tokens};
+        if ((st = xai_tokenizer_new(pattern, &lim, &in->own_tok, err)) != XAI_OK) return st;
+        tok = in->own_tok;
+    }
+    size_t len;
+    const char *text = xai_value_get_str(xai_value_get(input, "text"), &len);
+    if ((st = xai_tokenize(tok, text, len, &in->toks, err)) != XAI_OK) return st;
+    if (in->toks->n > cfg->max_tokens)
+        return xd_err(err, XAI_ERR_LIMIT, "the text has %zu tokens, more than max_tokens = %zu",
+                      in->toks->n, cfg->max_tokens);
+    xai_text_space_opts o = {mask, del, bow};
+    return xai_space_text_new(in->toks, &o, &in->space, err);
+}
+
+/* ---- tabular ------------------------------------------------------------- */
+
+typedef struct tab_parts {
+    double *x, *bg, *w;
+    size_t d, n_bg;
+    char **names;       /* d names owned here, or NULL */
+} tab_parts;
+
+static void tab_parts_free(tab_parts *t) {
+    xd_free(t->x);
+    xd_free(t->bg);
+    xd_free(t->w);
+    for (size_t i = 0; t->names && i < t->d; i++) xd_free(t->names[i]);
+    xd_free(t->names);
+}
+
+static xai_status read_row(tab_parts *t, const xai_value *input, xai_error *err) {
+    size_t rows, cols;
+    xai_status st = xai_value_to_matrix(xai_value_get(input, "row"), true, true, &t->x, &rows,
+                                        &cols, err);
+    if (st != XAI_OK) return st;
+    if (rows != 1 || cols == 0)
+        return xd_err(err, XAI_ERR_BAD_REQUEST, "input.row must be one row of numbers, not %zu x %zu",
+                      rows, cols);
+    t->d = cols;
+    return XAI_OK;
+}
+
+static xai_status read_background(tab_parts *t, const xd_srv_config *cfg,
+                                  const xd_srv_model_cfg *mc, const xai_value *space,
+                                  xai_error *err) {
+    const xai_value *bv = xai_value_get(space, "background");
+    size_t rows, cols;
+    if (bv != NULL && xai_value_type(bv) != XAI_V_NIL) {
+        xai_status st = xai_value_to_matrix(bv, true, true, &t->bg, &rows, &cols, err);
+        if (st != XAI_OK) return st;
+    } else if (mc->background != NULL) {
+        rows = mc->n_background, cols = mc->bg_cols;
+        t->bg = xd_try_malloc(xd_mul(rows * cols, sizeof *t->bg));
+        if (t->bg == NULL) return xd_err(err, XAI_ERR_NOMEM, "background copy");
+        memcpy(t->bg, mc->background, rows * cols * sizeof *t->bg);
+    } else {
+        return xd_err(err, XAI_ERR_INVALID,
+                      "model %s has no configured background: give space.background", mc->name);
+    }
+    if (rows == 0 || rows > cfg->max_background)
+        return xd_err(err, XAI_ERR_LIMIT, "background has %zu rows; 1..max_background = %zu allowed",
+                      rows, cfg->max_background);
+    if (cols != t->d)
+        return xd_err(err, XAI_ERR_INVALID, "background rows have %zu columns, the row has %zu",
+                      cols, t->d);
+    t->n_bg = rows;
+    return XAI_OK;
+}
+
+static xai_status read_weights(tab_parts *t, const xai_value *space, xai_error *err) {
+    const xai_value *w = xai_value_get(space, "background_weights");
+    if (w == NULL || xai_value_type(w) == XAI_V_NIL) return XAI_OK;
+    size_t rows, cols;
+    xai_status st = xai_value_to_matrix(w, false, true, &t->w, &rows, &cols, err);
+    if (st != XAI_OK) return st;
+    if (rows * cols != t->n_bg)
+        return xd_err(err, XAI_ERR_INVALID, "space.background_weights has %zu values for %zu rows",
+                      rows * cols, t->n_bg);
+    return XAI_OK;
+}
+
+/* Names from space.feature_names, the CSV header, or the model's info. */
+static xai_status read_names(tab_parts *t, const xd_srv_model_cfg *mc,
+                             const xd_srv_model_info *info, const xai_value *space,
+                             xai_error *err) {
+    const xai_value *fn = xai_value_get(space, "feature_names");
+    char *const *src = NULL;
+    if (fn != NULL && xai_value_type(fn) != XAI_V_NIL) {
+        if (xai_value_type(fn) != XAI_V_ARRAY || xai_value_len(fn) != t->d)
+            return xd_err(err, XAI_ERR_INVALID, "space.feature_names must be %zu strings", t->d);
+        t->names = xd_calloc(t->d, sizeof *t->names);
+        for (size_t i = 0; i < t->d; i++) {
+            const char *s = xai_value_get_str(xai_value_at(fn, i), NULL);
+            if (s == NULL) return xd_err(err, XAI_ERR_INVALID, "space.feature_names[%zu] is not a string", i);
+            t->names[i] = xd_strdup(s);
+        }
+        return XAI_OK;
+    }
+    if (mc->bg_names && mc->bg_cols == t->d) src = mc->bg_names;
+    else if (info->feature_names && info->n_features == t->d) src = info->feature_names;
+    if (src) {
+        t->names = xd_calloc(t->d, sizeof *t->names);
+        for (size_t i = 0; i < t->d; i++) t->names[i] = xd_strdup(src[i]);
+    }
+    return XAI_OK;
+}
+
+static xai_status build_tabular(xd_srv_input *in, const xd_srv_config *cfg,
+                                const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
+                                const xai_value *input, const xai_value *space, xai_error *err) {
+    tab_parts t = {0};
+    xai_status st;
+    if ((st = read_row(&t, input, err)) || (st = read_background(&t, cfg, mc, space, err)) ||
+        (st = read_weights(&t, space, err)) || (st = read_names(&t, mc, info, space, err)))
+        goto cleanup;
+    if (t.d > cfg->max_features) {
+        st = xd_err(err, XAI_ERR_LIMIT, "the row has %zu features, more than max_features = %zu",
+                    t.d, cfg->max_features);
+        goto cleanup;
+    }
+    xai_tabular_space_opts o = {t.bg, t.n_bg, t.w, (const char *const *)t.names};
+    st = xai_space_tabular_new(t.x, t.d, &o, &in->space, err);
+cleanup:
+    tab_parts_free(&t);
+    return st;
+}
+
+xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
+                              const xai_tokenizer *shared_tok, const xai_value *input,
+                              const xai_value *space, xai_error *err) {
+    memset(in, 0, sizeof *in);
+    xai_status st = mc->kind == XAI_INPUT_TEXT
+                        ? build_text(in, cfg, shared_tok, input, space, err)
+                        : build_tabular(in, cfg, mc, info, input, space, err);
+    if (st == XAI_OK && xai_space_n_features(in->space) > cfg->max_features)
+        st = xd_err(err, XAI_ERR_LIMIT, "%zu features, more than max_features = %zu",
+                    xai_space_n_features(in->space), cfg->max_features);
+    if (st != XAI_OK) xd_srv_input_free(in);
+    return st;
+}
+
+void xd_srv_input_free(xd_srv_input *in) {
+    xai_space_free(in->space);
+    xai_tokens_free(in->toks);
+    xai_tokenizer_free(in->own_tok);
+    memset(in, 0, sizeof *in);
+}

@@ -1,0 +1,92 @@
+/* server.c — the life cycle of the daemon: build every part from a config,
+ * run the front loop, shut down in order.
+ *
+ * Start order: cache and tokenizer (shared by all jobs), one link per model
+ * (each starts asking its model `info`), the front ROUTER socket, then the
+ * workers. Stop order is the reverse, after the front loop has drained the
+ * jobs: workers are joined first (no job can then touch a link), then links
+ * are stopped, then sockets and shared state are freed.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "server.h"
+
+ptrdiff_t xd_srv_model_index(const xd_srv *s, const char *name) {
+    for (size_t i = 0; i < s->cfg->n_models; i++)
+        if (strcmp(s->cfg->models[i].name, name) == 0) return (ptrdiff_t)i;
+    return -1;
+}
+
+static xai_status bind_front(xd_srv *s, xai_error *err) {
+    int zero = 0, hwm = 100000;
+    int64_t maxmsg = (int64_t)XD_MIN(s->cfg->max_message_bytes * 2 + 4096, (size_t)INT64_MAX / 4);
+    s->zctx = zmq_ctx_new();
+    s->sock = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
+    if (s->sock == NULL) return xd_err(err, XAI_ERR_IO, "zmq: %s", zmq_strerror(zmq_errno()));
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* ROUTER drops what a peer's full pipe cannot take; allow a client that
+     * reads slowly plenty of progress events before that happens. */
+    zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* Messages up to twice the limit are read and refused with
+     * limit_exceeded; larger ones make ZeroMQ drop the connection. */
+    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_bind(s->sock, s->cfg->bind) != 0)
+        return xd_err(err, XAI_ERR_IO, "cannot bind %s: %s", s->cfg->bind, zmq_strerror(zmq_errno()));
+    return XAI_OK;
+}
+
+xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err) {
+    xd_srv *s = xd_calloc(1, sizeof *s);
+    *out = NULL;
+    s->cfg = cfg;
+    s->started = xd_now();
+    atomic_init(&s->stopping, false);
+    s->out = xd_srv_outbox_new();
+    s->wake_fd = xd_srv_wake_new();
+    s->links = xd_calloc(cfg->n_models ? cfg->n_models : 1, sizeof *s->links);
+    xai_regex_limits lim = {0, 0, 0, cfg->max_tokens};
+    xai_status st = s->wake_fd < 0 ? xd_err(err, XAI_ERR_IO, "eventfd failed") : XAI_OK;
+    if (st == XAI_OK && cfg->cache_bytes > 0) st = xai_cache_new(cfg->cache_bytes, &s->cache, err);
+    if (st == XAI_OK) st = xai_tokenizer_new(NULL, &lim, &s->tok, err);
+    for (size_t i = 0; st == XAI_OK && i < cfg->n_models; i++)
+        st = xd_srv_link_start(&cfg->models[i], &s->links[i], err);
+    if (st == XAI_OK) st = bind_front(s, err);
+    if (st == XAI_OK) st = xd_srv_jobs_start(s, err);
+    if (st != XAI_OK) {
+        xd_srv_free(s);
+        return st;
+    }
+    *out = s;
+    return XAI_OK;
+}
+
+xai_status xd_srv_run(xd_srv *s, xai_error *err) {
+    xd_log(XD_LOG_INFO, "xaid serving", "bind=%s workers=%d models=%zu version=%s", s->cfg->bind,
+           s->cfg->workers, s->cfg->n_models, XAI_VERSION_STRING);
+    xai_status st = xd_srv_front_loop(s, s->sock);
+    if (st != XAI_OK) return xd_err(err, st, "front loop: %s", zmq_strerror(zmq_errno()));
+    return XAI_OK;
+}
+
+void xd_srv_shutdown(xd_srv *s) {
+    atomic_store(&s->stopping, true);
+    xd_srv_wake(s->wake_fd);
+}
+
+void xd_srv_free(xd_srv *s) {
+    if (s == NULL) return;
+    if (s->jobs) {
+        xd_srv_jobs_cancel_all(s, XAI_ERR_SHUTDOWN);
+        xd_srv_jobs_stop(s);
+    }
+    for (size_t i = 0; s->links && i < s->cfg->n_models; i++) xd_srv_link_stop(s->links[i]);
+    xd_free(s->links);
+    if (s->sock) zmq_close(s->sock);
+    if (s->zctx) zmq_ctx_term(s->zctx);
+    xai_tokenizer_free(s->tok);
+    xai_cache_free(s->cache);
+    xd_srv_outbox_free(s->out);
+    if (s->wake_fd >= 0) close(s->wake_fd);
+    xd_free(s);
+}

@@ -1,0 +1,245 @@
+/* server.h — the private interfaces between the parts of xaid: config,
+ * front (client ROUTER), jobs and workers, model links, per-job inputs.
+ *
+ * Threads and sockets. ZeroMQ sockets are not thread-safe, so each socket
+ * lives in exactly one thread:
+ *   - the front thread (main) owns the client ROUTER socket;
+ *   - each model link has a thread that owns its DEALER socket;
+ *   - workers own no socket.
+ * Threads hand each other work through mutex-protected queues, and wake a
+ * thread blocked in zmq_poll() through an eventfd it polls beside its socket
+ * (xd_srv_wake). Workers post outgoing client events to the front's outbox;
+ * they submit model calls to a link's queue and wait on the link's condition
+ * variable.
+ */
+#ifndef XD_SERVER_H
+#define XD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/core.h"
+#include "xai/eval.h"
+#include "xai/text.h"
+#include "xai/value.h"
+
+/* ---- config (config.c) -------------------------------------------------- */
+
+typedef struct xd_srv_model_cfg {
+    char *name;
+    char *endpoint;
+    xai_input_kind kind;
+    int timeout_ms;             /* per model call; default 5000 */
+    int retries;                /* resends of a call that timed out; default 2 */
+    size_t max_rows;            /* rows per call; default 1000 */
+    size_t max_bytes;           /* request bytes per call; default 16 MiB */
+    char *background_path;      /* tabular: CSV of background rows, or NULL */
+    /* Loaded at start from background_path (xd_srv_config_load_data). */
+    double *background;         /* n_background x bg_cols */
+    size_t n_background, bg_cols;
+    char **bg_names;            /* bg_cols names from a CSV header, or NULL */
+} xd_srv_model_cfg;
+
+typedef struct xd_srv_net_cfg {
+    char *name;
+    char *path;
+} xd_srv_net_cfg;
+
+typedef struct xd_srv_config {
+    char *bind;
+    int workers;
+    size_t cache_bytes;
+    int64_t job_deadline_ms;
+    size_t max_message_bytes;
+    size_t max_queue;
+    size_t max_tokens, max_features, max_samples, max_background;
+    int64_t shutdown_grace_ms;
+    xd_log_level log_level;
+    xd_srv_model_cfg *models;
+    size_t n_models;
+    xd_srv_net_cfg *nets;
+    size_t n_nets;
+} xd_srv_config;
+
+/* Defaults for every field, no models. */
+void xd_srv_config_init(xd_srv_config *c);
+void xd_srv_config_free(xd_srv_config *c);
+/* Reads `path` in the format of docs/CONFIG.md; errors name the line. */
+xai_status xd_srv_config_file(xd_srv_config *c, const char *path, xai_error *err);
+/* One `key = value` setting as in the file (also for flags). */
+xai_status xd_srv_config_set(xd_srv_config *c, const char *key, const char *value,
+                             xai_error *err);
+/* Adds or replaces a model from "name=kind@endpoint" (the --model flag). */
+xai_status xd_srv_config_model_flag(xd_srv_config *c, const char *spec, xai_error *err);
+/* Checks the whole config and loads background CSVs. */
+xai_status xd_srv_config_finish(xd_srv_config *c, xai_error *err);
+/* Parses a CSV of numbers with an optional header line (exposed for tests
+ * and for job_input's error messages). */
+xai_status xd_srv_csv_load(const char *path, size_t max_rows, double **out, size_t *rows,
+                           size_t *cols, char ***names, xai_error *err);
+
+/* ---- wakeups and the outbox (front.c) ---------------------------------- */
+
+/* An eventfd; xd_srv_wake may be called from any thread or signal handler. */
+int xd_srv_wake_new(void);
+void xd_srv_wake(int fd);
+void xd_srv_wake_drain(int fd);
+
+/* ---- model links (link.c) ---------------------------------------------- */
+
+typedef struct xd_srv_link xd_srv_link;
+
+/* What `info` told us; copied out to jobs (xd_srv_link_info). */
+typedef struct xd_srv_model_info {
+    size_t n_outputs;
+    char **class_names;         /* n_outputs names, or NULL */
+    size_t n_features;          /* 0 = not stated */
+    char **feature_names;       /* n_features names, or NULL */
+} xd_srv_model_info;
+void xd_srv_model_info_clear(xd_srv_model_info *mi);
+
+typedef struct xd_srv_link_stats {
+    uint64_t calls, rows, timeouts, retries, errors, unavailable, info_sent, ready_changes;
+    double seconds;
+} xd_srv_link_stats;
+
+/* Starts the link thread: connects a DEALER to cfg->endpoint, asks `info`. */
+xai_status xd_srv_link_start(const xd_srv_model_cfg *cfg, xd_srv_link **out, xai_error *err);
+void xd_srv_link_stop(xd_srv_link *l);
+bool xd_srv_link_ready(xd_srv_link *l);
+/* Copies the current info; XAI_ERR_MODEL_UNAVAILABLE if not ready. */
+xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *err);
+/* Waits until the model is ready, `stop` is set, or `until` (xd_now time). */
+xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *stop,
+                                  xai_error *err);
+void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out);
+/* The next request id (unique per link). */
+uint64_t xd_srv_link_next_id(xd_srv_link *l);
+
+/* One call: the worker fills `req` (packed msgpack with `id`), the link
+ * fills `reply` (decoded answer) or `status`/`err`. */
+typedef struct xd_srv_call xd_srv_call;
+/* Sends req (taking ownership of the bytes) and waits for the answer, the
+ * timeout and retries, or `stop` (cancellation: returns XAI_ERR_CANCELLED).
+ * On XAI_OK *reply is the decoded answer map (free with xai_value_free). */
+xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, size_t rows,
+                            atomic_bool *stop, xai_value **reply, xai_error *err);
+
+/* ---- remote model (remote_model.c) ------------------------------------- */
+
+typedef struct xd_srv_remote {
+    xd_srv_link *link;
+    const char *name;           /* the model's name, for messages */
+    xd_srv_model_info info;
+    atomic_bool *stop;          /* the job's cancellation flag */
+} xd_srv_remote;
+
+/* Fills *m so that predict goes through the link. r must outlive m. */
+void xd_srv_remote_model(xd_srv_remote *r, const xd_srv_model_cfg *cfg, uint64_t cache_id,
+                         xai_model *m);
+
+/* ---- job inputs (job_input.c) ------------------------------------------ */
+
+typedef struct xd_srv_input {
+    xai_tokenizer *own_tok;     /* a per-job tokenizer (custom pattern), or NULL */
+    xai_tokens *toks;
+    xai_space *space;
+} xd_srv_input;
+
+/* Builds the space of a job from its `input` and `space` maps. */
+xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
+                              const xai_tokenizer *shared_tok, const xai_value *input,
+                              const xai_value *space, xai_error *err);
+void xd_srv_input_free(xd_srv_input *in);
+/* Checks `explain` fields a job needs before it is accepted: the input has
+ * the model's kind, params and space are maps, sample counts within limits. */
+xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                 const xai_value *input, const xai_value *params,
+                                 const xai_value *space, xai_error *err);
+
+/* The evaluator counters as the map a result's "stats" holds (defined in
+ * methods/result_wire.c, beside the result's wire form). */
+xai_value *xd_eval_stats_value(const xai_eval_stats *s);
+
+/* ---- jobs and workers (jobs.c) ----------------------------------------- */
+
+typedef enum { XD_JOB_QUEUED, XD_JOB_RUNNING, XD_JOB_DONE, XD_JOB_FAILED,
+               XD_JOB_CANCELLED } xd_job_state;
+const char *xd_srv_job_state_name(xd_job_state s);
+
+typedef struct xd_srv xd_srv;
+
+/* Who asked: the ROUTER identity and whether the client used a delimiter. */
+typedef struct xd_srv_peer {
+    uint8_t id[256];
+    size_t id_len;
+    bool delim;
+} xd_srv_peer;
+
+/* Queues an outgoing message to a peer (from any thread). Takes `msg`. */
+void xd_srv_post(xd_srv *s, const xd_srv_peer *to, xai_value *msg);
+/* Builds {"v":1, "event":"error", ...} (job 0 / req -1 are left out). */
+xai_value *xd_srv_error_event(uint64_t job, int64_t req, xai_status code, const char *message);
+
+/* Starts the worker pool. */
+xai_status xd_srv_jobs_start(xd_srv *s, xai_error *err);
+/* Creates and queues a job; takes `request` (the decoded explain message).
+ * XAI_ERR_BUSY when the queue is full. */
+xai_status xd_srv_jobs_submit(xd_srv *s, const xd_srv_peer *peer, int64_t req, size_t model,
+                              xai_value *request, uint64_t *job, xai_error *err);
+/* Cancels a job: XAI_ERR_NOT_FOUND, or XAI_OK with *was (its state). */
+xai_status xd_srv_jobs_cancel(xd_srv *s, uint64_t job, xd_job_state *was);
+/* The status reply fields of a job into map `m`. */
+xai_status xd_srv_jobs_status(xd_srv *s, uint64_t job, xai_value *m);
+/* Job counters into map `m`. */
+void xd_srv_jobs_stats(xd_srv *s, xai_value *m);
+/* Ends jobs past their deadline (called by the front every loop). */
+void xd_srv_jobs_tick(xd_srv *s);
+/* Number of queued + running jobs. */
+size_t xd_srv_jobs_active(xd_srv *s);
+/* Cancels every job (for shutdown) with code `code`. */
+void xd_srv_jobs_cancel_all(xd_srv *s, xai_status code);
+/* Stops and joins the workers (after the jobs have ended). */
+void xd_srv_jobs_stop(xd_srv *s);
+
+/* Sets m[keys[i]] = vals[i] for i < n (for counters in replies). */
+void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals, size_t n);
+
+/* ---- the server (front.c) ---------------------------------------------- */
+
+typedef struct xd_srv_jobs xd_srv_jobs;
+typedef struct xd_srv_outbox xd_srv_outbox;
+
+struct xd_srv {
+    xd_srv_config *cfg;
+    void *zctx, *sock;          /* the front's context and ROUTER socket */
+    xd_srv_link **links;        /* one per cfg->models[i] */
+    xai_cache *cache;
+    xai_tokenizer *tok;         /* the shared default tokenizer */
+    xd_srv_jobs *jobs;
+    xd_srv_outbox *out;
+    int wake_fd;                /* wakes the front thread */
+    atomic_bool stopping;       /* SIGTERM/SIGINT seen: accept no new jobs */
+    double started;
+};
+
+/* The outbox (front.c). */
+xd_srv_outbox *xd_srv_outbox_new(void);
+void xd_srv_outbox_free(xd_srv_outbox *o);
+
+/* Creates everything (links, cache, tokenizer, workers) and binds. */
+xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err);
+/* Serves until xd_srv_shutdown(); then drains and returns. */
+xai_status xd_srv_run(xd_srv *s, xai_error *err);
+/* Async-signal-safe: asks run() to stop accepting and wind down. */
+void xd_srv_shutdown(xd_srv *s);
+void xd_srv_free(xd_srv *s);
+/* The front loop on the bound ROUTER socket (front.c), used by xd_srv_run. */
+xai_status xd_srv_front_loop(xd_srv *s, void *sock);
+/* Index of the model called `name`, or -1. */
+ptrdiff_t xd_srv_model_index(const xd_srv *s, const char *name);
+
+#endif

@@ -1,0 +1,177 @@
+"""test_torch_export.py — the xnn exporter (xai/torch_export.py).
+
+Without torch: stand-in modules with torch's class names and attributes go
+through the exporter, and the msgpack it writes is decoded and checked field
+by field (types, shapes, little-endian float32 bytes, batch norm kept for the
+loader to fold, Dropout skipped, errors for what the format cannot hold).
+With torch (python3-torch): a real Sequential is exported and a numpy forward
+pass over the decoded file matches torch's output; these tests are skipped,
+saying so, when torch is absent.
+"""
+
+import importlib.util
+import os
+import unittest
+
+import msgpack
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "torch_export", os.path.join(os.path.dirname(HERE), "xai", "torch_export.py"))
+torch_export = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(torch_export)  # standalone: no xai package import
+
+try:
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+
+def stand_in(kind, **attrs):
+    """An object whose class is named like the torch module it imitates."""
+    return type(kind, (), {})() if not attrs else _with(type(kind, (), {})(), attrs)
+
+
+def _with(obj, attrs):
+    for k, v in attrs.items():
+        setattr(obj, k, v)
+    return obj
+
+
+class Sequential(list):
+    """Stand-in for torch.nn.Sequential: iterable children, no named_children."""
+
+
+def floats(b):
+    return np.frombuffer(b, dtype="<f4")
+
+
+class StandInExport(unittest.TestCase):
+    def setUp(self):
+        rng = np.random.default_rng(0)
+        self.conv_w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+        self.conv_b = rng.standard_normal(3).astype(np.float32)
+        self.lin_w = rng.standard_normal((4, 12)).astype(np.float32)
+        self.model = Sequential([
+            stand_in("Conv2d", out_channels=3, kernel_size=(3, 3), stride=(1, 1), padding=1,
+                     dilation=1, groups=1, padding_mode="zeros", weight=self.conv_w, bias=self.conv_b),
+            stand_in("BatchNorm2d", num_features=3, weight=np.ones(3), bias=np.zeros(3),
+                     running_mean=np.arange(3.0), running_var=np.full(3, 4.0), eps=1e-5),
+            stand_in("ReLU"),
+            stand_in("MaxPool2d", kernel_size=2, stride=None, padding=0, dilation=1, ceil_mode=False),
+            stand_in("Dropout"),
+            Sequential([stand_in("Flatten", start_dim=1, end_dim=-1)]),
+            stand_in("Linear", out_features=4, weight=self.lin_w, bias=None),
+            stand_in("Softmax", dim=1),
+        ])
+
+    def test_layers_fields_and_bytes(self):
+        data = torch_export.export(self.model, (2, 4, 4))
+        doc = msgpack.unpackb(data, raw=False)
+        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["input"], [2, 4, 4])
+        types = [layer["type"] for layer in doc["layers"]]
+        self.assertEqual(types, ["conv2d", "batchnorm", "relu", "maxpool2d", "flatten", "dense", "softmax"])
+        conv, bn, _, pool, _, dense, _ = doc["layers"]
+        self.assertEqual((conv["out"], conv["kernel"], conv["stride"], conv["padding"]), (3, [3, 3], 1, 1))
+        self.assertIsInstance(conv["weight"], bytes)
+        np.testing.assert_array_equal(floats(conv["weight"]), self.conv_w.ravel())
+        np.testing.assert_array_equal(floats(conv["bias"]), self.conv_b)
+        np.testing.assert_array_equal(floats(bn["var"]), [4, 4, 4])
+        self.assertAlmostEqual(bn["eps"], 1e-5)
+        self.assertEqual((pool["kernel"], pool["stride"]), (2, 2))
+        self.assertEqual(len(dense["weight"]), 4 * 12 * 4)
+        self.assertNotIn("bias", dense)  # absent bias: the loader uses zeros
+
+    def test_writes_the_file(self):
+        path = os.path.join(HERE, "_export_test.xnn")
+        try:
+            data = torch_export.export(self.model, (2, 4, 4), path)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), data)
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
+
+    def test_refuses_what_the_format_cannot_hold(self):
+        bad = [
+            Sequential([stand_in("ReLU"), stand_in("BatchNorm1d", num_features=2)]),
+            Sequential([stand_in("LSTM")]),
+            Sequential([stand_in("Conv2d", out_channels=2, kernel_size=3, stride=1, padding=0,
+                                 dilation=1, groups=2, padding_mode="zeros", weight=np.zeros(1))]),
+            Sequential([stand_in("Conv2d", out_channels=2, kernel_size=3, stride=(1, 2), padding=0,
+                                 dilation=1, groups=1, padding_mode="zeros", weight=np.zeros(1))]),
+            Sequential([]),
+        ]
+        for model in bad:
+            with self.assertRaises(ValueError):
+                torch_export.export(model, (1, 8, 8))
+
+
+def numpy_forward(doc, x):
+    """Runs a decoded xnn document on one sample x (c, h, w) in float64."""
+    pending = None
+    for layer in doc["layers"]:
+        t = layer["type"]
+        if t in ("dense", "conv2d"):
+            pending = layer
+        if t == "batchnorm":
+            s = floats(layer["gamma"]) / np.sqrt(floats(layer["var"]) + layer["eps"])
+            shift = floats(layer["beta"]) - s * floats(layer["mean"])
+            x = x * s.reshape(-1, *([1] * (x.ndim - 1))) + shift.reshape(-1, *([1] * (x.ndim - 1)))
+            continue
+        if t == "dense":
+            w = floats(layer["weight"]).reshape(layer["out"], -1)
+            b = floats(layer["bias"]) if "bias" in layer else 0
+            x = w @ x.reshape(-1) + b
+        elif t == "conv2d":
+            w = floats(layer["weight"]).reshape(layer["out"], x.shape[0], *layer["kernel"])
+            p, s = layer["padding"], layer["stride"]
+            xp = np.pad(x, ((0, 0), (p, p), (p, p)))
+            oh = (xp.shape[1] - w.shape[2]) // s + 1
+            ow = (xp.shape[2] - w.shape[3]) // s + 1
+            y = np.zeros((w.shape[0], oh, ow))
+            for i in range(oh):
+                for j in range(ow):
+                    patch = xp[:, i * s:i * s + w.shape[2], j * s:j * s + w.shape[3]]
+                    y[:, i, j] = np.tensordot(w, patch, axes=3)
+            x = y + (floats(layer["bias"]).reshape(-1, 1, 1) if "bias" in layer else 0)
+        elif t in ("maxpool2d", "avgpool2d"):
+            k, s = layer["kernel"], layer["stride"]
+            oh, ow = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
+            f = np.max if t == "maxpool2d" else np.mean
+            x = np.array([[[f(x[c, i * s:i * s + k, j * s:j * s + k]) for j in range(ow)]
+                           for i in range(oh)] for c in range(x.shape[0])])
+        elif t == "relu":
+            x = np.maximum(x, 0)
+        elif t == "flatten":
+            x = x.reshape(-1)
+        elif t == "softmax":
+            e = np.exp(x - x.max())
+            x = e / e.sum()
+    return x
+
+
+@unittest.skipUnless(HAVE_TORCH, "torch is not installed (python3-torch): skipping the torch exporter tests")
+class TorchExport(unittest.TestCase):
+    def test_sequential_matches_torch(self):
+        import torch
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 10), torch.nn.Softmax(dim=1))
+        with torch.no_grad():
+            model[1].running_mean.uniform_(-1, 1)
+            model[1].running_var.uniform_(0.5, 2)
+        model.eval()
+        x = torch.rand(1, 1, 8, 8)
+        want = model(x).detach().numpy()[0]
+        doc = msgpack.unpackb(torch_export.export(model, (1, 8, 8)), raw=False)
+        got = numpy_forward(doc, x.numpy()[0].astype(np.float64))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+if __name__ == "__main__":
+    unittest.main()

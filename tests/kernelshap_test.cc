@@ -1,0 +1,359 @@
+// kernelshap_test.cc — KernelSHAP (daemon/methods/kernelshap*.c) against
+// exact Shapley values from enumeration, closed forms for linear models, the
+// efficiency identity, the schedule's counts, reproducibility, the coverage
+// of its standard errors, and the method through xai_explain.
+#include <gtest/gtest.h>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "engine_fixtures.h"
+#include "shap_models.h"
+
+using shapt::Game;
+
+namespace {
+
+struct KsRun {
+    std::vector<double> phi, se;
+    xd_shap_out out{};
+    xd_kshap_info info{};
+};
+
+KsRun kshap(Game &g, xd_kshap_opts o) {
+    KsRun r;
+    r.phi.assign(g.d + 1, 0.0);
+    r.se.assign(g.d + 1, 0.0);
+    r.out.phi = r.phi.data();
+    r.out.se = r.se.data();
+    xd_oracle orc = shapt::oracle_of(&g);
+    xai_error err;
+    EXPECT_EQ(XAI_OK, xd_kernelshap(&orc, g.d, &o, &r.out, &r.info, &err)) << err.message;
+    r.phi.resize(g.d);
+    r.se.resize(g.d);
+    return r;
+}
+
+xd_kshap_opts opts(uint64_t seed = 0) {
+    xd_kshap_opts o;
+    memset(&o, 0, sizeof o);
+    o.seed = seed;
+    return o;
+}
+
+double max_abs_diff(const std::vector<double> &a, const std::vector<double> &b) {
+    double m = 0;
+    for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+}  // namespace
+
+TEST(KernelShap, DefaultBudgetEnumeratesAndIsExactUpToEleven) {
+    // 2d + 2048 >= 2^d - 2 for d <= 11, so the cap makes every coalition a
+    // sample, every size passes shap's enumeration test, and the regression
+    // with the Shapley kernel weights is the Shapley value itself.
+    for (size_t d : {4, 8, 11}) {
+        for (int kind = 0; kind < 3; kind++) {
+            Game g = kind == 0   ? shapt::linear_game(d, 3, d)
+                     : kind == 1 ? shapt::nonlinear_game(d, 3, d)
+                                 : shapt::word_game(d);
+            std::vector<double> exact = g.exact();
+            KsRun r = kshap(g, opts());
+            EXPECT_LT(max_abs_diff(exact, r.phi), 1e-9) << "d=" << d << " kind=" << kind;
+            EXPECT_EQ(((size_t)1 << d), r.out.n_evals);  // 2^d - 2 coalitions + empty + full
+            EXPECT_EQ(d / 2, r.info.n_full_sizes);
+            EXPECT_TRUE(r.out.converged);
+            for (double s : r.se) EXPECT_EQ(0.0, s);
+        }
+    }
+}
+
+TEST(KernelShap, LinearModelsAreExactAtAnyBudget) {
+    // An additive game is fitted without residual by any design of full
+    // rank, so phi_j = w_j (x_j - mean_b b_j) exactly, and the sandwich
+    // standard errors (built from residuals) vanish.
+    for (size_t d : {12, 16}) {
+        std::vector<double> w;
+        Game g = shapt::linear_game(d, 4, 77 + d, &w);
+        KsRun r = kshap(g, opts(3));
+        for (size_t j = 0; j < d; j++) {
+            double mean = 0;
+            for (size_t b = 0; b < 4; b++) mean += g.bg[b * d + j] / 4;
+            EXPECT_NEAR(w[j] * (g.x[j] - mean), r.phi[j], 1e-9) << j;
+            EXPECT_LT(r.se[j], 1e-9);
+        }
+    }
+}
+
+TEST(KernelShap, EfficiencyHoldsInEveryMode) {
+    for (size_t d : {12, 16}) {
+        Game g = shapt::nonlinear_game(d, 2, d);
+        std::vector<uint8_t> zero(d, 0), one(d, 1);
+        double gap = g.value(one.data()) - g.value(zero.data());
+        for (int mode = 0; mode < 4; mode++) {
+            xd_kshap_opts o = opts(mode);
+            o.shap_schedule = mode == 1;
+            o.tol = mode == 2 ? 0.05 : 0;
+            o.nsamples = mode == 3 ? 300 : 0;
+            KsRun r = kshap(g, o);
+            EXPECT_NEAR(gap, shapt::sum(r.phi), 1e-9) << "d=" << d << " mode=" << mode;
+        }
+        // logit link: sum phi = logit(v(1)) - logit(v(0)) on a game in (0, 1)
+        Game w = shapt::word_game(d);
+        xd_kshap_opts o = opts(1);
+        o.link = XD_LINK_LOGIT;
+        KsRun r = kshap(w, o);
+        auto logit = [](double p) { return std::log(p / (1 - p)); };
+        EXPECT_NEAR(logit(w.value(one.data())) - logit(w.value(zero.data())), shapt::sum(r.phi),
+                    1e-9);
+        EXPECT_NEAR(logit(w.value(zero.data())), r.out.base, 1e-12);
+    }
+}
+
+TEST(KernelShap, BudgetCountsDistinctCoalitions) {
+    // d = 16: auto budget 2*16 + 2048 = 2080. Kernel weights per size s
+    // (15/(s(16-s)), doubled for s <= 7): 2, 1.0714, 0.7692, ... summing to
+    // 6.2217. Size 1: 2080 * 2/6.2217 = 668.6 >= 32 subsets, enumerated.
+    // Size 2: 2048 * 1.0714/4.2217 = 519.8 >= 240, enumerated. Size 3:
+    // 1808 * 0.7692/3.1503 = 441.5 < 1120, so it stops: 1808 are drawn. A
+    // repeat adds weight only, so exactly 2080 distinct coalitions plus empty
+    // and full reach the oracle.
+    Game g = shapt::nonlinear_game(16, 2, 5);
+    KsRun r = kshap(g, opts(9));
+    EXPECT_EQ(2u, r.info.n_full_sizes);
+    EXPECT_EQ(1808u, r.info.n_sampled);
+    EXPECT_EQ(2082u, r.out.n_evals);
+    EXPECT_EQ(2082u, g.calls);
+    EXPECT_GE(r.info.n_draws, 904u);  // each draw adds at most a pair
+}
+
+namespace {
+// Records every coalition the oracle sees.
+struct Recorder {
+    Game *g;
+    std::set<std::string> seen;
+};
+xai_status record_eval(void *ctx, const uint8_t *m, size_t n, double *y, xai_error *e) {
+    Recorder *r = static_cast<Recorder *>(ctx);
+    for (size_t i = 0; i < n; i++) r->seen.insert(std::string((const char *)m + i * r->g->d, r->g->d));
+    return shapt::game_eval(r->g, m, n, y, e);
+}
+size_t middle_without_complement(size_t d, bool shap_schedule, uint64_t seed) {
+    Game g = shapt::nonlinear_game(d, 1, 4);
+    Recorder rec{&g, {}};
+    xd_oracle o{record_eval, &rec, nullptr};
+    std::vector<double> phi(d), se(d);
+    xd_shap_out out{};
+    out.phi = phi.data();
+    out.se = se.data();
+    xd_kshap_opts ko = opts(seed);
+    ko.shap_schedule = shap_schedule;
+    ko.nsamples = 400;
+    EXPECT_EQ(XAI_OK, xd_kernelshap(&o, d, &ko, &out, nullptr, nullptr));
+    size_t lonely = 0;
+    for (const std::string &s : rec.seen) {
+        size_t ones = 0;
+        std::string c = s;
+        for (char &ch : c) ones += (ch ^= 1) == 0;
+        if (ones == d / 2 && !rec.seen.count(c)) lonely++;
+    }
+    return lonely;
+}
+}  // namespace
+
+TEST(KernelShap, MiddleSizeIsPairedUnlessShapSchedule) {
+    // d = 10, 400 samples: sizes 1 (20) and 2 (90) enumerated, the rest drawn.
+    // Improved: every drawn middle coalition (size 5) comes with its
+    // complement, except possibly the very last one when the budget ends.
+    // shap: the middle is drawn alone, so many lack their complement.
+    EXPECT_LE(middle_without_complement(10, false, 1), 1u);
+    EXPECT_GT(middle_without_complement(10, true, 1), 10u);
+}
+
+TEST(KernelShap, SameSeedSameBitsOtherSeedOtherValues) {
+    Game g = shapt::nonlinear_game(14, 2, 8);
+    KsRun a = kshap(g, opts(42)), b = kshap(g, opts(42)), c = kshap(g, opts(43));
+    EXPECT_EQ(0, memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)));
+    EXPECT_EQ(0, memcmp(a.se.data(), b.se.data(), a.se.size() * sizeof(double)));
+    EXPECT_GT(max_abs_diff(a.phi, c.phi), 0.0);
+}
+
+TEST(KernelShap, StandardErrorsCoverTheExactValues) {
+    // 200 seeds x 16 features of a nonlinear game at a small budget (600):
+    // the 95% interval phi +- 1.96 se must hold the exact value for at least
+    // 90% of the pairs.
+    Game g = shapt::nonlinear_game(16, 2, 21);
+    std::vector<double> exact = g.exact();
+    size_t hit = 0, total = 0;
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        xd_kshap_opts o = opts(seed);
+        o.nsamples = 600;
+        KsRun r = kshap(g, o);
+        for (size_t j = 0; j < 16; j++, total++) hit += std::fabs(r.phi[j] - exact[j]) <= 1.96 * r.se[j];
+    }
+    double coverage = (double)hit / (double)total;
+    EXPECT_GE(coverage, 0.90);
+    printf("kernelshap coverage %.4f\n", coverage);
+}
+
+TEST(KernelShap, ToleranceStopsEarlyAndSaysSo) {
+    Game g = shapt::nonlinear_game(16, 2, 3);
+    xd_kshap_opts o = opts(5);
+    o.nsamples = 20000;
+    // The 4 smallest sizes are enumerated (5032 coalitions) and the first
+    // batch alone leaves rel_se near 0.006, so 0.002 needs several batches.
+    o.tol = 0.002;
+    o.batch = 200;
+    KsRun r = kshap(g, o);
+    EXPECT_TRUE(r.out.converged);
+    EXPECT_LT(r.out.rel_se, 0.002);
+    EXPECT_LT(r.out.n_evals, 20002u);
+    EXPECT_GT(r.out.n_batches, 1u);
+    // An unreachable tolerance spends the budget and reports no convergence.
+    o.tol = 1e-9;
+    o.nsamples = 1500;
+    KsRun s = kshap(g, o);
+    EXPECT_FALSE(s.out.converged);
+    EXPECT_EQ(1502u, s.out.n_evals);
+}
+
+TEST(KernelShap, ErrorShrinksWithBudget) {
+    // Mean absolute error over seeds at 500 vs 8000 samples (d = 16): the
+    // estimator is consistent, so 16x the samples must cut it well down.
+    Game g = shapt::nonlinear_game(16, 2, 12);
+    std::vector<double> exact = g.exact();
+    double err[2] = {0, 0};
+    size_t budgets[2] = {500, 8000};
+    for (int b = 0; b < 2; b++)
+        for (uint64_t seed = 0; seed < 10; seed++) {
+            xd_kshap_opts o = opts(seed);
+            o.nsamples = budgets[b];
+            err[b] += max_abs_diff(exact, kshap(g, o).phi);
+        }
+    EXPECT_LT(err[1], 0.5 * err[0]);
+}
+
+// ---- through xai_explain on the evaluator ---------------------------------
+
+TEST(KernelShap, MethodOnTabularSpaceMatchesClosedFormAndZeroesConstants) {
+    // f = 1 + sum w_j u_j; feature 2 equals every background row, so it is
+    // not varying: exactly 0, and KernelSHAP runs on the other 4.
+    std::vector<double> w = {1.0, -2.0, 3.0, 0.5, 1.5};
+    std::vector<double> x = {1.0, 2.0, 7.0, -1.0, 0.5};
+    std::vector<double> bg = {0, 0, 7, 0, 0, 1, 1, 7, 1, 1, 2, -1, 7, 3, 0};
+    LinearModel m(w, x, bg);
+    xai_result *r = nullptr;
+    xai_error err;
+    ASSERT_EQ(XAI_OK, explain_with(m.ev, "kernelshap", {{"seed", 1}}, &r, &err)) << err.message;
+    ASSERT_EQ(5u, r->d);
+    for (size_t j = 0; j < 5; j++) {
+        double mean = (bg[j] + bg[5 + j] + bg[10 + j]) / 3;
+        EXPECT_NEAR(w[j] * (x[j] - mean), r->values[j], 1e-9) << j;
+    }
+    EXPECT_EQ(0.0, r->values[2]);
+    ASSERT_NE(nullptr, r->stderrs);
+    EXPECT_EQ(4, xai_value_get_int(xai_value_get(r->extra, "n_varying")));
+    double sum = 0;
+    for (size_t j = 0; j < 5; j++) sum += r->values[j];
+    EXPECT_NEAR(r->fx - r->base_value, sum, 1e-9);
+    xai_result_free(r);
+}
+
+TEST(KernelShap, MethodOnTextMatchesExactShapley) {
+    // Additive word model, positions as features: each word's value is its
+    // score (UNK scores 0), and exact_shapley agrees.
+    WordModel m({{"free", 0.4}, {"money", 0.3}, {"now", -0.1}}, "get free money now, free!");
+    xai_result *r = nullptr, *ex = nullptr;
+    xai_error err;
+    ASSERT_EQ(XAI_OK, explain_with(m.ev, "kernelshap", {{"target", 1}}, &r, &err)) << err.message;
+    ASSERT_EQ(XAI_OK, explain_with(m.ev, "exact_shapley", {{"target", 1}}, &ex, &err)) << err.message;
+    ASSERT_EQ(ex->d, r->d);
+    for (size_t j = 0; j < r->d; j++) EXPECT_NEAR(ex->values[j], r->values[j], 1e-9) << j;
+    EXPECT_NEAR(0.4, r->values[1], 1e-9);  // tokens: get free money now free
+    EXPECT_NEAR(0.0, r->base_value, 1e-12);
+    xai_result_free(r);
+    xai_result_free(ex);
+}
+
+TEST(KernelShap, BadOptionsAreErrors) {
+    std::vector<double> w = {1.0, 2.0}, x = {1.0, 1.0}, bg = {0.0, 0.0};
+    LinearModel m(w, x, bg);
+    xai_value *p = xai_value_map();
+    xai_value_set_str(p, "link", "probit");
+    xai_result *r = nullptr;
+    xai_error err;
+    EXPECT_EQ(XAI_ERR_INVALID, xai_explain(m.ev, "kernelshap", p, &r, &err));
+    EXPECT_NE(nullptr, strstr(err.message, "link"));
+    xai_value_free(p);
+    EXPECT_EQ(nullptr, r);
+}
+
+// ---- background summarization ---------------------------------------------
+
+TEST(KernelShap, KmeansFindsSeparatedClustersAndTheirWeights) {
+    // Three points near (0, 0), one at (10, 20), two near (-5, 5); k = 3.
+    // The clusters are unambiguous, so the centres are the cluster means
+    // (before rounding) and the weights 3/6, 1/6, 2/6 in some order.
+    std::vector<double> rows = {0, 0, 0.2, 0, 0, 0.4, 10, 20, -5, 5, -5.2, 5};
+    std::vector<double> c(6), cw(3);
+    size_t k = 0;
+    ASSERT_EQ(XAI_OK, xai_background_kmeans(rows.data(), 6, 2, nullptr, 3, 1, false, c.data(),
+                                            cw.data(), &k, nullptr));
+    ASSERT_EQ(3u, k);
+    double seen = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (std::fabs(c[2 * i] - 0.2 / 3) < 1e-12) {
+            EXPECT_NEAR(0.4 / 3, c[2 * i + 1], 1e-12);
+            EXPECT_NEAR(0.5, cw[i], 1e-12);
+            seen += 1;
+        } else if (c[2 * i] == 10) {
+            EXPECT_EQ(20, c[2 * i + 1]);
+            EXPECT_NEAR(1.0 / 6, cw[i], 1e-12);
+            seen += 10;
+        } else {
+            EXPECT_NEAR(-5.1, c[2 * i], 1e-12);
+            EXPECT_NEAR(2.0 / 6, cw[i], 1e-12);
+            seen += 100;
+        }
+    }
+    EXPECT_EQ(111, seen);
+    // Rounding snaps every coordinate to a value its column takes.
+    ASSERT_EQ(XAI_OK, xai_background_kmeans(rows.data(), 6, 2, nullptr, 3, 1, true, c.data(),
+                                            cw.data(), &k, nullptr));
+    for (size_t i = 0; i < 6; i++) {
+        bool found = false;
+        for (size_t r = 0; r < 6; r++) found |= rows[2 * r + i % 2] == c[i];
+        EXPECT_TRUE(found) << c[i];
+    }
+}
+
+TEST(KernelShap, BackgroundKmeansOptionSummarizesTheBackground) {
+    // Background: (0, 0) three times and (10, 20) once; k = 2 gives exactly
+    // those two rows with weights 3/4 and 1/4, whose mean (2.5, 5) is the
+    // data's: the linear model's values are unchanged, and each coalition
+    // now renders 2 rows instead of 4.
+    std::vector<double> w = {1.0, -2.0}, x = {4.0, 1.0};
+    std::vector<double> bg = {0, 0, 0, 0, 10, 20, 0, 0};
+    LinearModel m(w, x, bg);
+    xai_result *r = nullptr;
+    xai_error err;
+    ASSERT_EQ(XAI_OK, explain_with(m.ev, "kernelshap", {{"background_kmeans", 2}}, &r, &err))
+        << err.message;
+    EXPECT_NEAR(1.0 * (4.0 - 2.5), r->values[0], 1e-9);
+    EXPECT_NEAR(-2.0 * (1.0 - 5.0), r->values[1], 1e-9);
+    EXPECT_EQ(2, xai_value_get_int(xai_value_get(r->extra, "background_kmeans")));
+    const xai_value *ks = xai_value_get(r->extra, "kmeans_stats");
+    ASSERT_NE(nullptr, ks);
+    // masks: empty and full, then 2 coalitions ({0}, {1}); 2 rows each = 8 rows
+    // at most (the full mask may already be cached).
+    EXPECT_LE(xai_value_get_int(xai_value_get(ks, "rows_sent")), 8);
+    xai_result_free(r);
+}
+
+TEST(KernelShap, BackgroundKmeansNeedsATabularSpace) {
+    WordModel m({{"a", 0.1}}, "a b c");
+    xai_result *r = nullptr;
+    xai_error err;
+    EXPECT_EQ(XAI_ERR_INVALID, explain_with(m.ev, "kernelshap", {{"background_kmeans", 2}}, &r, &err));
+}
