@@ -47,8 +47,9 @@
 
 #include "xai/client.h"
 #include "xai/model_server.h"
+#include "e2e_util.h"
 
-extern "C" char **environ;
+using namespace e2e;
 
 namespace {
 
@@ -176,70 +177,10 @@ int serve_if_asked() {
 
 const int g_serve_check = serve_if_asked();
 
-// fork + execve with an environment built before the fork, so the child
-// calls nothing but async-signal-safe functions before exec. stdout/stderr
-// of the child go to `log` when given. The child dies with this process.
-pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &extra_env,
-            const std::string &log = "") {
-    std::vector<std::string> envs(extra_env);
-    for (char **e = environ; *e; e++) envs.emplace_back(*e);
-    std::vector<char *> av, ev;
-    for (auto &a : argv) av.push_back(const_cast<char *>(a.c_str()));
-    for (auto &e : envs) ev.push_back(const_cast<char *>(e.c_str()));
-    av.push_back(nullptr);
-    ev.push_back(nullptr);
-    int fd = log.empty() ? -1 : open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execve(av[0], av.data(), ev.data());
-        _exit(127);
-    }
-    if (fd >= 0) close(fd);
-    return pid;
-}
-
 pid_t spawn_model(const std::string &kind, const std::string &ep, int sleep_ms,
                   const std::string &log) {
     std::string spec = "XAI_E2E_SERVE=" + kind + " " + ep + " " + std::to_string(sleep_ms);
     return spawn({"/proc/self/exe"}, {spec}, log);
-}
-
-// SIGTERM, then SIGKILL if it has not exited within ~3 s; reaps it.
-void stop_process(pid_t &pid) {
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(pid, nullptr, WNOHANG) == pid) {
-            pid = -1;
-            return;
-        }
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-}
-
-std::string build_dir() {
-    const char *b = std::getenv("XAI_BUILD");
-    return b && b[0] ? b : "build";
-}
-
-// Runs a shell command, returns its exit status and stdout.
-int run_cmd(const std::string &cmd, std::string *out) {
-    FILE *p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return -1;
-    char buf[4096];
-    size_t n;
-    out->clear();
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 // ---- direct talk to a model server -------------------------------------------
@@ -338,20 +279,6 @@ struct Sock {
         if (f.size() != 1) return nullptr;
         return unpack(f[0].data(), f[0].size());
     }
-};
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/xai-e2e-XXXXXX";
-        char *p = mkdtemp(tmpl);
-        path = p ? p : "/tmp";
-    }
-    ~TempDir() {
-        std::string out;
-        run_cmd("rm -rf '" + path + "'", &out);
-    }
-    std::string ep(const std::string &name) const { return "ipc://" + path + "/" + name; }
 };
 
 const char *error_code(const xai_value *answer) {
@@ -556,36 +483,6 @@ TEST(Client, TimesOutWithoutADaemon) {
 }
 
 // ---- XaidE2E: xaid and model servers as processes ------------------------------
-
-namespace {
-
-// Waits until `pred` holds, polling every 50 ms for at most `seconds`.
-template <class F>
-bool eventually(double seconds, F pred) {
-    for (int i = 0; i < (int)(seconds * 20); i++) {
-        if (pred()) return true;
-        usleep(50000);
-    }
-    return pred();
-}
-
-// True when xaid lists `name` as ready.
-bool model_ready(xai_client *c, const char *name) {
-    xai_value *r = nullptr;
-    xai_error err;
-    if (xai_client_models(c, &r, &err) != XAI_OK) return false;
-    bool ready = false;
-    const xai_value *ms = xai_value_get(r, "models");
-    for (size_t i = 0; i < xai_value_len(ms); i++) {
-        const xai_value *m = xai_value_at(ms, i);
-        const char *n = xai_value_get_str(xai_value_get(m, "name"), nullptr);
-        if (n && std::strcmp(n, name) == 0) ready = xai_value_get_bool(xai_value_get(m, "ready"));
-    }
-    xai_value_free(r);
-    return ready;
-}
-
-}  // namespace
 
 class XaidE2E : public ::testing::Test {
   protected:

@@ -1,6 +1,7 @@
 /* cli.h — the parts of the `xai` command line shared by its files:
- * main.c (commands), options.c (parsing option values and inputs) and
- * render.c (human output).
+ * main.c (commands), options.c (parsing option values and inputs),
+ * tensor.c (image inputs, heat grids and heatmap files) and render.c
+ * (human output).
  *
  * The CLI only uses the public API (include/xai/); its own allocations are
  * plain malloc/free through xai_free-compatible calls.
@@ -32,6 +33,26 @@ bool cli_parse_row(const char *s, double **row, size_t *n, char *msg, size_t msg
 
 /* Reads a whole file ("-" = stdin) into a malloc'd NUL-terminated buffer. */
 char *cli_read_file(const char *path, size_t *len, char *msg, size_t msg_len);
+
+/* ---- tensor.c ----------------------------------------------------------- */
+
+/* An input tensor read by the CLI: n numbers, laid out h x w when the
+ * source said so (h = w = 0 otherwise). x is malloc'd. */
+typedef struct cli_tensor {
+    double *x;
+    size_t n, h, w;
+} cli_tensor;
+
+/* Numbers separated by blanks or commas; equal-length lines give h x w. */
+bool cli_read_tensor_file(const char *path, cli_tensor *t, char *msg, size_t msg_len);
+/* A P2/P5 PGM as 1 x h x w, pixels scaled to [0, image_max]. */
+bool cli_read_pgm(const char *path, double image_max, cli_tensor *t, char *msg, size_t msg_len);
+/* The ASCII heat grid of a result with an image shape (nothing otherwise). */
+void cli_render_grid(FILE *f, const xai_result *r, bool color);
+/* Writes the map as a P6 PPM (diverging red/blue) or, for *.pgm, a P5 PGM;
+ * each cell scale x scale pixels (0: about 128 pixels across). */
+bool cli_write_heatmap(const char *path, const xai_result *r, size_t scale, char *msg,
+                       size_t msg_len);
 
 /* ---- render.c ----------------------------------------------------------- */
 

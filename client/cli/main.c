@@ -2,8 +2,10 @@
  * models, show its counters, ping it.
  *
  *   xai [--endpoint EP] explain --model M [--method K] (--text S | --text-file F
- *       | --row X1,X2,...) [--json] [--seed N] [--target T] [--param k=v]...
- *       [--space k=v]... [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]
+ *       | --row X1,X2,... | --tensor-file F | --image F.pgm [--image-max V])
+ *       [--heatmap OUT.ppm|OUT.pgm [--heatmap-scale N]] [--json] [--seed N]
+ *       [--target T] [--param k=v]... [--space k=v]... [--timeout-ms N]
+ *       [--deadline-ms N] [--top N] [--no-color]
  *   xai [--endpoint EP] models | stats | ping
  *
  * The endpoint defaults to $XAID_ENDPOINT, else ipc:///tmp/xaid.sock.
@@ -20,17 +22,20 @@
 #define DEFAULT_ENDPOINT "ipc:///tmp/xaid.sock"
 
 typedef struct explain_args {
-    const char *model, *method, *text, *text_file, *row;
+    const char *model, *method, *text, *text_file, *row, *tensor_file, *image, *heatmap;
     bool json, no_color;
     xai_value *params, *space;
-    long timeout_ms, deadline_ms, top;
+    long timeout_ms, deadline_ms, top, heatmap_scale;
+    double image_max;
 } explain_args;
 
 static void usage(FILE *f) {
     fputs("usage: xai [--endpoint EP] <command> [options]\n"
           "\n"
           "commands:\n"
-          "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...)\n"
+          "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...\n"
+          "          | --tensor-file F | --image F.pgm [--image-max 16])\n"
+          "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
           "          [--json] [--seed N] [--target T] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
           "  models   list the daemon's models\n"
@@ -87,14 +92,24 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
     else if (strcmp(opt, "--text") == 0) a->text = v;
     else if (strcmp(opt, "--text-file") == 0) a->text_file = v;
     else if (strcmp(opt, "--row") == 0) a->row = v;
+    else if (strcmp(opt, "--tensor-file") == 0) a->tensor_file = v;
+    else if (strcmp(opt, "--image") == 0) a->image = v;
+    else if (strcmp(opt, "--heatmap") == 0) a->heatmap = v;
+    else if (strcmp(opt, "--image-max") == 0) {
+        char *end;
+        a->image_max = strtod(v, &end);
+        if (end != v && *end == '\0' && a->image_max > 0) return true;
+        snprintf(msg, len, "--image-max needs a positive number, got \"%s\"", v);
+        return false;
+    }
     else if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--target") == 0)
         return set_param(a, opt + 2, v, msg, len);
     else if (strcmp(opt, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
     else if (strcmp(opt, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
     else if (strcmp(opt, "--timeout-ms") == 0 || strcmp(opt, "--deadline-ms") == 0 ||
-             strcmp(opt, "--top") == 0) {
+             strcmp(opt, "--top") == 0 || strcmp(opt, "--heatmap-scale") == 0) {
         long *dst = opt[2] == 't' && opt[3] == 'i' ? &a->timeout_ms
-                    : opt[2] == 'd' ? &a->deadline_ms : &a->top;
+                    : opt[2] == 'd' ? &a->deadline_ms : opt[2] == 'h' ? &a->heatmap_scale : &a->top;
         if (parse_long(v, 0, dst)) return true;
         snprintf(msg, len, "%s needs a non-negative integer, got \"%s\"", opt, v);
         return false;
@@ -106,16 +121,38 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
 }
 
 static bool check_explain(const explain_args *a, char *msg, size_t len) {
-    int inputs = (a->text != NULL) + (a->text_file != NULL) + (a->row != NULL);
+    int inputs = (a->text != NULL) + (a->text_file != NULL) + (a->row != NULL) +
+                 (a->tensor_file != NULL) + (a->image != NULL);
     if (a->model == NULL) snprintf(msg, len, "explain needs --model");
-    else if (inputs != 1) snprintf(msg, len, "explain needs exactly one of --text, --text-file, --row");
+    else if (inputs != 1)
+        snprintf(msg, len, "explain needs exactly one of --text, --text-file, --row, --tensor-file, --image");
     else return true;
     return false;
 }
 
-/* Fills the request's input from --text / --text-file / --row. */
-static bool load_input(const explain_args *a, xai_job_request *rq, char **text_buf,
+/* A tensor from --tensor-file or --image goes as the row; its h x w
+ * layout becomes space.shape unless --space shape=... was given. */
+static bool load_tensor(explain_args *a, xai_job_request *rq, double **row, char *msg,
+                        size_t len) {
+    cli_tensor t;
+    bool ok = a->image ? cli_read_pgm(a->image, a->image_max, &t, msg, len)
+                       : cli_read_tensor_file(a->tensor_file, &t, msg, len);
+    if (!ok) return false;
+    *row = t.x;
+    rq->row = t.x;
+    rq->n_cols = t.n;
+    if (t.h == 0 || xai_value_get(a->space, "shape") != NULL) return true;
+    char kv[96];
+    snprintf(kv, sizeof kv, "shape=[1,%zu,%zu]", t.h, t.w);
+    if (!cli_add_option(&a->space, kv, msg, len)) return false;
+    rq->space = a->space;
+    return true;
+}
+
+/* Fills the request's input from --text / --text-file / --row / a tensor. */
+static bool load_input(explain_args *a, xai_job_request *rq, char **text_buf,
                        double **row, char *msg, size_t len) {
+    if (a->tensor_file || a->image) return load_tensor(a, rq, row, msg, len);
     if (a->text) {
         rq->text = a->text;
         return true;
@@ -190,12 +227,17 @@ static int run_explain(xai_client *c, const explain_args *a, const xai_job_reque
         };
         cli_render_result(stdout, r, &o);
     }
+    char msg[512];
+    bool ok = a->heatmap == NULL ||
+              cli_write_heatmap(a->heatmap, r, (size_t)a->heatmap_scale, msg, sizeof msg);
     xai_result_free(r);
+    if (!ok) return fail(XAI_ERR_IO, msg);
+    if (a->heatmap && !a->json) printf("heatmap written to %s\n", a->heatmap);
     return CLI_OK;
 }
 
 static int cmd_explain(xai_client *c, int argc, char **argv) {
-    explain_args a = {.method = "occlusion"};
+    explain_args a = {.method = "occlusion", .image_max = 16};
     char msg[512] = "";
     char *text_buf = NULL;
     double *row = NULL;

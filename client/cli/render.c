@@ -94,6 +94,7 @@ void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o) {
             r->model ? r->model : "?", (long long)r->target, r->target_name ? " (" : "",
             r->target_name ? r->target_name : "", r->target_name ? ")" : "");
     if (r->text && r->n_tokens) render_text(f, r, o->color);
+    if (r->rank >= 2) cli_render_grid(f, r, o->color);
     render_table(f, r, o);
     fprintf(f, "\nf(x) = %.6f", r->fx);
     if (isfinite(r->base_value)) fprintf(f, "   base value = %.6f", r->base_value);

@@ -177,7 +177,7 @@ static xai_status run_check(xai_eval *ev, xai_error *err) {
     return xd_err(err, st, "%s", e.message);
 }
 
-/* Fills the batch for rows idx[0..c) of `in`; NULL-free on success. */
+/* Points the batch at rows idx[0..c) of `in`; rows are copied only when not consecutive. */
 static xai_status make_batch(xai_eval *ev, const xd_inputs *in, const size_t *idx, size_t c,
                              xai_batch *b, xai_error *err) {
     memset(b, 0, sizeof *b);

@@ -47,8 +47,11 @@ typedef struct ks {
     size_t n, cap, n_fixed, n_done;
     uint8_t *z;
     double *w, *cnt, *y;
-    /* random draws: (sample, complement or NONE) */
-    size_t *da, *db, n_draws, draws_cap;
+    /* random draws: (sample, complement or NONE, stratum) */
+    size_t *da, *db, *ds, n_draws, draws_cap;
+    bool strat;                 /* improved: draws stratified by size, distinct pairs */
+    size_t *ns;                 /* draws per stratum (d + 1) */
+    double *fac;                /* per stratum: variance factor of its centred scores */
     size_t *table, table_mask; /* open addressing over random coalitions: index + 1 */
     double weight_left, v0, v1;
     size_t n_evals;
@@ -124,6 +127,7 @@ static xai_status enumerate_size(ks *k, size_t s, bool paired, double w, xai_err
 typedef struct schedule {
     size_t n_sizes, n_paired;   /* ceil((d-1)/2), floor((d-1)/2) */
     bool pair_mid;              /* draws of the middle size add the complement */
+    bool exhausted;             /* improved: every pair of every size drawn */
     double *wv;                 /* normalized kernel weight per size 1..n_sizes */
     size_t n_full;              /* sizes enumerated */
     size_t left;                /* budget left for random coalitions */
@@ -194,18 +198,22 @@ static xai_status find_or_add(ks *k, const uint8_t *mask, size_t *budget, bool *
     return XAI_OK;
 }
 
-static xai_status record_draw(ks *k, size_t a, size_t b, xai_error *err) {
+static xai_status record_draw(ks *k, size_t a, size_t b, size_t stratum, xai_error *err) {
     if (k->n_draws == k->draws_cap) {
         size_t cap = k->draws_cap * 2 + 64;
         size_t *da = xd_try_realloc(k->da, xd_mul(cap, sizeof *da));
         if (da) k->da = da;
         size_t *db = da ? xd_try_realloc(k->db, xd_mul(cap, sizeof *db)) : NULL;
-        if (db == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu draws", cap);
-        k->db = db;
+        if (db) k->db = db;
+        size_t *ds = db ? xd_try_realloc(k->ds, xd_mul(cap, sizeof *ds)) : NULL;
+        if (ds == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu draws", cap);
+        k->ds = ds;
         k->draws_cap = cap;
     }
     k->da[k->n_draws] = a;
     k->db[k->n_draws] = b;
+    k->ds[k->n_draws] = stratum;
+    k->ns[stratum]++;
     k->n_draws++;
     k->cnt[a] += 1;
     if (b != NONE) k->cnt[b] += 1;
@@ -248,7 +256,75 @@ static xai_status draw_one(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_e
     }
     if (st != XAI_OK) return st;
     *added += before - sc->left;
-    return record_draw(k, a, b, err);
+    return record_draw(k, a, b, 0, err);
+}
+
+/* Distinct pairs {S, complement} of size s (s <= d/2). */
+static double pairs_of(size_t d, size_t s) {
+    return binom(d, s) / (2 * s == d ? 2 : 1);
+}
+
+/* Improved schedule: the size whose share of the draws lags most behind
+ * its target share k->rw (remaining proportions), among the sizes with a
+ * pair not yet drawn; 0 when there is none. Deterministic, so every size
+ * gets its share to within one draw at any point. */
+static size_t pick_size(const ks *k, const schedule *sc) {
+    size_t best = 0, total = 0;
+    double lag = -INFINITY;
+    for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) total += k->ns[s];
+    for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) {
+        if ((double)k->ns[s] >= pairs_of(k->d, s)) continue;
+        double l = k->rw[s - 1] * (double)(total + 1) - (double)k->ns[s];
+        if (l > lag) lag = l, best = s;
+    }
+    return best;
+}
+
+/* Improved schedule: one new pair {S, complement} of a size from
+ * pick_size, S uniform among the subsets not drawn yet (rejection). */
+static xai_status draw_pair(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_error *err) {
+    uint8_t *mask = k->mask;
+    size_t s = pick_size(k, sc), a, b;
+    bool fresh;
+    if (s == 0) {
+        sc->exhausted = true;
+        return XAI_OK;
+    }
+    do {
+        xai_rng_sample(r, k->d, s, k->pick, k->scratch);
+        memset(mask, 0, k->d);
+        for (size_t i = 0; i < s; i++) mask[k->pick[i]] = 1;
+    } while (*table_slot(k, mask) != 0);
+    xai_status st = find_or_add(k, mask, &sc->left, &fresh, &a, err);
+    for (size_t j = 0; j < k->d; j++) mask[j] ^= 1;
+    if (st == XAI_OK) st = find_or_add(k, mask, &sc->left, &fresh, &b, err);
+    if (st != XAI_OK) return st;
+    *added += 2;
+    return record_draw(k, a, b, s, err);
+}
+
+/* Weights of the drawn coalitions and the variance factor of each stratum.
+ * Improved: a size s not enumerated keeps its exact kernel mass w_s, shared
+ * equally by its 2 n_s drawn coalitions (the Horvitz-Thompson weight of a
+ * sample without replacement: every coalition of the size is equally
+ * likely); its draws are a simple random sample of n_s of the P_s pairs, so
+ * the scores' variance gets the finite population factor 1 - n_s / P_s.
+ * shap: one stratum of i.i.d. draws, weights by counts (weight_of). */
+static void stratum_weights(ks *k, const schedule *sc) {
+    if (!k->strat) {
+        double N = (double)k->n_draws;
+        k->fac[0] = N > 1 ? N / (N - 1) : 0;
+        return;
+    }
+    for (size_t u = 0; u < k->n_draws; u++) {
+        size_t s = k->ds[u];
+        double w = sc->wv[s - 1] / (2.0 * (double)k->ns[s]);
+        k->w[k->da[u]] = k->w[k->db[u]] = w;
+    }
+    for (size_t s = 1; s <= sc->n_sizes; s++) {
+        double n = (double)k->ns[s], f = 1.0 - n / pairs_of(k->d, s);
+        k->fac[s] = n > 1 ? f * n / (n - 1) : f;
+    }
 }
 
 /* ---- evaluation and the solve ---------------------------------------- */
@@ -287,7 +363,7 @@ static double row_of(const ks *k, size_t i, double *x) {
 
 /* Final weight of coalition i: fixed, or its share of weight_left. */
 static double weight_of(const ks *k, const solve_buf *b, size_t i) {
-    if (i < k->n_fixed) return k->w[i];
+    if (i < k->n_fixed || k->strat) return k->w[i];
     return b->total > 0 ? k->weight_left * k->cnt[i] / b->total : 0;
 }
 
@@ -319,38 +395,45 @@ static void residuals(const ks *k, solve_buf *b, const double *beta) {
     }
 }
 
-/* g_u = (weight_left / C) sum_{i in draw u} x_i r_i. */
+/* g_u = c_u sum_{i in draw u} x_i r_i, c_u the weight one draw carries:
+ * weight_left / C (shap) or its coalitions' weight (improved). */
 static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, double *x) {
     size_t L = k->L, idx[2] = {k->da[u], k->db[u]};
+    double cu = k->strat ? k->w[idx[0]] : k->weight_left / b->total;
     memset(g, 0, L * sizeof *g);
     for (int t = 0; t < 2 && idx[t] != NONE; t++) {
         row_of(k, idx[t], x);
-        double c = k->weight_left / b->total * b->res[idx[t] - k->n_fixed];
+        double c = cu * b->res[idx[t] - k->n_fixed];
         for (size_t j = 0; j < L; j++) g[j] += c * x[j];
     }
 }
 
-/* S = N/(N-1) sum_u (g_u - gbar)(g_u - gbar)^T, two passes over the draws. */
+/* S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
+ * strata h (shap: one, fac = N/(N-1)); a stratum of one draw is not
+ * centred. Two passes over the draws. */
 static xai_status score_covariance(const ks *k, solve_buf *b, const double *beta,
                                    xai_error *err) {
     size_t L = k->L, N = k->n_draws;
     double *x = b->rows + (CHUNK - 1) * L;  /* scratch: the chunks use CHUNK - 1 rows */
     residuals(k, b, beta);
-    memset(b->gbar, 0, L * sizeof *b->gbar);
+    memset(b->gbar, 0, (k->d + 1) * L * sizeof *b->gbar);
     for (size_t u = 0; u < N; u++) {
+        size_t h = k->ds[u];
         draw_score(k, b, u, b->rows, x);
-        for (size_t j = 0; j < L; j++) b->gbar[j] += b->rows[j] / (double)N;
+        if (k->ns[h] > 1)
+            for (size_t j = 0; j < L; j++) b->gbar[h * L + j] += b->rows[j] / (double)k->ns[h];
     }
     memset(b->S, 0, L * L * sizeof *b->S);
     for (size_t u0 = 0; u0 < N; u0 += CHUNK - 1) {
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
         for (size_t r = 0; r < m; r++) {
             double *g = b->rows + r * L;
+            size_t h = k->ds[u0 + r];
             draw_score(k, b, u0 + r, g, x);
-            for (size_t j = 0; j < L; j++) g[j] -= b->gbar[j];
+            for (size_t j = 0; j < L; j++) g[j] -= b->gbar[h * L + j];
+            b->rw[r] = k->fac[h];
         }
-        xai_status st =
-            xd_linalg_wgram(b->rows, m, L, NULL, (double)N / (double)(N - 1), b->S, err);
+        xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->S, err);
         if (st != XAI_OK) return st;
     }
     return XAI_OK;
@@ -395,7 +478,7 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, xai_
         .S = xd_try_malloc(xd_mul(L * L + 1, sizeof(double))),
         .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, L) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
-        .gbar = xd_try_malloc(xd_mul(L + 1, sizeof(double))),
+        .gbar = xd_try_malloc(xd_mul(xd_mul(k->d + 1, L) + 1, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
     };
     xai_status st;
@@ -422,6 +505,9 @@ static void ks_release(ks *k) {
     xd_free(k->y);
     xd_free(k->da);
     xd_free(k->db);
+    xd_free(k->ds);
+    xd_free(k->ns);
+    xd_free(k->fac);
     xd_free(k->table);
     xd_free(k->mask);
     xd_free(k->idx);
@@ -441,7 +527,10 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->wv = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->rw = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
-    if (k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf) return XAI_OK;
+    k->ns = xd_try_calloc(n, sizeof(size_t));
+    k->fac = xd_try_calloc(n, sizeof(double));
+    if (k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf && k->ns && k->fac)
+        return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu features", k->d);
 }
 
@@ -471,9 +560,10 @@ static xai_status draw_batch(ks *k, schedule *sc, xai_rng *r, size_t batch, size
                              xai_error *err) {
     size_t added = 0;
     xai_status st = XAI_OK;
-    while (st == XAI_OK && sc->left > 0 && *draws_left > 0 && added < batch) {
+    while (st == XAI_OK && sc->left >= (k->strat ? 2u : 1u) && !sc->exhausted &&
+           *draws_left > 0 && added < batch) {
         (*draws_left)--;
-        st = draw_one(k, sc, r, &added, err);
+        st = k->strat ? draw_pair(k, sc, r, &added, err) : draw_one(k, sc, r, &added, err);
     }
     return st;
 }
@@ -494,18 +584,20 @@ static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opt
     size_t total = sc->left, draws_left = 4 * sc->left;
     size_t batch = opts->tol > 0 ? (opts->batch ? opts->batch : XD_MAX(64, total / 16)) : total;
     xai_status st = table_init(k, total, err);
-    if (sc->n_full < sc->n_sizes) draw_cdf(sc, k->cdf);
+    if (sc->n_full < sc->n_sizes && !k->strat) draw_cdf(sc, k->cdf);
     for (;;) {
         if (st == XAI_OK && sc->n_full < sc->n_sizes)
             st = draw_batch(k, sc, &r, batch, &draws_left, err);
         if (st == XAI_OK) st = evaluate_new(k, err);
+        stratum_weights(k, sc);
         if (st == XAI_OK) st = solve_alloc_and_run(k, out->phi, out->se, err);
         if (st != XAI_OK) return st;
         out->n_batches++;
         out->rel_se = xd_shap_rel_se(out->phi, out->se, k->d);
-        out->converged = sc->n_full == sc->n_sizes || (opts->tol > 0 && out->rel_se < opts->tol);
+        out->converged = sc->n_full == sc->n_sizes || sc->exhausted ||
+                         (opts->tol > 0 && out->rel_se < opts->tol);
         if (k->o->progress) k->o->progress(k->o->ctx, total ? 1.0 - (double)sc->left / total : 1);
-        if (out->converged || sc->left == 0 || draws_left == 0 || sc->n_full == sc->n_sizes)
+        if (out->converged || sc->left < (k->strat ? 2u : 1u) || draws_left == 0)
             return XAI_OK;
     }
 }
@@ -523,6 +615,7 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
         if (d == 1) out->phi[0] = k.v1 - k.v0, out->se[0] = 0;
         out->converged = true;
     } else if (st == XAI_OK) {
+        k.strat = !opts->shap_schedule;
         schedule_init(&sc, k.wv, d, auto_nsamples(d, opts->nsamples), opts->shap_schedule);
         st = grow(&k, sc.left + 1, err);    /* the budget is known: no regrowth */
         if (st == XAI_OK) st = enumerate(&k, &sc, err);

@@ -4,15 +4,18 @@
  * Dense: the batch is an n x K matrix; out = in W^T, gin = gout W,
  * dW += gout^T in, all single sgemm calls.
  *
- * Convolution via im2col: every output position p = (sample, oy, ox) of a
- * chunk of samples becomes one row of a P x K matrix `cols` holding the
- * receptive field (c, ky, kx) (zeros where it falls in the padding). Then
- *   forward  Y = cols W^T         (P x O), scattered to NCHW plus bias
- *   input    gcols = gY W         (P x K), summed back into the image (col2im)
- *   weights  dW += gY^T cols      (O x K)
- * where gY is gout gathered from NCHW into P x O. Chunks bound the scratch
- * to about CHUNK_FLOATS floats whatever the batch size. The only loops here
- * outside sgemm are the O(P K) copies of im2col and col2im.
+ * Convolution via im2col: for a chunk of m samples with P = m OH OW output
+ * positions p = (sample, oy, ox), `cols` is the K x P matrix whose row
+ * k = (c, ky, kx) holds, for every position, the input value that kernel tap
+ * k sees there (zero in the padding). Then
+ *   forward  Y = W cols          (O x P), copied to NCHW plus bias
+ *   input    gcols = W^T gY      (K x P), summed back into the image (col2im)
+ *   weights  dW += gY cols^T     (O x K)
+ * where gY is gout laid out as O x P. In this layout a row of cols is, per
+ * sample and output row, a run of the input row (contiguous for stride 1),
+ * and NCHW <-> O x P moves whole OH*OW blocks, so every loop outside sgemm
+ * is a copy of runs. Chunks bound the scratch to about CHUNK_FLOATS floats
+ * whatever the batch size.
  */
 #include <cblas.h>
 #include <string.h>
@@ -21,95 +24,72 @@
 
 #define CHUNK_FLOATS ((size_t)1 << 20)
 
-/* One im2col row: the receptive field of output (oy, ox) of image img.
- * Interior windows (no padding) are plain copies without bounds checks. */
-static void patch(const xd_nn_layer *L, const float *img, size_t oy, size_t ox, float *r) {
-    size_t ihw = L->in_h * L->in_w;
-    long y0 = (long)(oy * L->stride) - (long)L->pad, x0 = (long)(ox * L->stride) - (long)L->pad;
-    if (y0 >= 0 && x0 >= 0 && y0 + (long)L->kh <= (long)L->in_h &&
-        x0 + (long)L->kw <= (long)L->in_w) {
-        const float *base = img + (size_t)y0 * L->in_w + (size_t)x0;
-        for (size_t c = 0; c < L->in_c; c++)
-            for (size_t ky = 0; ky < L->kh; ky++, r += L->kw)
-                memcpy(r, base + c * ihw + ky * L->in_w, L->kw * sizeof *r);
+/* The outputs o in [*lo, *hi) of `out` whose input o * stride + off lies in
+ * [0, in). */
+static void span(long off, size_t stride, size_t in, size_t out, size_t *lo, size_t *hi) {
+    long s = (long)stride, a = off < 0 ? (-off + s - 1) / s : 0;
+    long b = (long)in - off <= 0 ? 0 : ((long)in - off - 1) / s + 1;
+    *lo = (size_t)XD_MIN(a, (long)out);
+    *hi = (size_t)XD_MAX(XD_MIN(b, (long)out), (long)*lo);
+}
+
+/* One run of im2col: output row oy of sample s for kernel tap (c, ky, kx)
+ * and the valid outputs [x0, x1). gather: fill run from the image (zeros in
+ * the padding); otherwise add run back into the image (col2im). */
+static void run_io(const xd_nn_layer *L, float *run, float *img, size_t oy, size_t ky, size_t kx,
+                   size_t x0, size_t x1, bool gather) {
+    long iy = (long)(oy * L->stride + ky) - (long)L->pad;
+    bool row_ok = iy >= 0 && iy < (long)L->in_h && x0 < x1;
+    if (gather && !row_ok) memset(run, 0, L->out_w * sizeof *run);
+    if (!row_ok) return;
+    float *src = img + (size_t)iy * L->in_w;
+    long ix = (long)(x0 * L->stride + kx) - (long)L->pad;
+    if (!gather) {
+        for (size_t ox = x0; ox < x1; ox++, ix += (long)L->stride) src[ix] += run[ox];
         return;
     }
+    memset(run, 0, x0 * sizeof *run);
+    if (L->stride == 1)
+        memcpy(run + x0, src + ix, (x1 - x0) * sizeof *run);
+    else
+        for (size_t ox = x0; ox < x1; ox++, ix += (long)L->stride) run[ox] = src[ix];
+    memset(run + x1, 0, (L->out_w - x1) * sizeof *run);
+}
+
+/* im2col (gather: cols, K x P, from the m images) or col2im (add cols back
+ * into the images, zeroed by the caller). P = m * OH * OW. The images are
+ * only read when gathering. */
+static void cols_io(const xd_nn_layer *L, float *imgs, size_t m, float *cols, bool gather) {
+    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, P = m * ohw, k = 0;
     for (size_t c = 0; c < L->in_c; c++)
-        for (size_t ky = 0; ky < L->kh; ky++) {
-            long iy = y0 + (long)ky;
-            for (size_t kx = 0; kx < L->kw; kx++, r++) {
-                long ix = x0 + (long)kx;
-                int ok = iy >= 0 && iy < (long)L->in_h && ix >= 0 && ix < (long)L->in_w;
-                *r = ok ? img[c * ihw + (size_t)iy * L->in_w + (size_t)ix] : 0.0f;
+        for (size_t ky = 0; ky < L->kh; ky++)
+            for (size_t kx = 0; kx < L->kw; kx++, k++) {
+                size_t x0, x1;
+                span((long)kx - (long)L->pad, L->stride, L->in_w, L->out_w, &x0, &x1);
+                for (size_t s = 0; s < m; s++)
+                    for (size_t oy = 0; oy < L->out_h; oy++)
+                        run_io(L, cols + k * P + s * ohw + oy * L->out_w,
+                               imgs + (s * L->in_c + c) * ihw, oy, ky, kx, x0, x1, gather);
             }
-        }
 }
 
-/* Rows of im2col for samples [0, n) of `in` into cols (n*OH*OW x K). */
-static void im2col(const xd_nn_layer *L, const float *in, size_t n, float *cols) {
-    size_t K = L->in_c * L->kh * L->kw, ihw = L->in_h * L->in_w;
-    float *row = cols;
-    for (size_t s = 0; s < n; s++)
-        for (size_t oy = 0; oy < L->out_h; oy++)
-            for (size_t ox = 0; ox < L->out_w; ox++, row += K)
-                patch(L, in + s * L->in_c * ihw, oy, ox, row);
+/* NCHW block of m samples <-> O x P (P = m hw), with an optional bias. */
+static void nchw_to_op(const float *t, size_t m, size_t o, size_t hw, float *op) {
+    for (size_t s = 0; s < m; s++)
+        for (size_t c = 0; c < o; c++)
+            memcpy(op + c * m * hw + s * hw, t + (s * o + c) * hw, hw * sizeof *op);
 }
 
-/* Adds one im2col row back into image gimg (the transpose of patch()). */
-static void unpatch(const xd_nn_layer *L, const float *r, size_t oy, size_t ox, float *gimg) {
-    size_t ihw = L->in_h * L->in_w;
-    long y0 = (long)(oy * L->stride) - (long)L->pad, x0 = (long)(ox * L->stride) - (long)L->pad;
-    bool inside = y0 >= 0 && x0 >= 0 && y0 + (long)L->kh <= (long)L->in_h &&
-                  x0 + (long)L->kw <= (long)L->in_w;
-    for (size_t c = 0; c < L->in_c; c++)
-        for (size_t ky = 0; ky < L->kh; ky++) {
-            long iy = y0 + (long)ky;
-            if (inside) {
-                float *dst = gimg + c * ihw + (size_t)iy * L->in_w + (size_t)x0;
-                for (size_t kx = 0; kx < L->kw; kx++) dst[kx] += r[kx];
-                r += L->kw;
-                continue;
-            }
-            for (size_t kx = 0; kx < L->kw; kx++, r++) {
-                long ix = x0 + (long)kx;
-                if (iy >= 0 && iy < (long)L->in_h && ix >= 0 && ix < (long)L->in_w)
-                    gimg[c * ihw + (size_t)iy * L->in_w + (size_t)ix] += *r;
-            }
-        }
-}
-
-/* Adds the rows of gcols back into the images gin (zeroed by the caller). */
-static void col2im(const xd_nn_layer *L, const float *gcols, size_t n, float *gin) {
-    size_t K = L->in_c * L->kh * L->kw, ihw = L->in_h * L->in_w;
-    const float *row = gcols;
-    for (size_t s = 0; s < n; s++)
-        for (size_t oy = 0; oy < L->out_h; oy++)
-            for (size_t ox = 0; ox < L->out_w; ox++, row += K)
-                unpatch(L, row, oy, ox, gin + s * L->in_c * ihw);
-}
-
-/* NCHW block of n samples <-> P x O rows. */
-static void nchw_to_rows(const float *t, size_t n, size_t o, size_t hw, float *rows) {
-    for (size_t s = 0; s < n; s++)
+static void op_to_nchw(const float *op, size_t m, size_t o, size_t hw, const float *b, float *t) {
+    for (size_t s = 0; s < m; s++)
         for (size_t c = 0; c < o; c++) {
-            const float *src = t + (s * o + c) * hw;
-            float *dst = rows + s * hw * o + c;
-            for (size_t p = 0; p < hw; p++) dst[p * o] = src[p];
+            const float *src = op + c * m * hw + s * hw;
+            float *dst = t + (s * o + c) * hw, bias = b ? b[c] : 0.0f;
+            for (size_t q = 0; q < hw; q++) dst[q] = src[q] + bias;
         }
 }
 
-static void rows_to_nchw(const float *rows, size_t n, size_t o, size_t hw, const float *b,
-                         float *t) {
-    for (size_t s = 0; s < n; s++)
-        for (size_t c = 0; c < o; c++) {
-            const float *src = rows + s * hw * o + c;
-            float *dst = t + (s * o + c) * hw;
-            float bias = b ? b[c] : 0.0f;
-            for (size_t p = 0; p < hw; p++) dst[p] = src[p * o] + bias;
-        }
-}
-
-/* Samples per chunk, and scratch for P x K cols plus P x O rows. */
+/* Samples per chunk, and scratch for K x P cols plus O x P outputs. */
 static float *conv_scratch(const xai_nn *net, const xd_nn_layer *L, size_t n, size_t *chunk,
                            xai_error *err) {
     size_t ohw = L->out_h * L->out_w, K = L->in_c * L->kh * L->kw;
@@ -128,23 +108,24 @@ typedef enum { CONV_FWD, CONV_BWD, CONV_WGRAD } conv_op;
 static void conv_chunk(const xd_nn_layer *L, conv_op op, const float *w, const float *b,
                        const float *in, const float *gout, size_t m, float *out, float *dw,
                        float *db, float *scr) {
-    size_t O = L->nb, K = xd_nn_fan_in(L), ohw = L->out_h * L->out_w, P = m * ohw;
-    float *cols = scr, *rows = scr + P * K;
-    if (op != CONV_BWD) im2col(L, in, m, cols);
-    if (op != CONV_FWD) nchw_to_rows(gout, m, O, ohw, rows);
+    int O = (int)L->nb, K = (int)xd_nn_fan_in(L), P = (int)(m * L->out_h * L->out_w);
+    size_t ohw = L->out_h * L->out_w;
+    float *cols = scr, *y = scr + (size_t)P * (size_t)K;
+    if (op != CONV_BWD) cols_io(L, (float *)in, m, cols, true); /* read only */
+    if (op != CONV_FWD) nchw_to_op(gout, m, L->nb, ohw, y);
     if (op == CONV_FWD) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)O, (int)K, 1.0f, cols,
-                    (int)K, w, (int)K, 0.0f, rows, (int)O);
-        rows_to_nchw(rows, m, O, ohw, b, out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, K, 1.0f, w, K, cols, P, 0.0f,
+                    y, P);
+        op_to_nchw(y, m, L->nb, ohw, b, out);
     } else if (op == CONV_BWD) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)K, (int)O, 1.0f, rows,
-                    (int)O, w, (int)K, 0.0f, cols, (int)K);
-        col2im(L, cols, m, out);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, O, 1.0f, w, K, y, P, 0.0f, cols,
+                    P);
+        cols_io(L, out, m, cols, false);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)K, (int)P, 1.0f, rows,
-                    (int)O, cols, (int)K, 1.0f, dw, (int)K);
-        for (size_t p = 0; p < P; p++)
-            for (size_t o = 0; o < O; o++) db[o] += rows[p * O + o];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, P, 1.0f, y, P, cols, P, 1.0f, dw,
+                    K);
+        for (size_t o = 0; o < L->nb; o++)
+            for (size_t p = 0; p < (size_t)P; p++) db[o] += y[o * (size_t)P + p];
     }
 }
 

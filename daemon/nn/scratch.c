@@ -4,8 +4,8 @@
  *
  * The pool is XD_NN_POOL slots of atomic pointers. take() claims the first
  * buffer big enough by exchanging its slot with NULL (so two threads never
- * share one); give() puts a buffer back into an empty slot by
- * compare-and-swap, or frees it when all slots are full. No locks: a network
+ * share one); give() puts a buffer back, evicting the smallest pooled
+ * buffer when all slots are full, so buffers sized for large batches stay. No locks: a network
  * stays usable from several threads at once. Buffers carry their size in a
  * header in front of the memory handed out.
  */
@@ -47,9 +47,17 @@ void xd_nn_scratch_give(const xai_nn *net, float *p) {
     if (p == NULL) return;
     xai_nn *m = (xai_nn *)net;
     hdr *h = (hdr *)p - 1;
+    /* Walk the slots carrying the smaller buffer: each exchange hands over
+     * ownership, so nothing is lost or shared, and the pool keeps the
+     * largest buffers; the one carried out of the last slot is freed. */
     for (size_t i = 0; i < XD_NN_POOL; i++) {
-        void *expect = NULL;
-        if (atomic_compare_exchange_strong(&m->pool[i], &expect, h)) return;
+        hdr *old = atomic_exchange(&m->pool[i], h);
+        if (old == NULL) return;
+        if (old->size < h->size)
+            h = old;
+        else
+            h = atomic_exchange(&m->pool[i], old);
+        if (h == NULL) return;
     }
     xd_free(h);
 }

@@ -4,7 +4,7 @@
  * The file is lines of `key = value`; `#` starts a comment. Plain keys set
  * daemon settings; `model NAME = kind@endpoint` declares a model and
  * `model NAME.field = value` sets one of its fields; `net NAME = path` names
- * a native network (kept for the native-network issue). Flags go through the
+ * a native network, loaded (xai_nn_load) as the line is read. Flags go through the
  * same setter, so a flag and a file line mean the same thing. Every error
  * names the line (or flag) and the key. xd_srv_config_finish() checks what
  * only makes sense as a whole (a model has an endpoint, a tabular
@@ -55,6 +55,7 @@ void xd_srv_config_free(xd_srv_config *c) {
     for (size_t i = 0; i < c->n_nets; i++) {
         xd_free(c->nets[i].name);
         xd_free(c->nets[i].path);
+        xai_nn_free(c->nets[i].net);
     }
     xd_free(c->nets);
     memset(c, 0, sizeof *c);
@@ -176,13 +177,29 @@ static xai_status set_model(xd_srv_config *c, const char *rest, const char *v, x
     return set_model_field(m, dot + 1, v, err);
 }
 
+/* `net NAME = path`: loads the network now, so a bad file is an error of
+ * this line; a name given again replaces the earlier network. */
 static xai_status set_net(xd_srv_config *c, const char *name, const char *v, xai_error *err) {
     if (!valid_name(name, strlen(name)))
         return xd_err(err, XAI_ERR_INVALID, "net name \"%s\" must be 1-64 of [A-Za-z0-9_-]", name);
-    c->nets = xd_realloc(c->nets, (c->n_nets + 1) * sizeof *c->nets);
-    c->nets[c->n_nets].name = xd_strdup(name);
-    c->nets[c->n_nets].path = xd_strdup(v);
-    c->n_nets++;
+    xai_nn *net = NULL;
+    xai_status st = xai_nn_load(v, &net, err);
+    if (st != XAI_OK) {
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "net %s: ", name);
+        xd_err_prefix(err, prefix);
+        return st;
+    }
+    size_t i = 0;
+    while (i < c->n_nets && strcmp(c->nets[i].name, name) != 0) i++;
+    if (i == c->n_nets) {
+        c->nets = xd_realloc(c->nets, (c->n_nets + 1) * sizeof *c->nets);
+        c->nets[c->n_nets++] = (xd_srv_net_cfg){xd_strdup(name), NULL, NULL};
+    }
+    xd_free(c->nets[i].path);
+    xai_nn_free(c->nets[i].net);
+    c->nets[i].path = xd_strdup(v);
+    c->nets[i].net = net;
     return XAI_OK;
 }
 
@@ -372,6 +389,10 @@ xai_status xd_srv_csv_load(const char *path, size_t max_rows, double **out, size
 }
 
 xai_status xd_srv_config_finish(xd_srv_config *c, xai_error *err) {
+    for (size_t i = 0; i < c->n_nets; i++)
+        for (size_t j = 0; j < c->n_models; j++)
+            if (strcmp(c->nets[i].name, c->models[j].name) == 0)
+                return xd_err(err, XAI_ERR_INVALID, "net %s: a model has the same name", c->nets[i].name);
     for (size_t i = 0; i < c->n_models; i++) {
         xd_srv_model_cfg *m = &c->models[i];
         if (m->endpoint == NULL)

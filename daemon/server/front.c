@@ -170,6 +170,20 @@ static bool known_method(const char *name) {
     return false;
 }
 
+/* The input checks of a model (job_input.c) or a network (net_job.c). */
+static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, xai_error *e) {
+    const xai_value *input = xai_value_get(msg, "input"), *params = xai_value_get(msg, "params");
+    const xai_value *space = xai_value_get(msg, "space");
+    const xd_srv_net_cfg *net = xd_srv_net_at(s, mi);
+    if (net == NULL) return xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], input, params, space, e);
+    if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
+        return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `params` must be a map");
+    if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
+        return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
+    xai_status st = xd_srv_net_precheck(s->cfg, net, input, space, e);
+    return st == XAI_OK ? xd_srv_check_samples(s->cfg, params, e) : st;
+}
+
 static int op_explain(request *r) {
     xd_srv *s = r->s;
     const char *model = xai_value_get_str(xai_value_get(r->msg, "model"), NULL);
@@ -185,21 +199,21 @@ static int op_explain(request *r) {
         snprintf(e.message, sizeof e.message, "no model named \"%.64s\"", model);
         return answer_error(r, XAI_ERR_UNKNOWN_MODEL, e.message);
     }
-    if (!known_method(method)) {
-        snprintf(e.message, sizeof e.message, "no method named \"%.64s\"", method);
+    const xd_srv_net_cfg *net = xd_srv_net_at(s, (size_t)mi);
+    if (!known_method(method) && !(net && xd_srv_net_method(method))) {
+        snprintf(e.message, sizeof e.message, "no method named \"%.64s\"%s", method,
+                 xd_srv_net_method(method) ? " for remote models (it is for native networks)" : "");
         return answer_error(r, XAI_ERR_UNKNOWN_METHOD, e.message);
     }
     if (dl && xai_value_type(dl) != XAI_V_NIL &&
         (xai_value_type(dl) != XAI_V_INT || xai_value_get_int(dl) < 1))
         return answer_error(r, XAI_ERR_BAD_REQUEST, "explain: `deadline_ms` must be an int >= 1");
-    xai_status st = xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], xai_value_get(r->msg, "input"),
-                                          xai_value_get(r->msg, "params"),
-                                          xai_value_get(r->msg, "space"), &e);
+    xai_status st = precheck(s, (size_t)mi, r->msg, &e);
     if (st != XAI_OK) return answer_error(r, st, e.message);
     uint64_t job;
     xai_value *msg = r->msg;   /* the job owns it from here: a worker may free it at once */
     r->msg = NULL;
-    model = s->cfg->models[mi].name;
+    model = xd_srv_model_name(s, (size_t)mi);
     char method_copy[64];
     snprintf(method_copy, sizeof method_copy, "%s", method);
     method = method_copy;
@@ -289,6 +303,8 @@ static xai_value *model_entry(xd_srv *s, size_t i) {
 static int op_models(request *r) {
     xai_value *m = reply_map(r), *list = xai_value_array();
     for (size_t i = 0; list && i < r->s->cfg->n_models; i++) xai_value_push(list, model_entry(r->s, i));
+    for (size_t i = 0; list && i < r->s->cfg->n_nets; i++)
+        xai_value_push(list, xd_srv_net_entry(&r->s->cfg->nets[i]));
     if (m) xai_value_set(m, "models", list);
     else xai_value_free(list);
     answer(r, m);

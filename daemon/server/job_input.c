@@ -25,7 +25,7 @@ static xai_status bad(xai_error *err, const char *fmt, const char *a) {
 
 /* Integer params that count samples ("num_samples", "nsamples", ...) must
  * not exceed max_samples. */
-static xai_status check_samples(const xd_srv_config *cfg, const xai_value *params,
+xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *params,
                                 xai_error *err) {
     for (size_t i = 0; i < xai_value_len(params); i++) {
         const char *k = xai_value_key_at(params, i);
@@ -58,7 +58,7 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
     xai_error e;
     if (xai_opt_check_keys(space, text ? text_keys : tab_keys, "space", &e) != XAI_OK)
         return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
-    return check_samples(cfg, params, err);
+    return xd_srv_check_samples(cfg, params, err);
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -5,7 +5,8 @@
  * worker thread from start to end: wait for the model to be ready, build the
  * space (job_input.c), make an evaluator over the remote model with the
  * shared cache, run the method through xai_explain(), and post one `result`
- * or one `error` event to the client. States go queued -> running ->
+ * or one `error` event to the client. Jobs on native networks (model index
+ * >= n_models) go to net_job.c instead, with the same check callback. States go queued -> running ->
  * done | failed | cancelled (or queued -> cancelled).
  *
  * Stopping a job: a job has an atomic `stop` flag and the code that set it
@@ -134,8 +135,28 @@ static xai_status check(void *ctx, const xai_eval_stats *st, double progress, xa
     return XAI_OK;
 }
 
+/* A job on a native network (net_job.c): no model to wait for. */
+static xai_status explain_net(xd_srv *s, job *j, const xd_srv_net_cfg *nc, xai_result **res,
+                              xai_error *err) {
+    const xai_value *rq = j->request, *params = xai_value_get(rq, "params");
+    const xai_value *space = xai_value_get(rq, "space");
+    run_ctx rc = {s, j};
+    xd_srv_net_run run = {
+        .method = j->method,
+        .input = xai_value_get(rq, "input"),
+        .params = xai_value_type(params) == XAI_V_MAP ? params : NULL,
+        .space = xai_value_type(space) == XAI_V_MAP ? space : NULL,
+        .cache = s->cache,
+        .check = check,
+        .check_ctx = &rc,
+    };
+    return xd_srv_net_explain(nc, &run, res, err);
+}
+
 /* Wait for the model, build the space and evaluator, run the method. */
 static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
+    const xd_srv_net_cfg *nc = xd_srv_net_at(s, j->model);
+    if (nc) return explain_net(s, j, nc, res, err);
     const xd_srv_model_cfg *mc = &s->cfg->models[j->model];
     xd_srv_link *link = s->links[j->model];
     xd_srv_remote remote = {.link = link, .stop = &j->stop};
@@ -192,7 +213,7 @@ static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
     xai_result_free(res);
     xd_log(st == XAI_OK ? XD_LOG_INFO : XD_LOG_WARN, "job ended",
            "job=%llu model=%s method=%s status=%s seconds=%.3f%s%s%s", (unsigned long long)j->id,
-           s->cfg->models[j->model].name, j->method, xai_errcode(st), xd_now() - j->started,
+           xd_srv_model_name(s, j->model), j->method, xai_errcode(st), xd_now() - j->started,
            st ? " error=\"" : "", st ? err.message : "", st ? "\"" : "");
     return st;
 }
@@ -383,7 +404,7 @@ xai_status xd_srv_jobs_status(xd_srv *s, uint64_t id, xai_value *m) {
     double end = j->state > XD_JOB_RUNNING ? j->ended : xd_now();
     xai_value_set_str(m, "state", xd_srv_job_state_name(j->state));
     xai_value_set_float(m, "progress", j->progress);
-    xai_value_set_str(m, "model", s->cfg->models[j->model].name);
+    xai_value_set_str(m, "model", xd_srv_model_name(s, j->model));
     xai_value_set_str(m, "method", j->method);
     xai_value_set_float(m, "seconds", end - j->created);
     if (j->state > XD_JOB_DONE) xai_value_set_str(m, "code", xai_errcode(j->final_code));

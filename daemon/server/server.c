@@ -15,7 +15,20 @@
 ptrdiff_t xd_srv_model_index(const xd_srv *s, const char *name) {
     for (size_t i = 0; i < s->cfg->n_models; i++)
         if (strcmp(s->cfg->models[i].name, name) == 0) return (ptrdiff_t)i;
+    for (size_t i = 0; i < s->cfg->n_nets; i++)
+        if (strcmp(s->cfg->nets[i].name, name) == 0) return (ptrdiff_t)(s->cfg->n_models + i);
     return -1;
+}
+
+const xd_srv_net_cfg *xd_srv_net_at(const xd_srv *s, size_t i) {
+    return i >= s->cfg->n_models && i - s->cfg->n_models < s->cfg->n_nets
+               ? &s->cfg->nets[i - s->cfg->n_models]
+               : NULL;
+}
+
+const char *xd_srv_model_name(const xd_srv *s, size_t i) {
+    const xd_srv_net_cfg *nc = xd_srv_net_at(s, i);
+    return nc ? nc->name : i < s->cfg->n_models ? s->cfg->models[i].name : "?";
 }
 
 static xai_status bind_front(xd_srv *s, xai_error *err) {
@@ -62,8 +75,8 @@ xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err) {
 }
 
 xai_status xd_srv_run(xd_srv *s, xai_error *err) {
-    xd_log(XD_LOG_INFO, "xaid serving", "bind=%s workers=%d models=%zu version=%s", s->cfg->bind,
-           s->cfg->workers, s->cfg->n_models, XAI_VERSION_STRING);
+    xd_log(XD_LOG_INFO, "xaid serving", "bind=%s workers=%d models=%zu nets=%zu version=%s",
+           s->cfg->bind, s->cfg->workers, s->cfg->n_models, s->cfg->n_nets, XAI_VERSION_STRING);
     xai_status st = xd_srv_front_loop(s, s->sock);
     if (st != XAI_OK) return xd_err(err, st, "front loop: %s", zmq_strerror(zmq_errno()));
     return XAI_OK;

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include "core/core.h"
 #include "xai/eval.h"
+#include "xai/nn.h"
+#include "xai/result.h"
 #include "xai/text.h"
 #include "xai/value.h"
 
@@ -45,6 +47,7 @@ typedef struct xd_srv_model_cfg {
 typedef struct xd_srv_net_cfg {
     char *name;
     char *path;
+    xai_nn *net;                /* loaded by the `net` line; read-only after */
 } xd_srv_net_cfg;
 
 typedef struct xd_srv_config {
@@ -154,6 +157,9 @@ xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
                               const xai_tokenizer *shared_tok, const xai_value *input,
                               const xai_value *space, xai_error *err);
 void xd_srv_input_free(xd_srv_input *in);
+/* Numeric params whose name contains "samples" are at most max_samples. */
+xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *params,
+                                xai_error *err);
 /* Checks `explain` fields a job needs before it is accepted: the input has
  * the model's kind, params and space are maps, sample counts within limits. */
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
@@ -163,6 +169,30 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
 /* The evaluator counters as the map a result's "stats" holds (defined in
  * methods/result_wire.c, beside the result's wire form). */
 xai_value *xd_eval_stats_value(const xai_eval_stats *s);
+
+/* ---- native networks (net_job.c) --------------------------------------- */
+
+/* Whether `name` is a native method (xai_nn_method_names()). */
+bool xd_srv_net_method(const char *name);
+/* Front-thread checks of an explain on a network: `input` holds "tensor"
+ * (or "row") with exactly c*h*w numbers (else invalid_argument), known
+ * `space` keys, the size within max_features. */
+xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
+                               const xai_value *input, const xai_value *space, xai_error *err);
+/* The `models` reply entry of a network. */
+xai_value *xd_srv_net_entry(const xd_srv_net_cfg *nc);
+
+/* What a worker hands xd_srv_net_explain. */
+typedef struct xd_srv_net_run {
+    const char *method;
+    const xai_value *input, *params, *space;   /* params/space may be NULL */
+    xai_cache *cache;                          /* shared cache or NULL */
+    xai_eval_check_fn check;                   /* the job's stop/deadline check */
+    void *check_ctx;
+} xd_srv_net_run;
+/* Runs a native or sampling method on the network (in the worker). */
+xai_status xd_srv_net_explain(const xd_srv_net_cfg *nc, const xd_srv_net_run *run,
+                              xai_result **out, xai_error *err);
 
 /* ---- jobs and workers (jobs.c) ----------------------------------------- */
 
@@ -239,7 +269,12 @@ void xd_srv_shutdown(xd_srv *s);
 void xd_srv_free(xd_srv *s);
 /* The front loop on the bound ROUTER socket (front.c), used by xd_srv_run. */
 xai_status xd_srv_front_loop(xd_srv *s, void *sock);
-/* Index of the model called `name`, or -1. */
+/* Index of the model called `name`, or -1. Indices n_models and up name
+ * the networks: n_models + i is cfg->nets[i]. */
 ptrdiff_t xd_srv_model_index(const xd_srv *s, const char *name);
+/* The network behind index i, or NULL for a remote model. */
+const xd_srv_net_cfg *xd_srv_net_at(const xd_srv *s, size_t i);
+/* The name of the model or network at index i. */
+const char *xd_srv_model_name(const xd_srv *s, size_t i);
 
 #endif

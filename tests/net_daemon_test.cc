@@ -1,0 +1,263 @@
+// net_daemon_test.cc — native networks through xaid: a network named in the
+// config (`net tiny = file.xnn`) is listed by `models`, explained by native
+// methods and by sampling methods, and drawn by the CLI as a heatmap.
+//
+// The network is written by the test itself: a small CNN on 1 x 4 x 4 inputs
+// (conv 3x3 with 2 channels and padding 1, ReLU, flatten, dense to 3 logits)
+// with fixed weights from xai_nn_init_random(seed 7), saved with
+// xai_nn_save. xaid ($XAI_BUILD/san/xaid) runs as a separate process on an
+// ipc:// endpoint in a temporary directory; the expected values are computed
+// in this process on the same network (loaded back from the same file):
+//  * native methods through the daemon equal xai_nn_explain in-process
+//    (the daemon runs the very same float32 code on the same input);
+//  * occlusion of pixel i (baseline 0) equals f_t(x) - f_t(x with x_i = 0),
+//    f_t the target logit from xai_nn_logits: a definition, not a copy of
+//    the method's code.
+// The suite skips, saying why, when xaid is not built.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "e2e_util.h"
+#include "xai/client.h"
+#include "xai/nn.h"
+
+using namespace e2e;
+
+namespace {
+
+const size_t kD = 16;   // 1 x 4 x 4
+
+// The input: a smooth ramp with a bright spot, values in [0, 3].
+std::vector<float> input_x() {
+    std::vector<float> x(kD);
+    for (size_t i = 0; i < kD; i++) x[i] = 0.1f * (float)i + (i == 5 ? 1.5f : 0.0f);
+    return x;
+}
+
+std::vector<double> as_double(const std::vector<float> &x) { return {x.begin(), x.end()}; }
+
+xai_nn *build_tiny() {
+    xai_nn *net = nullptr;
+    xai_error err;
+    EXPECT_EQ(xai_nn_new(1, 4, 4, &net, &err), XAI_OK);
+    EXPECT_EQ(xai_nn_add_conv2d(net, 2, 3, 3, 1, 1, &err), XAI_OK) << err.message;
+    EXPECT_EQ(xai_nn_add_relu(net, &err), XAI_OK);
+    EXPECT_EQ(xai_nn_add_flatten(net, &err), XAI_OK);
+    EXPECT_EQ(xai_nn_add_dense(net, 3, &err), XAI_OK) << err.message;
+    xai_nn_init_random(net, 7);
+    return net;
+}
+
+// The target logit of x.
+double logit(const xai_nn *net, const std::vector<float> &x, size_t t) {
+    float out[3];
+    xai_error err;
+    EXPECT_EQ(xai_nn_logits(net, x.data(), 1, out, &err), XAI_OK);
+    return out[t];
+}
+
+}  // namespace
+
+class NetDaemon : public ::testing::Test {
+  protected:
+    static TempDir *dir_;
+    static pid_t xaid_;
+    static std::string skip_, ep_;
+    static xai_nn *net_;
+
+    static void SetUpTestSuite() {
+        std::string xaid = build_dir() + "/san/xaid";
+        if (access(xaid.c_str(), X_OK) != 0) {
+            skip_ = "xaid is not built at " + xaid;
+            return;
+        }
+        dir_ = new TempDir();
+        ep_ = dir_->ep("xaid.sock");
+        std::string path = dir_->path + "/tiny.xnn", conf = dir_->path + "/xaid.conf";
+        xai_error err;
+        xai_nn *built = build_tiny();
+        if (xai_nn_save(built, path.c_str(), &err) != XAI_OK) skip_ = err.message;
+        xai_nn_free(built);
+        if (skip_.empty() && xai_nn_load(path.c_str(), &net_, &err) != XAI_OK) skip_ = err.message;
+        std::ofstream(conf) << "bind = " << ep_ << "\nworkers = 2\nnet tiny = " << path << "\n";
+        xaid_ = spawn({xaid, "--config", conf}, {}, dir_->path + "/xaid.log");
+        xai_client *c = nullptr;
+        xai_client_connect(ep_.c_str(), &c, &err);
+        xai_client_set_timeout(c, 500);
+        double s;
+        bool up = eventually(20, [&] { return xai_client_ping(c, &s, &err) == XAI_OK; });
+        xai_client_close(c);
+        if (!up && skip_.empty()) skip_ = "xaid does not answer ping; log in " + dir_->path;
+    }
+
+    static void TearDownTestSuite() {
+        stop_process(xaid_);
+        xai_nn_free(net_);
+        net_ = nullptr;
+        delete dir_;
+        dir_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (!skip_.empty()) GTEST_SKIP() << skip_;
+        xai_error err;
+        ASSERT_EQ(xai_client_connect(ep_.c_str(), &c_, &err), XAI_OK);
+        xai_client_set_timeout(c_, 5000);
+    }
+    void TearDown() override { xai_client_close(c_); }
+
+    // Explains x on `tiny` through the daemon.
+    xai_status explain(const char *method, const std::vector<double> &x, const xai_value *params,
+                       xai_result **out, xai_error *err) {
+        xai_job_request rq = {};
+        rq.model = "tiny";
+        rq.method = method;
+        rq.row = x.data();
+        rq.n_cols = x.size();
+        rq.params = params;
+        return xai_client_explain(c_, &rq, 20000, out, err);
+    }
+
+    // A native method through the daemon equals xai_nn_explain in-process.
+    void expect_native_equal(const char *method, const xai_value *params) {
+        std::vector<float> x = input_x();
+        xai_result *local = nullptr, *remote = nullptr;
+        xai_error err;
+        ASSERT_EQ(xai_nn_explain(net_, method, x.data(), params, &local, &err), XAI_OK)
+            << err.message;
+        ASSERT_EQ(explain(method, as_double(x), params, &remote, &err), XAI_OK) << err.message;
+        ASSERT_EQ(remote->d, kD);
+        ASSERT_EQ(local->d, kD);
+        EXPECT_EQ(remote->target, local->target);
+        EXPECT_NEAR(remote->fx, local->fx, 1e-6);
+        for (size_t i = 0; i < kD; i++) EXPECT_NEAR(remote->values[i], local->values[i], 1e-6) << i;
+        ASSERT_EQ(remote->rank, 3u);
+        EXPECT_EQ(remote->shape[0], 1u);
+        EXPECT_EQ(remote->shape[1], 4u);
+        EXPECT_EQ(remote->shape[2], 4u);
+        EXPECT_STREQ(remote->model, "tiny");
+        xai_result_free(local);
+        xai_result_free(remote);
+    }
+
+    xai_client *c_ = nullptr;
+};
+
+TempDir *NetDaemon::dir_ = nullptr;
+pid_t NetDaemon::xaid_ = -1;
+std::string NetDaemon::skip_, NetDaemon::ep_;
+xai_nn *NetDaemon::net_ = nullptr;
+
+TEST_F(NetDaemon, ModelsListsTheNetwork) {
+    xai_value *r = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_client_models(c_, &r, &err), XAI_OK) << err.message;
+    const xai_value *ms = xai_value_get(r, "models");
+    ASSERT_EQ(xai_value_len(ms), 1u);
+    const xai_value *m = xai_value_at(ms, 0);
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(m, "name"), nullptr), "tiny");
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(m, "kind"), nullptr), "tensor");
+    EXPECT_TRUE(xai_value_get_bool(xai_value_get(m, "ready")));
+    EXPECT_TRUE(xai_value_get_bool(xai_value_get(m, "native")));
+    EXPECT_EQ(xai_value_get_int(xai_value_get(m, "n_outputs")), 3);
+    const xai_value *shape = xai_value_get(m, "input_shape");
+    ASSERT_EQ(xai_value_len(shape), 3u);
+    EXPECT_EQ(xai_value_get_int(xai_value_at(shape, 0)), 1);
+    EXPECT_EQ(xai_value_get_int(xai_value_at(shape, 1)), 4);
+    EXPECT_EQ(xai_value_get_int(xai_value_at(shape, 2)), 4);
+    xai_value_free(r);
+}
+
+TEST_F(NetDaemon, GradientTimesInputMatchesInProcess) { expect_native_equal("grad_x_input", nullptr); }
+
+TEST_F(NetDaemon, LrpEpsilonMatchesInProcess) {
+    xai_value *p = xai_value_map();
+    xai_value_set_float(p, "epsilon", 0.01);
+    expect_native_equal("lrp", p);
+    xai_value_free(p);
+}
+
+// Occlusion with pixel features and baseline 0 on the logits: value_i =
+// f_t(x) - f_t(x with x_i = 0) for the target t = argmax of the logits.
+TEST_F(NetDaemon, OcclusionIsTheLogitDropOfEachPixel) {
+    std::vector<float> x = input_x();
+    float lg[3];
+    xai_error err;
+    ASSERT_EQ(xai_nn_logits(net_, x.data(), 1, lg, &err), XAI_OK);
+    size_t t = (size_t)(std::max_element(lg, lg + 3) - lg);
+    xai_result *r = nullptr;
+    ASSERT_EQ(explain("occlusion", as_double(x), nullptr, &r, &err), XAI_OK) << err.message;
+    ASSERT_EQ(r->d, kD);
+    EXPECT_EQ(r->target, (int64_t)t);
+    double fx = logit(net_, x, t);
+    EXPECT_NEAR(r->fx, fx, 1e-5);
+    bool some_nonzero = false;
+    for (size_t i = 0; i < kD; i++) {
+        std::vector<float> xi = x;
+        xi[i] = 0;
+        double want = fx - logit(net_, xi, t);
+        some_nonzero |= std::fabs(want) > 1e-3;
+        EXPECT_NEAR(r->values[i], want, 1e-5) << "pixel " << i;
+    }
+    EXPECT_TRUE(some_nonzero);
+    ASSERT_EQ(r->rank, 3u);
+    EXPECT_EQ(r->shape[1] * r->shape[2], kD);
+    xai_result_free(r);
+}
+
+TEST_F(NetDaemon, WrongInputSizeIsInvalidArgument) {
+    std::vector<double> x(15, 1.0);
+    xai_result *r = nullptr;
+    xai_error err;
+    EXPECT_EQ(explain("grad_x_input", x, nullptr, &r, &err), XAI_ERR_INVALID);
+    EXPECT_NE(std::string(err.message).find("16"), std::string::npos) << err.message;
+    EXPECT_EQ(r, nullptr);
+    x.resize(17, 0.0);
+    EXPECT_EQ(explain("occlusion", x, nullptr, &r, &err), XAI_ERR_INVALID);
+}
+
+// The CLI reads a 4-line tensor file as 4 x 4, prints the heat grid, and
+// writes a PPM of 4*5 x 4*5 pixels whose strongest cell is pure red (a
+// positive maximum) or pure blue (a negative one), and a PGM of the same size.
+TEST_F(NetDaemon, CliWritesHeatmaps) {
+    std::vector<float> x = input_x();
+    std::string tf = dir_->path + "/x.txt", ppm = dir_->path + "/h.ppm", pgm = dir_->path + "/h.pgm";
+    {
+        std::ofstream f(tf);
+        for (size_t i = 0; i < kD; i++) f << x[i] << (i % 4 == 3 ? "\n" : " ");
+    }
+    std::string base = build_dir() + "/san/xai --endpoint " + ep_ +
+                       " explain --model tiny --method grad_x_input --tensor-file " + tf +
+                       " --heatmap-scale 5 --heatmap ";
+    std::string out;
+    ASSERT_EQ(run_cmd(base + ppm, &out), 0) << out;
+    EXPECT_NE(out.find("relevance map 4 x 4"), std::string::npos) << out;
+    ASSERT_EQ(run_cmd(base + pgm, &out), 0) << out;
+
+    std::ifstream f(ppm, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string header = "P6\n20 20\n255\n";
+    ASSERT_EQ(data.size(), header.size() + 20 * 20 * 3);
+    EXPECT_EQ(data.substr(0, header.size()), header);
+    xai_result *local = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_nn_explain(net_, "grad_x_input", x.data(), nullptr, &local, &err), XAI_OK);
+    size_t best = 0;
+    for (size_t i = 0; i < kD; i++)
+        if (std::fabs(local->values[i]) > std::fabs(local->values[best])) best = i;
+    size_t px = header.size() + 3 * ((best / 4) * 5 * 20 + (best % 4) * 5);
+    const unsigned char want_red[3] = {255, 0, 0}, want_blue[3] = {0, 0, 255};
+    const unsigned char *want = local->values[best] > 0 ? want_red : want_blue;
+    for (int k = 0; k < 3; k++) EXPECT_EQ((unsigned char)data[px + k], want[k]) << k;
+    xai_result_free(local);
+
+    std::ifstream g(pgm, std::ios::binary);
+    std::string gray((std::istreambuf_iterator<char>(g)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(gray.substr(0, 13), "P5\n20 20\n255\n");
+    EXPECT_EQ(gray.size(), 13u + 20 * 20);
+}
