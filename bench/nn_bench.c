@@ -12,6 +12,9 @@
  * OpenBLAS runs on one thread and times are process CPU seconds (wall
  * seconds are printed too): on a shared machine CPU time is the stable
  * measure, and one thread makes the engine and sgemm comparable.
+ * At the end, when /usr/bin/python3 can import torch, bench/nn_torch.py times
+ * PyTorch on the same networks and inputs (passed this program's gradient x
+ * input times for the ratio); otherwise one line says torch is absent.
  * One JSON object per line.
  */
 #include <cblas.h>
@@ -46,6 +49,35 @@ static double sgemm_gflops(int n) {
     }
     free(a), free(b), free(c);
     return 2.0 * n * n * (double)n / best * 1e-9;
+}
+
+/* sgemm rate at the exact shapes of a forward pass over n samples: for
+ * each dense/conv layer the O x (n * out_h * out_w) x K product it runs
+ * (im2col folds the batch into the columns), best of 5, total FLOPs over
+ * total time. The fair reference for small layers, whose products run
+ * below the n x n x n rate. */
+static double shape_sgemm_gflops(const xai_nn *net, size_t n) {
+    double flops = 0, secs = 0;
+    for (size_t l = 0; l < xai_nn_n_layers(net); l++) {
+        size_t nw, nb, s[3];
+        xai_nn_get_weights(net, l, NULL, &nw, NULL, &nb);
+        if (nb == 0) continue;
+        xai_nn_layer_shape(net, l, s);
+        int M = (int)nb, K = (int)(nw / nb), N = (int)(n * s[1] * s[2]);
+        float *a = calloc((size_t)M * K, sizeof *a), *b = calloc((size_t)K * N, sizeof *b);
+        float *c = calloc((size_t)M * N, sizeof *c);
+        double best = 1e30;
+        for (int r = 0; r < 5; r++) {
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+            double t = now() - t0;
+            best = t < best ? t : best;
+        }
+        free(a), free(b), free(c);
+        flops += 2.0 * M * (double)N * K;
+        secs += best;
+    }
+    return secs > 0 ? flops / secs * 1e-9 : 0;
 }
 
 /* Multiply-add FLOPs of one forward pass of one sample. */
@@ -121,11 +153,30 @@ static double time_op(const xai_nn *net, int op, const float *x, size_t n, float
     return best;
 }
 
+/* PyTorch on the same networks (bench/nn_torch.py), given gxi[net][batch]:
+ * this program's gradient x input CPU seconds per call. */
+static void torch_reference(const char *const names[2], const size_t batches[3],
+                            double gxi[2][3]) {
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        printf("{\"bench\":\"nn_torch\",\"torch\":\"absent\"}\n");
+        return;
+    }
+    char cmd[1024];
+    int len = snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/nn_torch.py --native ");
+    for (int k = 0; k < 2; k++)
+        for (int b = 0; b < 3; b++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, "%s%s:%zu:%.6g",
+                            k + b ? "," : "", names[k], batches[b], gxi[k][b]);
+    fflush(stdout);
+    if (system(cmd) != 0) printf("{\"bench\":\"nn_torch\",\"error\":\"nn_torch.py failed\"}\n");
+}
+
 int main(void) {
     openblas_set_num_threads(1);
     double peak = sgemm_gflops(1024);
     printf("{\"bench\":\"nn\",\"op\":\"sgemm\",\"n\":1024,\"gflops\":%.2f}\n", peak);
-    const char *names[2] = {"mlp", "cnn"};
+    const char *const names[2] = {"mlp", "cnn"};
+    double gxi[2][3] = {{0}};
     const char *paths[2] = {"examples/digits/mlp.xnn", "examples/digits/cnn.xnn"};
     const size_t batches[3] = {1, 64, 1024};
     for (int k = 0; k < 2; k++) {
@@ -136,17 +187,20 @@ int main(void) {
         for (size_t i = 0; i < d * 1024; i++) x[i] = (float)((i * 2654435761u) % 17) / 16.0f;
         for (int b = 0; b < 3; b++) {
             size_t n = batches[b];
-            double tf = 0;
+            double tf = 0, shape = shape_sgemm_gflops(net, n);
             for (int op = 0; op < 4; op++) {
                 double wall = 0, t = time_op(net, op, x, n, out, &wall);
                 double mult = op == OP_FORWARD ? 1 : op == OP_IG ? 2 * 50 + 2 : 2;
                 double gf = mult * ff * (double)n / t * 1e-9;
                 if (op == OP_FORWARD) tf = t;
+                if (op == OP_GXI) gxi[k][b] = t;
                 printf("{\"bench\":\"nn\",\"net\":\"%s\",\"op\":\"%s\",\"batch\":%zu,\"cpu_"
                        "seconds\":%.6g,"
                        "\"wall_seconds\":%.6g,"
-                       "\"gflops\":%.3f,\"sgemm_gflops\":%.2f,\"fraction_of_sgemm\":%.3f",
-                       names[k], op_names[op], n, t, wall, gf, peak, gf / peak);
+                       "\"gflops\":%.3f,\"sgemm_gflops\":%.2f,\"fraction_of_sgemm\":%.3f,"
+                       "\"shape_sgemm_gflops\":%.2f,\"fraction_of_shape_sgemm\":%.3f",
+                       names[k], op_names[op], n, t, wall, gf, peak, gf / peak, shape,
+                       gf / shape);
                 if (op == OP_GXI || op == OP_LRP)
                     printf(",\"backward_over_forward\":%.2f", (t - tf) / tf);
                 printf("}\n");
@@ -157,5 +211,6 @@ int main(void) {
         free(out);
         xai_nn_free(net);
     }
+    torch_reference(names, batches, gxi);
     return 0;
 }

@@ -2,7 +2,8 @@
  *
  * The config file (--config) is read first, whatever the flag order, and
  * the other flags then override it: --bind, --model name=kind@endpoint
- * (repeatable; adds or replaces), --workers, --log-level. SIGTERM and SIGINT
+ * (repeatable; adds or replaces), --workers, --log-level. Native networks
+ * (`net` lines) are loaded while the file is read. SIGTERM and SIGINT
  * start a graceful shutdown (new explains get shutting_down, running jobs
  * get shutdown_grace_ms, then are cancelled) and xaid exits 0. A bad config
  * or flag exits 2 with one clear line; a failure to start (bind, files)
@@ -116,6 +117,13 @@ int main(int argc, char **argv) {
         xd_log(XD_LOG_INFO, "model configured", "name=%s kind=%s endpoint=%s timeout_ms=%d retries=%d",
                cfg.models[i].name, cfg.models[i].kind == XAI_INPUT_TEXT ? "text" : "tabular",
                cfg.models[i].endpoint, cfg.models[i].timeout_ms, cfg.models[i].retries);
+    for (size_t i = 0; i < cfg.n_nets; i++) {
+        size_t sh[3];
+        xai_nn_layer_shape(cfg.nets[i].net, (size_t)-1, sh);
+        xd_log(XD_LOG_INFO, "net loaded", "name=%s path=%s input=%zux%zux%zu layers=%zu logits=%zu",
+               cfg.nets[i].name, cfg.nets[i].path, sh[0], sh[1], sh[2],
+               xai_nn_n_layers(cfg.nets[i].net), xai_nn_n_logits(cfg.nets[i].net));
+    }
     xai_error err = {0};
     xd_srv *s = NULL;
     int code = 0;

@@ -10,7 +10,9 @@
 # split on `spam` and the first of them on `spam_c` with occlusion, and one
 # breast-cancer row on `cancer`; then every other method (lime, kernelshap,
 # shapley_sampling, anchors) on one email and the row, saying in one line
-# when a method is not built yet.
+# when a method is not built yet; last, one handwritten digit on the native
+# network `digits` with LRP and gradient x input (ASCII heat grid, and a
+# PPM heatmap in examples/digits/data/).
 #
 # Everything started here is stopped on exit, failure, Ctrl-C or SIGTERM
 # (trap), and the ipc sockets are removed. Exit status: 0 when every
@@ -161,6 +163,22 @@ for m in $MORE_METHODS; do
     explain "email 1, model spam, $m" --model spam --method "$m" --text "$FIRST"
     explain "breast-cancer test row 1, model cancer, $m" --model cancer --method "$m" --row "$ROW"
 done
+
+# Native networks: one digit of sklearn's 8x8 digits on `digits`
+# (examples/digits/mlp.xnn, run inside xaid). The digit goes in as a PGM of
+# maxval 16 (the digits' 0..16 pixels), which the CLI scales to [0, 1] as the
+# network was trained; LRP-epsilon and gradient x input print an ASCII heat
+# grid, and the LRP map is also written as a red/blue PPM heatmap.
+DIGITS=examples/digits/data/digits.csv
+[ -f "$DIGITS" ] || "$PYTHON" examples/digits/export_data.py || die "exporting the digits failed"
+DIGIT=$(tail -n 1 "$DIGITS")
+PGM=examples/digits/data/digit.pgm
+{ printf 'P2\n8 8\n16\n'; echo "${DIGIT#*,}" | tr ',' '\n' | paste -d' ' - - - - - - - -; } > "$PGM"
+explain "a digit (label ${DIGIT%%,*}), network digits, lrp_epsilon (epsilon 0.01)" \
+    --model digits --method lrp_epsilon --param epsilon=0.01 --image "$PGM" --top 5 \
+    --heatmap examples/digits/data/digit_lrp.ppm
+explain "the same digit, network digits, grad_x_input" --model digits --method grad_x_input \
+    --image "$PGM" --top 5
 
 say "daemon counters"
 "$XAI" stats || FAILED=1

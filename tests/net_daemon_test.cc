@@ -12,13 +12,18 @@
 //    (the daemon runs the very same float32 code on the same input);
 //  * occlusion of pixel i (baseline 0) equals f_t(x) - f_t(x with x_i = 0),
 //    f_t the target logit from xai_nn_logits: a definition, not a copy of
-//    the method's code.
+//    the method's code (and likewise for 2 x 2 patches and a baseline);
+//  * the CLI reads a tensor file and a PGM (checked against the logit of
+//    the scaled pixels) and writes PPM/PGM heatmaps whose header, size and
+//    strongest cell's colour are checked;
+//  * a wrong input size is invalid_argument, a bad net file a config error
+//    naming the line, and xaid exits 0 (no ASan report) at the end.
 // The suite skips, saying why, when xaid is not built.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,8 +100,13 @@ class NetDaemon : public ::testing::Test {
         if (!up && skip_.empty()) skip_ = "xaid does not answer ping; log in " + dir_->path;
     }
 
+    // xaid must exit 0 on SIGTERM: under ASan a leak or an error would
+    // make the status non-zero.
     static void TearDownTestSuite() {
-        stop_process(xaid_);
+        int status = stop_process(xaid_);
+        if (skip_.empty()) {
+            EXPECT_EQ(status, 0) << "xaid's log is " << dir_->path << "/xaid.log";
+        }
         xai_nn_free(net_);
         net_ = nullptr;
         delete dir_;
@@ -123,14 +133,20 @@ class NetDaemon : public ::testing::Test {
         return xai_client_explain(c_, &rq, 20000, out, err);
     }
 
-    // A native method through the daemon equals xai_nn_explain in-process.
-    void expect_native_equal(const char *method, const xai_value *params) {
+    // A native method through the daemon equals xai_nn_explain in-process
+    // (of local_method / local_params when given: the alias's meaning).
+    void expect_native_equal(const char *method, const xai_value *params,
+                             const char *local_method = nullptr,
+                             const xai_value *local_params = nullptr) {
         std::vector<float> x = input_x();
         xai_result *local = nullptr, *remote = nullptr;
         xai_error err;
-        ASSERT_EQ(xai_nn_explain(net_, method, x.data(), params, &local, &err), XAI_OK)
+        ASSERT_EQ(xai_nn_explain(net_, local_method ? local_method : method, x.data(),
+                                 local_method ? local_params : params, &local, &err),
+                  XAI_OK)
             << err.message;
         ASSERT_EQ(explain(method, as_double(x), params, &remote, &err), XAI_OK) << err.message;
+        EXPECT_STREQ(remote->method, method);
         ASSERT_EQ(remote->d, kD);
         ASSERT_EQ(local->d, kD);
         EXPECT_EQ(remote->target, local->target);
@@ -180,6 +196,35 @@ TEST_F(NetDaemon, LrpEpsilonMatchesInProcess) {
     xai_value_set_float(p, "epsilon", 0.01);
     expect_native_equal("lrp", p);
     xai_value_free(p);
+}
+
+// lrp_epsilon_plus is lrp with composite epsilon_plus (z+ on the conv
+// layer, so it differs from plain epsilon here); lrp_epsilon is lrp with
+// composite none; giving an alias a composite is invalid_argument.
+TEST_F(NetDaemon, LrpAliasesAreLrpWithTheirComposite) {
+    xai_value *plus = xai_value_map(), *none = xai_value_map(), *eps = xai_value_map();
+    xai_value_set_str(plus, "composite", "epsilon_plus");
+    xai_value_set_float(eps, "epsilon", 0.01);
+    xai_value_set_str(none, "composite", "none");
+    xai_value_set_float(none, "epsilon", 0.01);
+    {   // the two composites really differ on this network
+        std::vector<float> x = input_x();
+        xai_result *a = nullptr, *b = nullptr;
+        xai_error e;
+        ASSERT_EQ(xai_nn_explain(net_, "lrp", x.data(), plus, &a, &e), XAI_OK) << e.message;
+        ASSERT_EQ(xai_nn_explain(net_, "lrp", x.data(), none, &b, &e), XAI_OK) << e.message;
+        double diff = 0;
+        for (size_t i = 0; i < kD; i++) diff = std::max(diff, std::fabs(a->values[i] - b->values[i]));
+        EXPECT_GT(diff, 1e-4);
+        xai_result_free(a);
+        xai_result_free(b);
+    }
+    expect_native_equal("lrp_epsilon_plus", nullptr, "lrp", plus);
+    expect_native_equal("lrp_epsilon", eps, "lrp", none);
+    xai_result *r = nullptr;
+    xai_error err;
+    EXPECT_EQ(explain("lrp_epsilon", as_double(input_x()), plus, &r, &err), XAI_ERR_INVALID);
+    for (xai_value *v : {plus, none, eps}) xai_value_free(v);
 }
 
 // Occlusion with pixel features and baseline 0 on the logits: value_i =
@@ -260,4 +305,118 @@ TEST_F(NetDaemon, CliWritesHeatmaps) {
     std::string gray((std::istreambuf_iterator<char>(g)), std::istreambuf_iterator<char>());
     EXPECT_EQ(gray.substr(0, 13), "P5\n20 20\n255\n");
     EXPECT_EQ(gray.size(), 13u + 20 * 20);
+}
+
+// Patches of 2 x 2 pixels: 4 features on a 2 x 2 grid; occluding patch
+// (py, px) sets its 4 pixels to the baseline 0.5 (space.baseline), so each
+// value is f_t(x) - f_t(x with that block at 0.5).
+TEST_F(NetDaemon, OcclusionOfPatchesWithABaseline) {
+    std::vector<float> x = input_x();
+    std::vector<double> xd = as_double(x);
+    float lg[3];
+    xai_error err;
+    ASSERT_EQ(xai_nn_logits(net_, x.data(), 1, lg, &err), XAI_OK);
+    size_t t = (size_t)(std::max_element(lg, lg + 3) - lg);
+    xai_value *space = xai_value_map();
+    xai_value_set_int(space, "patch", 2);
+    xai_value_set_float(space, "baseline", 0.5);
+    xai_job_request rq = {};
+    rq.model = "tiny";
+    rq.method = "occlusion";
+    rq.row = xd.data();
+    rq.n_cols = xd.size();
+    rq.space = space;
+    xai_result *r = nullptr;
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &r, &err), XAI_OK) << err.message;
+    xai_value_free(space);
+    ASSERT_EQ(r->d, 4u);
+    ASSERT_EQ(r->rank, 3u);
+    EXPECT_EQ(r->shape[1], 2u);
+    EXPECT_EQ(r->shape[2], 2u);
+    double fx = logit(net_, x, t);
+    for (size_t p = 0; p < 4; p++) {
+        std::vector<float> xp = x;
+        for (size_t dy = 0; dy < 2; dy++)
+            for (size_t dx = 0; dx < 2; dx++) xp[(2 * (p / 2) + dy) * 4 + 2 * (p % 2) + dx] = 0.5f;
+        EXPECT_NEAR(r->values[p], fx - logit(net_, xp, t), 1e-5) << "patch " << p;
+    }
+    xai_result_free(r);
+}
+
+// A `net` line whose file does not load stops xaid with status 2 and a
+// message naming the config file and line.
+TEST(NetDaemonConfig, BadNetFileIsAConfigErrorNamingTheLine) {
+    std::string xaid = build_dir() + "/san/xaid";
+    if (access(xaid.c_str(), X_OK) != 0) GTEST_SKIP() << "xaid is not built at " << xaid;
+    TempDir dir;
+    std::string conf = dir.path + "/bad.conf", bad = dir.path + "/bad.xnn";
+    std::ofstream(bad) << "not a network";
+    std::ofstream(conf) << "bind = " << dir.ep("x.sock") << "\nnet broken = " << bad << "\n";
+    std::string out;
+    EXPECT_EQ(run_cmd(xaid + " --config " + conf + " 2>&1", &out), 2);
+    EXPECT_NE(out.find(conf + ":2: net broken"), std::string::npos) << out;
+}
+
+// --image reads a binary PGM (P5) as 1 x h x w with pixels scaled to
+// [0, --image-max]: pixels p = 5 i (+75 at i = 5) with maxval 255 and
+// --image-max 5.1 become x_i = p / 50, and the CLI's JSON fx equals the
+// target logit of that x computed in-process.
+TEST_F(NetDaemon, CliReadsAPgmImage) {
+    std::string pgm = dir_->path + "/in.pgm", json = dir_->path + "/r.json";
+    std::vector<unsigned char> px(kD);
+    std::vector<float> x(kD);
+    for (size_t i = 0; i < kD; i++) {
+        px[i] = (unsigned char)(5 * i + (i == 5 ? 75 : 0));
+        x[i] = (float)(px[i] / 255.0 * 5.1);
+    }
+    {
+        std::ofstream f(pgm, std::ios::binary);
+        f << "P5\n# a comment\n4 4\n255\n";
+        f.write((const char *)px.data(), (std::streamsize)px.size());
+    }
+    std::string out;
+    ASSERT_EQ(run_cmd(build_dir() + "/san/xai --endpoint " + ep_ +
+                          " explain --model tiny --method saliency --image " + pgm +
+                          " --image-max 5.1 --json > " + json, &out), 0);
+    const char *py = std::getenv("PYTHON");
+    ASSERT_EQ(run_cmd(std::string(py && py[0] ? py : "python3") +
+                          " -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                          "print(d[\"fx\"], d[\"target\"], *d[\"shape\"])' " + json, &out), 0);
+    double fx = 0;
+    int t = -1, c = 0, h = 0, w = 0;
+    ASSERT_EQ(std::sscanf(out.c_str(), "%lf %d %d %d %d", &fx, &t, &c, &h, &w), 5) << out;
+    ASSERT_GE(t, 0);
+    EXPECT_NEAR(fx, logit(net_, x, (size_t)t), 1e-5);
+    EXPECT_EQ(c * 100 + h * 10 + w, 144);
+}
+
+// Workers share one loaded network without a lock (nn.h: explanation
+// functions only read it). Eight jobs submitted at once on two workers,
+// alternating two inputs, each equal the in-process map of its input.
+TEST_F(NetDaemon, ConcurrentJobsOnOneNetworkAgree) {
+    std::vector<float> xs[2] = {input_x(), input_x()};
+    for (float &v : xs[1]) v = 3.0f - v;
+    std::vector<double> xd[2] = {as_double(xs[0]), as_double(xs[1])};
+    xai_result *local[2] = {nullptr, nullptr};
+    xai_error err;
+    for (int k = 0; k < 2; k++)
+        ASSERT_EQ(xai_nn_explain(net_, "grad_x_input", xs[k].data(), nullptr, &local[k], &err), XAI_OK);
+    uint64_t jobs[8];
+    for (int i = 0; i < 8; i++) {
+        xai_job_request rq = {};
+        rq.model = "tiny";
+        rq.method = "grad_x_input";
+        rq.row = xd[i % 2].data();
+        rq.n_cols = kD;
+        ASSERT_EQ(xai_client_submit(c_, &rq, &jobs[i], &err), XAI_OK) << err.message;
+    }
+    for (int i = 0; i < 8; i++) {
+        xai_result *r = nullptr;
+        ASSERT_EQ(xai_client_wait(c_, jobs[i], 20000, nullptr, nullptr, &r, &err), XAI_OK)
+            << err.message;
+        ASSERT_EQ(r->d, kD);
+        for (size_t j = 0; j < kD; j++) EXPECT_NEAR(r->values[j], local[i % 2]->values[j], 1e-6);
+        xai_result_free(r);
+    }
+    for (xai_result *r : local) xai_result_free(r);
 }

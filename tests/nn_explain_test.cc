@@ -114,6 +114,16 @@ TEST(NnExplain, BadNamesAndOptionsAreClearErrors) {
     p = params({{"target", xai_value_int(3)}});
     EXPECT_EQ(xai_nn_explain(net, "lrp", x.data(), p, &r, &e), XAI_ERR_INVALID);
     xai_value_free(p);
+    // Every method takes a seed (kept in the result); a negative one is refused.
+    p = params({{"seed", xai_value_int(7)}});
+    ASSERT_EQ(xai_nn_explain(net, "grad_x_input", x.data(), p, &r, &e), XAI_OK) << e.message;
+    EXPECT_EQ(r->seed, 7u);
+    xai_result_free(r);
+    r = nullptr;
+    xai_value_free(p);
+    p = params({{"seed", xai_value_int(-1)}});
+    EXPECT_EQ(xai_nn_explain(net, "saliency", x.data(), p, &r, &e), XAI_ERR_INVALID);
+    xai_value_free(p);
     p = params({{"rule", xai_value_str("simpson")}});
     EXPECT_EQ(xai_nn_explain(net, "integrated_gradients", x.data(), p, &r, &e), XAI_ERR_INVALID);
     EXPECT_NE(std::string(e.message).find("simpson"), std::string::npos) << e.message;

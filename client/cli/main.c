@@ -34,7 +34,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...\n"
-          "          | --tensor-file F | --image F.pgm [--image-max 16])\n"
+          "          | --tensor-file F | --image F.pgm [--image-max 1])\n"
           "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
           "          [--json] [--seed N] [--target T] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
@@ -237,7 +237,7 @@ static int run_explain(xai_client *c, const explain_args *a, const xai_job_reque
 }
 
 static int cmd_explain(xai_client *c, int argc, char **argv) {
-    explain_args a = {.method = "occlusion", .image_max = 16};
+    explain_args a = {.method = "occlusion", .image_max = 1};
     char msg[512] = "";
     char *text_buf = NULL;
     double *row = NULL;

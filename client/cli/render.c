@@ -126,12 +126,13 @@ void cli_render_models(FILE *f, const xai_value *reply) {
     const xai_value *models = xai_value_get(reply, "models");
     size_t n = xai_value_len(models);
     fprintf(f, "%-16s %-8s %-6s %8s  %-20s %s\n", "name", "kind", "ready", "features",
-            "classes", "endpoint");
+            "classes", "endpoint or file");
     for (size_t i = 0; i < n; i++) {
         const xai_value *m = xai_value_at(models, i);
         const char *name = xai_value_get_str(xai_value_get(m, "name"), NULL);
         const char *kind = xai_value_get_str(xai_value_get(m, "kind"), NULL);
         const char *ep = xai_value_get_str(xai_value_get(m, "endpoint"), NULL);
+        if (ep == NULL) ep = xai_value_get_str(xai_value_get(m, "path"), NULL); /* a network */
         const xai_value *nf = xai_value_get(m, "n_features");
         fprintf(f, "%-16s %-8s %-6s ", name ? name : "?", kind ? kind : "?",
                 xai_value_get_bool(xai_value_get(m, "ready")) ? "yes" : "no");

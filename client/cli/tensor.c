@@ -7,7 +7,8 @@
  * several lines, the file is read as an image of (lines x k) and the CLI
  * sends that layout as space.shape. A PGM (P2 text or P5 binary, maxval up
  * to 65535) is read as a 1 x h x w image with pixel p scaled to
- * p / maxval * image_max (the digits networks take 0..16, the default).
+ * p / maxval * image_max (default 1: the digits networks take sklearn's
+ * 0..16 pixels divided by 16, so a PGM of maxval 16 maps one to one).
  *
  * Outputs. A map of rank 3 (c, h, w) or 2 (h, w) is drawn as an h x w grid
  * (channels summed); each cell is the signed level round(9 v / max |v|),
@@ -36,8 +37,32 @@ static bool push(cli_tensor *t, size_t *cap, double v) {
     return true;
 }
 
+/* Appends the numbers of one line; their count, or -1 with msg set. */
+static long parse_line(const char *line, cli_tensor *t, size_t *cap, const char *path, char *msg,
+                       size_t msg_len) {
+    long k = 0;
+    for (const char *p = line;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r') p++;
+        if (*p == '\0') return k;
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v)) {
+            snprintf(msg, msg_len, "%s: \"%.20s\" is not a number", path, p);
+            return -1;
+        }
+        if (!push(t, cap, v)) {
+            snprintf(msg, msg_len, "out of memory reading %s", path);
+            return -1;
+        }
+        k++;
+        p = end;
+    }
+}
+
 bool cli_read_tensor_file(const char *path, cli_tensor *t, char *msg, size_t msg_len) {
-    size_t len, cap = 0, lines = 0, per_line = 0;
+    size_t len, cap = 0, lines = 0;
+    long per_line = 0;
     bool regular = true;
     char *buf = cli_read_file(path, &len, msg, msg_len);
     memset(t, 0, sizeof *t);
@@ -45,21 +70,8 @@ bool cli_read_tensor_file(const char *path, cli_tensor *t, char *msg, size_t msg
     for (char *line = buf, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = '\0';
-        size_t k = 0;
-        for (char *p = line;;) {
-            while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r') p++;
-            if (*p == '\0') break;
-            char *end;
-            errno = 0;
-            double v = strtod(p, &end);
-            if (end == p || errno || !isfinite(v)) {
-                snprintf(msg, msg_len, "%s: \"%.20s\" is not a number", path, p);
-                goto fail;
-            }
-            if (!push(t, &cap, v)) goto fail;
-            k++;
-            p = end;
-        }
+        long k = parse_line(line, t, &cap, path, msg, msg_len);
+        if (k < 0) goto fail;
         if (k == 0) continue;
         if (lines++ == 0) per_line = k;
         else if (k != per_line) regular = false;
@@ -68,7 +80,7 @@ bool cli_read_tensor_file(const char *path, cli_tensor *t, char *msg, size_t msg
         snprintf(msg, msg_len, "%s holds no numbers", path);
         goto fail;
     }
-    if (regular && lines > 1 && per_line > 1) t->h = lines, t->w = per_line;
+    if (regular && lines > 1 && per_line > 1) t->h = lines, t->w = (size_t)per_line;
     free(buf);
     return true;
 fail:
@@ -108,7 +120,8 @@ bool cli_read_pgm(const char *path, double image_max, cli_tensor *t, char *msg, 
     }
     size_t n = (size_t)w * (size_t)h, width = maxval > 255 ? 2 : 1;
     at++; /* the one whitespace after maxval */
-    if (binary && (at > len || len - at < n * width)) {
+    /* Every pixel takes at least one byte, so n <= len bounds the buffer. */
+    if (at > len || n > len || (binary && len - at < n * width)) {
         snprintf(msg, msg_len, "%s: truncated: %zu pixels expected", path, n);
         goto fail;
     }

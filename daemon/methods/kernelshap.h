@@ -45,7 +45,10 @@ typedef enum { XD_LINK_IDENTITY = 0, XD_LINK_LOGIT = 1 } xd_link;
 
 typedef struct xd_kshap_opts {
     size_t nsamples;        /* coalitions besides empty and full; 0 = 2d + 2048, capped at 2^d - 2 */
-    bool shap_schedule;     /* true: shap 0.4x exactly (middle size unpaired when d is even) */
+    bool shap_schedule;     /* true: shap 0.4x exactly (draws with replacement, weights by
+                               counts, middle size unpaired when d is even); false: the
+                               improved schedule (distinct pairs stratified by size, every
+                               size with its exact kernel mass) */
     double tol;             /* > 0: sample in batches until rel_se < tol */
     size_t batch;           /* new coalitions per batch when tol > 0; 0 = max(64, nsamples / 16) */
     xd_link link;
@@ -56,7 +59,11 @@ typedef struct xd_kshap_opts {
 typedef struct xd_kshap_info {
     size_t n_full_sizes;    /* coalition sizes (and complements) enumerated completely */
     size_t n_sampled;       /* distinct coalitions drawn at random */
-    size_t n_draws;         /* random draws, repeats included */
+    size_t n_draws;         /* random draws, repeats included (improved: pairs, never repeated) */
+    /* Optional, caller's d + 1 doubles (NULL = not wanted): the regression
+     * weight of the final solve summed over the coalitions of each size
+     * 0..d (0 and d are 0: empty and full enter through efficiency). */
+    double *size_weight;
 } xd_kshap_info;
 
 /* Runs KernelSHAP over d features of oracle o. The oracle's outputs are

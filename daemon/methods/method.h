@@ -54,5 +54,6 @@ extern const xd_method xd_method_lime;
 extern const xd_method xd_method_kernelshap;
 extern const xd_method xd_method_shapley_sampling;
 extern const xd_method xd_method_anchors;
+extern const xd_method xd_method_faithfulness;
 
 #endif

@@ -13,6 +13,7 @@ static const xd_method *const methods[] = {
     &xd_method_kernelshap,
     &xd_method_shapley_sampling,
     &xd_method_anchors,
+    &xd_method_faithfulness,
 };
 
 static const char *method_names[XD_ARRAY_LEN(methods) + 1];

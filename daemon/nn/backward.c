@@ -11,12 +11,44 @@
 #include "core/core.h"
 #include "nn_impl.h"
 
+/* 2x2 max pooling with stride 2 whose windows tile the input: each input
+ * is written once (the window's gradient at its first maximum in row-major
+ * order, zero elsewhere), so gin needs no zeroing first. */
+static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict in,
+                         const float *restrict gout, size_t n, float *restrict gin) {
+    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, w = L->in_w;
+    for (size_t sc = 0; sc < n * L->in_c; sc++)
+        for (size_t oy = 0; oy < L->out_h; oy++) {
+            size_t r0 = sc * ihw + 2 * oy * w;
+            const float *go = gout + sc * ohw + oy * L->out_w;
+            for (size_t ox = 0; ox < L->out_w; ox++) {
+                const float *a = in + r0 + 2 * ox, *b = a + w;
+                float *ga = gin + r0 + 2 * ox, *gb = ga + w, g = go[ox];
+                /* bq: value q beats the maximum of the values before it */
+                bool b1 = a[1] > a[0];
+                float m = b1 ? a[1] : a[0];
+                bool b2 = b[0] > m;
+                m = b2 ? b[0] : m;
+                bool b3 = b[1] > m;
+                ga[0] = !b1 && !b2 && !b3 ? g : 0.0f;
+                ga[1] = b1 && !b2 && !b3 ? g : 0.0f;
+                gb[0] = b2 && !b3 ? g : 0.0f;
+                gb[1] = b3 ? g : 0.0f;
+            }
+        }
+}
+
 /* Max pooling sends each window's gradient to its first maximum; average
  * pooling spreads it evenly. gin is zeroed here. */
 static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, size_t n,
                      float *gin) {
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
     float inv = 1.0f / (float)(L->kh * L->kw);
+    if (L->kind == XAI_NN_MAXPOOL2D && L->kh == 2 && L->kw == 2 && L->stride == 2 &&
+        L->in_h == 2 * L->out_h && L->in_w == 2 * L->out_w) {
+        maxpool2_bwd(L, in, gout, n, gin);
+        return;
+    }
     memset(gin, 0, n * L->in_c * ihw * sizeof *gin);
     for (size_t sc = 0; sc < n * L->in_c; sc++) {
         const float *img = in + sc * ihw;
@@ -40,16 +72,22 @@ static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, s
     }
 }
 
-static void relu_bwd(xd_nn_mode mode, const float *in, const float *gout, size_t sz, float *gin) {
-    for (size_t i = 0; i < sz; i++) {
-        float g = gout[i];
-        if (mode == XD_NN_DECONV)
-            gin[i] = g > 0 ? g : 0.0f;
-        else if (mode == XD_NN_GUIDED)
-            gin[i] = in[i] > 0 && g > 0 ? g : 0.0f;
-        else
-            gin[i] = in[i] > 0 ? g : 0.0f;
-    }
+/* The mode is tested once, outside the loops, and every load is
+ * unconditional, so each loop vectorizes to compares and selects. */
+static void relu_bwd(xd_nn_mode mode, const float *restrict in, const float *restrict gout,
+                     size_t sz, float *restrict gin) {
+    if (mode == XD_NN_DECONV)
+        for (size_t i = 0; i < sz; i++) gin[i] = gout[i] > 0 ? gout[i] : 0.0f;
+    else if (mode == XD_NN_GUIDED)
+        for (size_t i = 0; i < sz; i++) {
+            float g = gout[i], a = in[i];
+            gin[i] = (a > 0) & (g > 0) ? g : 0.0f;
+        }
+    else
+        for (size_t i = 0; i < sz; i++) {
+            float g = gout[i], a = in[i];
+            gin[i] = a > 0 ? g : 0.0f;
+        }
 }
 
 void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, const float *outv,
@@ -127,10 +165,9 @@ static void fill_seed(const float *logits, const size_t *tg, size_t n, size_t k,
     for (size_t s = 0; s < n; s++) seed[s * k + tg[s]] = times_logit ? logits[s * k + tg[s]] : 1.0f;
 }
 
-xai_status xd_nn_explain_pass(const xai_nn *net, const xd_nn_bwd *b, const float *x, size_t n,
-                              const int64_t *targets, float *out, float *logits_out,
-                              xd_nn_trace *keep, xai_error *err) {
-    if (keep) memset(keep, 0, sizeof *keep);
+static xai_status explain_chunk(const xai_nn *net, const xd_nn_bwd *b, const float *x, size_t n,
+                                const int64_t *targets, float *out, float *logits_out,
+                                xd_nn_trace *keep, xai_error *err) {
     size_t ll = xai_nn_logit_layer(net);
     if (ll == (size_t)-1)
         return xd_err(err, XAI_ERR_INVALID, "network has no layer before its output");
@@ -161,4 +198,41 @@ cleanup:
     xd_free(seed);
     xd_free(tg);
     return st;
+}
+
+/* Samples per chunk: about CHUNK_FLOATS floats of activations, so a chunk's
+ * forward trace and backward buffers stay in cache from one layer to the
+ * next instead of streaming the whole batch through memory once per layer
+ * (every pass is per sample, so chunks give the same numbers). Passes that
+ * keep the trace, copy per-layer signals or carry per-sample z^B bounds run
+ * whole. */
+#define CHUNK_FLOATS ((size_t)1 << 18)
+
+static size_t chunk_size(const xai_nn *net, const xd_nn_bwd *b, size_t n, const xd_nn_trace *keep) {
+    if (keep != NULL || b->per_layer != NULL) return n;
+    for (size_t l = 0; b->mode == XD_NN_LRP && l < net->n; l++)
+        if (b->rules[l].low != NULL || b->rules[l].high != NULL) return n;
+    size_t per = 0;
+    for (size_t l = 0; l <= net->n; l++) per += xd_nn_act_size(net, l);
+    size_t c = CHUNK_FLOATS / (per ? per : 1);
+    return c < 16 ? XD_MIN(n, (size_t)16) : XD_MIN(n, c);
+}
+
+xai_status xd_nn_explain_pass(const xai_nn *net, const xd_nn_bwd *b, const float *x, size_t n,
+                              const int64_t *targets, float *out, float *logits_out,
+                              xd_nn_trace *keep, xai_error *err) {
+    if (keep) memset(keep, 0, sizeof *keep);
+    size_t ll = xai_nn_logit_layer(net), c = chunk_size(net, b, n, keep);
+    if (ll == (size_t)-1 || n == 0 || x == NULL || out == NULL || c >= n)
+        return explain_chunk(net, b, x, n, targets, out, logits_out, keep, err);
+    size_t d = xd_nn_act_size(net, 0), k = xd_nn_act_size(net, ll + 1);
+    size_t od = xd_nn_act_size(net, b->stop);
+    for (size_t s0 = 0; s0 < n; s0 += c) {
+        size_t m = XD_MIN(c, n - s0);
+        xai_status st = explain_chunk(net, b, x + s0 * d, m, targets ? targets + s0 : NULL,
+                                      out + s0 * od, logits_out ? logits_out + s0 * k : NULL,
+                                      NULL, err);
+        if (st != XAI_OK) return st;
+    }
+    return XAI_OK;
 }

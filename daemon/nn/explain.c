@@ -24,12 +24,12 @@ const char *const *xai_nn_method_names(void) {
 }
 
 /* Option keys per method family (NULL-terminated). */
-static const char *const keys_common[] = {"target", NULL};
+static const char *const keys_common[] = {"target", "seed", NULL};
 static const char *const keys_saliency[] = {"abs", NULL};
 static const char *const keys_ig[] = {"steps", "rule", "baseline", NULL};
 static const char *const keys_lrp[] = {"composite", "rules", "epsilon", "gamma",
                                        "alpha",     "low",   "high",    NULL};
-static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", "seed", NULL};
+static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", NULL};
 static const char *const keys_cam[] = {"layer", "relu", "upsample", NULL};
 
 /* Looks a string up in a NULL-terminated list; -1 when absent. */
@@ -298,7 +298,9 @@ xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
     int64_t t = 0;
     float *map = NULL;
     size_t h = 0, w = 0;
-    xai_status st = resolve_target(net, x, params, &t, &fx, err);
+    int64_t seed = 0; /* every method takes it; only smoothgrad draws noise */
+    xai_status st = xai_opt_int(params, "seed", 0, 0, INT64_MAX, &seed, err);
+    if (st == XAI_OK) st = resolve_target(net, x, params, &t, &fx, err);
     if (st == XAI_OK) st = run_named(net, method, x, params, t, &map, &h, &w, &delta, err);
     if (st != XAI_OK) goto cleanup;
     xai_result *r = h ? map_result(method, 0, h, w, map)
@@ -309,6 +311,7 @@ xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
     }
     r->target = t;
     r->fx = fx;
+    r->seed = (uint64_t)seed;
     if (!isnan(delta) && (r->extra = xai_value_map()) != NULL)
         xai_value_set_float(r->extra, "delta", delta);
     r->seconds = xd_now() - t0;

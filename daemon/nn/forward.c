@@ -11,10 +11,42 @@
 #include "core/core.h"
 #include "nn_impl.h"
 
+/* 2x2 max pooling with stride 2 whose windows tile the input (even h, w),
+ * the common case, as two long loops over blocks of whole rows: h = the
+ * maximum of each horizontal pair (pairs never cross a row), then each
+ * output row = the maximum of two consecutive rows of h. Both loops run over
+ * contiguous memory and vectorize. */
+#define POOL_BLOCK 1024
+static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict in, size_t n,
+                         float *restrict out) {
+    size_t ow = L->out_w, rows = n * L->in_c * L->out_h; /* output rows */
+    size_t per = POOL_BLOCK / (2 * ow) ? POOL_BLOCK / (2 * ow) : 1;
+    float h[POOL_BLOCK];
+    for (size_t r0 = 0; r0 < rows; r0 += per) {
+        size_t nr = rows - r0 < per ? rows - r0 : per;
+        const float *src = in + r0 * 4 * ow;
+        float *o = out + r0 * ow;
+        for (size_t i = 0; i < 2 * nr * ow; i++) {
+            float a = src[2 * i], b = src[2 * i + 1];
+            h[i] = a > b ? a : b;
+        }
+        for (size_t r = 0; r < nr; r++)
+            for (size_t x = 0; x < ow; x++) {
+                float a = h[2 * r * ow + x], b = h[(2 * r + 1) * ow + x];
+                o[r * ow + x] = a > b ? a : b;
+            }
+    }
+}
+
 /* Max or mean over each k x k window of each channel. */
 static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out) {
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
     bool is_max = L->kind == XAI_NN_MAXPOOL2D;
+    if (is_max && L->kh == 2 && L->kw == 2 && L->stride == 2 && L->in_h == 2 * L->out_h &&
+        L->in_w == 2 * L->out_w && 2 * L->out_w <= POOL_BLOCK) {
+        maxpool2_fwd(L, in, n, out);
+        return;
+    }
     float inv = 1.0f / (float)(L->kh * L->kw);
     for (size_t sc = 0; sc < n * L->in_c; sc++) {
         const float *img = in + sc * ihw;
@@ -32,6 +64,14 @@ static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out
                 }
                 o[oy * L->out_w + ox] = is_max ? m : sum * inv;
             }
+    }
+}
+
+/* max(x, 0) with restrict pointers and a plain select, so it vectorizes. */
+static void relu_fwd(const float *restrict in, size_t sz, float *restrict out) {
+    for (size_t i = 0; i < sz; i++) {
+        float v = in[i];
+        out[i] = v > 0 ? v : 0.0f;
     }
 }
 
@@ -53,7 +93,7 @@ void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *ou
         pool_fwd(L, in, n, out);
         break;
     case XAI_NN_RELU:
-        for (size_t i = 0; i < sz; i++) out[i] = in[i] > 0 ? in[i] : 0.0f;
+        relu_fwd(in, sz, out);
         break;
     case XAI_NN_TANH:
         for (size_t i = 0; i < sz; i++) out[i] = tanhf(in[i]);

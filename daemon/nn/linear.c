@@ -22,55 +22,99 @@
 #include "core/core.h"
 #include "nn_impl.h"
 
-#define CHUNK_FLOATS ((size_t)1 << 20)
+#define CHUNK_FLOATS ((size_t)1 << 17)
 
-/* The outputs o in [*lo, *hi) of `out` whose input o * stride + off lies in
- * [0, in). */
-static void span(long off, size_t stride, size_t in, size_t out, size_t *lo, size_t *hi) {
-    long s = (long)stride, a = off < 0 ? (-off + s - 1) / s : 0;
-    long b = (long)in - off <= 0 ? 0 : ((long)in - off - 1) / s + 1;
-    *lo = (size_t)XD_MIN(a, (long)out);
-    *hi = (size_t)XD_MAX(XD_MIN(b, (long)out), (long)*lo);
-}
-
-/* One run of im2col: output row oy of sample s for kernel tap (c, ky, kx)
- * and the valid outputs [x0, x1). gather: fill run from the image (zeros in
- * the padding); otherwise add run back into the image (col2im). */
-static void run_io(const xd_nn_layer *L, float *run, float *img, size_t oy, size_t ky, size_t kx,
-                   size_t x0, size_t x1, bool gather) {
-    long iy = (long)(oy * L->stride + ky) - (long)L->pad;
-    bool row_ok = iy >= 0 && iy < (long)L->in_h && x0 < x1;
-    if (gather && !row_ok) memset(run, 0, L->out_w * sizeof *run);
-    if (!row_ok) return;
-    float *src = img + (size_t)iy * L->in_w;
-    long ix = (long)(x0 * L->stride + kx) - (long)L->pad;
-    if (!gather) {
-        for (size_t ox = x0; ox < x1; ox++, ix += (long)L->stride) src[ix] += run[ox];
+/* d[0, n) = s[0, n): fixed-size copies for the short rows of small images
+ * (compiled to a couple of vector moves), memcpy otherwise. */
+static inline void copy_run(float *restrict d, const float *restrict s, size_t n) {
+    switch (n) {
+    case 3:
+        for (int i = 0; i < 3; i++) d[i] = s[i];
         return;
+    case 4:
+        for (int i = 0; i < 4; i++) d[i] = s[i];
+        return;
+    case 7:
+        for (int i = 0; i < 7; i++) d[i] = s[i];
+        return;
+    case 8:
+        for (int i = 0; i < 8; i++) d[i] = s[i];
+        return;
+    default:
+        memcpy(d, s, n * sizeof *d);
     }
-    memset(run, 0, x0 * sizeof *run);
-    if (L->stride == 1)
-        memcpy(run + x0, src + ix, (x1 - x0) * sizeof *run);
-    else
-        for (size_t ox = x0; ox < x1; ox++, ix += (long)L->stride) run[ox] = src[ix];
-    memset(run + x1, 0, (L->out_w - x1) * sizeof *run);
 }
 
-/* im2col (gather: cols, K x P, from the m images) or col2im (add cols back
- * into the images, zeroed by the caller). P = m * OH * OW. The images are
- * only read when gathering. */
-static void cols_io(const xd_nn_layer *L, float *imgs, size_t m, float *cols, bool gather) {
-    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, P = m * ohw, k = 0;
+/* d[0, n) += s[0, n), with the same fixed sizes as copy_run. */
+static inline void add_run(float *restrict d, const float *restrict s, size_t n) {
+    switch (n) {
+    case 4:
+        for (int i = 0; i < 4; i++) d[i] += s[i];
+        return;
+    case 8:
+        for (int i = 0; i < 8; i++) d[i] += s[i];
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) d[i] += s[i];
+    }
+}
+
+/* One output row of one kernel tap: run[0, ow) <-> the padded input row at
+ * src, read every `stride` floats. gather copies into run; otherwise run is
+ * added back into the row (col2im). */
+static inline void run_io(float *restrict run, float *restrict src, size_t ow, size_t stride,
+                          bool gather) {
+    if (gather && stride == 1)
+        copy_run(run, src, ow);
+    else if (gather)
+        for (size_t ox = 0; ox < ow; ox++) run[ox] = src[ox * stride];
+    else if (stride == 1)
+        add_run(src, run, ow);
+    else
+        for (size_t ox = 0; ox < ow; ox++) src[ox * stride] += run[ox];
+}
+
+/* Sample img (c x h x w) <-> its zero-padded copy pad (c x ph x pw). in:
+ * fill pad (borders zero); out: pad's interior to img. */
+static void pad_io(const xd_nn_layer *L, float *img, float *pad, bool in) {
+    size_t ph = L->in_h + 2 * L->pad, pw = L->in_w + 2 * L->pad, w = L->in_w;
+    if (in) memset(pad, 0, L->in_c * ph * pw * sizeof *pad);
     for (size_t c = 0; c < L->in_c; c++)
-        for (size_t ky = 0; ky < L->kh; ky++)
-            for (size_t kx = 0; kx < L->kw; kx++, k++) {
-                size_t x0, x1;
-                span((long)kx - (long)L->pad, L->stride, L->in_w, L->out_w, &x0, &x1);
-                for (size_t s = 0; s < m; s++)
+        for (size_t y = 0; y < L->in_h; y++) {
+            float *p = pad + (c * ph + y + L->pad) * pw + L->pad, *r = img + (c * L->in_h + y) * w;
+            if (in)
+                memcpy(p, r, w * sizeof *p);
+            else
+                memcpy(r, p, w * sizeof *p);
+        }
+}
+
+/* im2col (gather: cols, K x P, from the m images) or col2im (cols summed
+ * back into the m images, which are overwritten). P = m * OH * OW. Each
+ * sample goes through a zero-padded copy `pad` (in_c x PH x PW floats), so
+ * every tap reads whole output rows at a fixed offset with no bounds logic;
+ * col2im sums into the padded copy and keeps its interior. */
+static void cols_io(const xd_nn_layer *L, float *imgs, size_t m, float *cols, float *pad,
+                    bool gather) {
+    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, P = m * ohw;
+    size_t ow = L->out_w, st = L->stride, pw = L->in_w + 2 * L->pad;
+    size_t phw = (L->in_h + 2 * L->pad) * pw;
+    for (size_t s = 0; s < m; s++) {
+        float *img = imgs + s * L->in_c * ihw;
+        if (gather)
+            pad_io(L, img, pad, true);
+        else
+            memset(pad, 0, L->in_c * phw * sizeof *pad);
+        size_t k = 0;
+        for (size_t c = 0; c < L->in_c; c++)
+            for (size_t ky = 0; ky < L->kh; ky++)
+                for (size_t kx = 0; kx < L->kw; kx++, k++) {
+                    float *blk = cols + k * P + s * ohw, *src = pad + c * phw + ky * pw + kx;
                     for (size_t oy = 0; oy < L->out_h; oy++)
-                        run_io(L, cols + k * P + s * ohw + oy * L->out_w,
-                               imgs + (s * L->in_c + c) * ihw, oy, ky, kx, x0, x1, gather);
-            }
+                        run_io(blk + oy * ow, src + oy * st * pw, ow, st, gather);
+                }
+        if (!gather) pad_io(L, img, pad, false);
+    }
 }
 
 /* NCHW block of m samples <-> O x P (P = m hw), with an optional bias. */
@@ -94,10 +138,11 @@ static float *conv_scratch(const xai_nn *net, const xd_nn_layer *L, size_t n, si
                            xai_error *err) {
     size_t ohw = L->out_h * L->out_w, K = L->in_c * L->kh * L->kw;
     size_t per = ohw * (K + L->out_c);
+    size_t padded = L->in_c * (L->in_h + 2 * L->pad) * (L->in_w + 2 * L->pad);
     size_t c = CHUNK_FLOATS / (per ? per : 1);
     c = c == 0 ? 1 : c > n ? n : c;
     *chunk = c;
-    float *s = xd_nn_scratch_take(net, xd_mul(c, per));
+    float *s = xd_nn_scratch_take(net, xd_mul(c, per) + padded);
     if (s == NULL) xd_err(err, XAI_ERR_NOMEM, "conv2d: scratch for %zu samples", c);
     return s;
 }
@@ -110,8 +155,8 @@ static void conv_chunk(const xd_nn_layer *L, conv_op op, const float *w, const f
                        float *db, float *scr) {
     int O = (int)L->nb, K = (int)xd_nn_fan_in(L), P = (int)(m * L->out_h * L->out_w);
     size_t ohw = L->out_h * L->out_w;
-    float *cols = scr, *y = scr + (size_t)P * (size_t)K;
-    if (op != CONV_BWD) cols_io(L, (float *)in, m, cols, true); /* read only */
+    float *cols = scr, *y = scr + (size_t)P * (size_t)K, *pad = y + (size_t)P * L->nb;
+    if (op != CONV_BWD) cols_io(L, (float *)in, m, cols, pad, true); /* read only */
     if (op != CONV_FWD) nchw_to_op(gout, m, L->nb, ohw, y);
     if (op == CONV_FWD) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, K, 1.0f, w, K, cols, P, 0.0f,
@@ -120,7 +165,7 @@ static void conv_chunk(const xd_nn_layer *L, conv_op op, const float *w, const f
     } else if (op == CONV_BWD) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, O, 1.0f, w, K, y, P, 0.0f, cols,
                     P);
-        cols_io(L, out, m, cols, false);
+        cols_io(L, out, m, cols, pad, false);
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, P, 1.0f, y, P, cols, P, 1.0f, dw,
                     K);
@@ -130,14 +175,13 @@ static void conv_chunk(const xd_nn_layer *L, conv_op op, const float *w, const f
 }
 
 /* Runs `op` over n samples in chunks that bound the scratch. `out` is the
- * output (FWD) or the input gradient (BWD, zeroed here). */
+ * output (FWD) or the input gradient (BWD, overwritten). */
 static xai_status conv_run(const xai_nn *net, const xd_nn_layer *L, conv_op op, const float *w,
                            const float *b, const float *in, const float *gout, size_t n, float *out,
                            float *dw, float *db, xai_error *err) {
     size_t chunk, ohw = L->out_h * L->out_w, isz = L->in_c * L->in_h * L->in_w;
     float *scr = conv_scratch(net, L, n, &chunk, err);
     if (scr == NULL) return XAI_ERR_NOMEM;
-    if (op == CONV_BWD) memset(out, 0, xd_mul(n, isz) * sizeof *out);
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
         size_t m = XD_MIN(chunk, n - s0), osz = L->nb * ohw;
         float *o = op == CONV_FWD ? out + s0 * osz : op == CONV_BWD ? out + s0 * isz : NULL;

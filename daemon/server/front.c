@@ -8,8 +8,9 @@
  * max_message_bytes before decoding, decoding is the bounded codec, and every
  * field is type-checked; any failure is an `error` event with a stable code
  * and the daemon carries on. `explain` is validated here as far as can be
- * done cheaply (model, method, input shape, limits) and answered `accepted`
- * before the job is queued, so `accepted` always precedes the job's events.
+ * done cheaply (model or native network, method, input shape, limits) and
+ * answered `accepted` before the job is queued, so `accepted` always
+ * precedes the job's events.
  * Workers post events into the outbox (a locked list) and wake this thread
  * through an eventfd.
  */

@@ -9,16 +9,20 @@
  * The input is `{"tensor": x}` (or `{"row": x}`): a matrix or a flat array
  * of exactly c*h*w numbers, read in NCHW order. Two kinds of method run:
  *  - native methods (xai_nn_method_names(): saliency, grad_x_input, lrp,
- *    ...) are one call of xai_nn_explain on the float input; they are short
- *    and run to the end once started (the job's stop flag is checked before
- *    and by the caller after);
+ *    ...; and lrp_<composite> shorthands, lrp with `composite` set) are one
+ *    call of xai_nn_explain on the float input; they are short and run to
+ *    the end once started (the job's stop flag is checked before, and by
+ *    the caller after);
  *  - every sampling method of the registry runs through xai_explain on a
  *    tensor space (space: `patch`, `baseline`, `fill`, `outputs`) and the
  *    network as an in-process model (xai_nn_model), with the shared cache
  *    and the job's check callback, exactly as for remote models.
- * Results carry the map's shape: C x H x W for native maps (Grad-CAM gives
- * its own), 1 x grid_h x grid_w for sampling methods (one feature per pixel
- * position or patch).
+ * The numbers are laid out as a "view" c x h x w (view_shape: space.shape,
+ * else the rows x cols of a matrix input, else the network's input shape,
+ * a vector taken as 1 x 1 x d): the tensor space is built over the view, and
+ * results carry it as their shape (a native map of the whole input is
+ * relabelled "c,y,x" of the view; Grad-CAM keeps its own shape); sampling
+ * results are 1 x grid_h x grid_w (one feature per pixel position or patch).
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,10 +33,23 @@
 
 static const char *const net_space_keys[] = {"shape", "patch", "baseline", "fill", "outputs", NULL};
 
+/* Shorthands for `lrp` with a composite: lrp_epsilon is composite "none"
+ * (epsilon everywhere), the others are "lrp_" + the composite's name. */
+static const char *const lrp_aliases[] = {"lrp_epsilon", "lrp_epsilon_plus", "lrp_epsilon_plus_flat",
+                                          "lrp_epsilon_gamma_box", "lrp_epsilon_alpha2_beta1", NULL};
+static const char *const lrp_composites[] = {"none", "epsilon_plus", "epsilon_plus_flat",
+                                             "epsilon_gamma_box", "epsilon_alpha2_beta1"};
+
+static int lrp_alias(const char *name) {
+    for (int i = 0; lrp_aliases[i]; i++)
+        if (strcmp(lrp_aliases[i], name) == 0) return i;
+    return -1;
+}
+
 bool xd_srv_net_method(const char *name) {
     for (const char *const *m = xai_nn_method_names(); *m; m++)
         if (strcmp(*m, name) == 0) return true;
-    return false;
+    return lrp_alias(name) >= 0;
 }
 
 /* The layout of the input: space.shape [c, h, w] if given; else the
@@ -158,7 +175,23 @@ static xai_status run_native(const xd_srv_net_cfg *nc, const char *method, const
     float *xf = xd_try_malloc(xd_mul(d, sizeof *xf));
     if (xf == NULL) return xd_err(err, XAI_ERR_NOMEM, "input of %zu floats", d);
     for (size_t i = 0; i < d; i++) xf[i] = (float)x[i];
-    xai_status st = xai_nn_explain(nc->net, method, xf, params, out, err);
+    int alias = lrp_alias(method);
+    xai_value *own = NULL;
+    xai_status st = XAI_OK;
+    if (alias >= 0) { /* lrp with the alias's composite */
+        if (xai_value_get(params, "composite") != NULL)
+            st = xd_err(err, XAI_ERR_INVALID, "%s sets the composite; use lrp to choose one", method);
+        own = params ? xai_value_clone(params) : xai_value_map();
+        if (st == XAI_OK && (own == NULL || xai_value_set_str(own, "composite", lrp_composites[alias])))
+            st = xd_err(err, XAI_ERR_NOMEM, "%s: parameters", method);
+        params = own;
+    }
+    if (st == XAI_OK) st = xai_nn_explain(nc->net, alias >= 0 ? "lrp" : method, xf, params, out, err);
+    if (st == XAI_OK && alias >= 0) {
+        xd_free((*out)->method);
+        (*out)->method = xd_strdup(method);
+    }
+    xai_value_free(own);
     xd_free(xf);
     if (st == XAI_OK && (*out)->d == d && strcmp(method, "gradcam") != 0) relabel(*out, shape);
     return st;

@@ -172,7 +172,8 @@ xai_value *xd_eval_stats_value(const xai_eval_stats *s);
 
 /* ---- native networks (net_job.c) --------------------------------------- */
 
-/* Whether `name` is a native method (xai_nn_method_names()). */
+/* Whether `name` is a native method (xai_nn_method_names(), or an lrp_*
+ * shorthand for lrp with a composite: lrp_epsilon, lrp_epsilon_plus, ...). */
 bool xd_srv_net_method(const char *name);
 /* Front-thread checks of an explain on a network: `input` holds "tensor"
  * (or "row") with exactly c*h*w numbers (else invalid_argument), known

@@ -341,7 +341,9 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
  * Grad-CAM without upsampling), rank 3 and shape {C, H, W} (rank 2 for
  * Grad-CAM), feature names "c,y,x", target, fx = the target logit.
  * Methods and their params (all optional; unknown keys are XAI_ERR_INVALID):
- *   every method    "target" int (default: predicted class)
+ *   every method    "target" int (default: predicted class); "seed" int >= 0
+ *                   (0; only smoothgrad draws random numbers; kept in the
+ *                   result)
  *   "saliency"      "abs" bool (false)
  *   "grad_x_input"
  *   "integrated_gradients"  "steps" int (50), "rule" "riemann_right" |
@@ -356,7 +358,7 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
  *                   "low", "high" numbers
  *   "smoothgrad"    "base" method name (saliency), "n_samples" (50),
  *                   "sigma" (0.15), "kind" "plain" | "squared" | "vargrad",
- *                   "seed" (0), plus the base method's params
+ *                   plus the base method's params
  *   "gradcam"       "layer" int (default: the last conv layer), "relu" bool
  *                   (true), "upsample" bool (true)
  * Unknown method: XAI_ERR_UNKNOWN_METHOD. */

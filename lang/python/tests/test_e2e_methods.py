@@ -33,6 +33,9 @@ import itertools
 import os
 import pickle
 import re
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,9 +100,10 @@ def shapley_by_enumeration(v, d):
 
 
 class Stack:
-    """Trains the fixtures, starts the servers and xaid; stop() ends them."""
+    """The fixtures, the model servers and xaid; stop() ends them all."""
 
-    def __init__(self, xaid):
+    def __init__(self):
+        """Trains both models and writes the background and the config."""
         from sklearn.datasets import load_breast_cancer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -132,17 +136,22 @@ class Stack:
                     % (self.ep["cancer"], bg_csv))
             for m in ("spam", "lin", "cancer"):
                 f.write("model %s.timeout_ms = 10000\nmodel %s.retries = 1\n" % (m, m))
+        self.client = None
+        self.conf = conf
+
+    def start(self, xaid):
+        """Starts the three model servers and xaid."""
         env = dict(os.environ, PYTHONPATH=PKG, OPENBLAS_NUM_THREADS="1")
         py = sys.executable
+        cancer_pkl = os.path.join(self.dir, "cancer.pkl")
         self.spawn("spam", [py, os.path.join(ROOT, "examples", "spam", "serve.py"),
                             "--endpoint", self.ep["spam"], "--model", self.spam_pkl], env)
         self.spawn("lin", [py, "-c", SERVE_CODE, self.ep["lin"], "lin"], env)
         self.spawn("cancer", [py, "-c", SERVE_CODE, self.ep["cancer"], "tab", cancer_pkl], env)
-        self.spawn("xaid", [xaid, "--config", conf], None)
+        self.spawn("xaid", [xaid, "--config", self.conf], None)
         self.client = xai.Client(self.ep["front"], timeout=10.0)
 
     def spawn(self, name, argv, env):
-        import subprocess
         log = open(os.path.join(self.dir, name + ".log"), "ab")
         self.logs.append(log)
         self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=log, cwd=ROOT, env=env,
@@ -168,12 +177,10 @@ class Stack:
 
     def stop(self):
         """Ends every process (xaid first); returns xaid's exit status and log."""
-        import shutil
-        import signal
-        import subprocess
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         rc, log = None, ""
-        for name in ["xaid"] + [n for n in self.procs if n != "xaid"]:
+        for name in sorted(self.procs, key=lambda n: n != "xaid"):   # xaid first
             p = self.procs[name]
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -201,8 +208,9 @@ class Methods(unittest.TestCase):
             import sklearn  # noqa: F401
         except ImportError:
             raise unittest.SkipTest("python3 sklearn is missing (apt install python3-sklearn)")
-        cls.stack = Stack(xaid)
+        cls.stack = Stack()
         try:
+            cls.stack.start(xaid)
             cls.stack.wait_ready()
         except BaseException:
             cls.stack.stop()
@@ -328,6 +336,20 @@ class Methods(unittest.TestCase):
         # the surrogate at x is its intercept plus every selected coefficient
         self.assertAlmostEqual(ex["local_pred"], ex["intercept"] + float(np.sum(r["values"])),
                                places=9)
+        # bag of words (lime's LimeTextExplainer default): a feature per
+        # distinct word; removing it removes every occurrence
+        text = "free money free money now"
+        r = self.explain("lin", "lime", text=text, target="plus", space={"bag_of_words": True},
+                         params={"num_samples": 500, "feature_selection": "none"})
+        self.assertEqual(list(r["features"]), ["free", "money", "now"])
+        self.assertEqual([f for _, _, f in r["tokens"]], [0, 1, 0, 1, 2])
+        # f = 0.6 z_free + 0.4 z_money + 0.1 z_now (two copies each of the first
+        # two). With d = 3 the samples keep mostly 2 words, so the all-ones
+        # direction is nearly collinear with the intercept and ridge shrinks
+        # it (the values fall ~10% short); the contrasts between words do not
+        v = r["values"]
+        np.testing.assert_allclose([v[0] - v[1], v[1] - v[2]], [0.2, 0.3], atol=0.02)
+        self.assertAlmostEqual(r["fx"], 1.1, places=12)
         x = self.stack.rows[0]
         t = self.explain("cancer", "lime", row=x, params={"num_samples": 500}, target=1)
         self.assertEqual(t["extra"]["mode"], "tabular")
