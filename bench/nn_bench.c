@@ -1,7 +1,9 @@
 /* nn_bench.c — speed of the native network engine on the digits networks:
  * forward, gradient x input, LRP-epsilon and integrated gradients (50 steps)
  * at batch 1, 64 and 1024, in seconds per call and GFLOP/s, next to the
- * sgemm GFLOP/s this program measures on the same machine.
+ * sgemm GFLOP/s this program measures on the same machine: at 1024^3
+ * (sgemm_gflops) and at the exact shapes of the network's own products for
+ * that batch (shape_sgemm_gflops, the fair ceiling for small layers).
  *
  * Networks come from examples/digits/{mlp,cnn}.xnn (run from the repository
  * root); where a file is missing, a random network of the same architecture

@@ -188,6 +188,7 @@ static bool put_numbers(xai_value *x, const xd_anchor_found *f, const xai_eval_s
     ok = ok && xai_value_set_int(x, "lucb_rounds", (int64_t)f->lucb_rounds) == XAI_OK;
     ok = ok && xai_value_set_int(x, "rounds", (int64_t)f->rounds) == XAI_OK;
     ok = ok && xai_value_set_float(x, "eval_seconds", f->eval_seconds) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "eval_cpu_seconds", f->eval_cpu_seconds) == XAI_OK;
     ok = ok && xai_value_set_int(x, "rows_asked", (int64_t)es->masks_asked) == XAI_OK;
     ok = ok && xai_value_set_int(x, "rows_sent", (int64_t)es->rows_sent) == XAI_OK;
     ok = ok && xai_value_set_int(x, "cache_hits", (int64_t)es->cache_hits) == XAI_OK;

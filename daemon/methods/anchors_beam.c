@@ -21,6 +21,13 @@
  * serves all of them at once. Tied candidates (two halves of a conjunction)
  * otherwise cost KL-LUCB thousands of draws to separate for nothing.
  *
+ * Cost per candidate (a level of m features can hold m^2 / 2 of them):
+ * children are counted from the store bit-sliced (one bit row per feature,
+ * a child's count is a popcount of its parent's valid samples AND the new
+ * feature's row), text coverage depends on the size alone, candidate
+ * arrays are written only as children are added, and KL-LUCB sorts its
+ * arms once and then re-sorts incrementally.
+ *
  * Invariants: store rows are append-only; a candidate's (n, pos) are the
  * counts of the store samples valid for it; coverage comes from model-free
  * samples of the empty anchor.
@@ -89,20 +96,30 @@ static void cands_release(cands *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* Room for cap candidates, none yet (cands_push adds them). Not zeroed:
+ * a level has room for n_top * m children and uses about half. */
 static xai_status cands_alloc(cands *c, size_t cap, size_t size, size_t W, xai_error *err) {
     memset(c, 0, sizeof *c);
     c->cap = cap ? cap : 1;
     c->size = size;
-    c->sets = xd_try_calloc(xd_mul(c->cap, W), sizeof *c->sets);
-    c->orders = xd_try_calloc(xd_mul(c->cap, size ? size : 1), sizeof *c->orders);
-    c->n = xd_try_calloc(c->cap, sizeof *c->n);
-    c->pos = xd_try_calloc(c->cap, sizeof *c->pos);
-    c->cov = xd_try_calloc(c->cap, sizeof *c->cov);
+    c->sets = xd_try_malloc(xd_mul(xd_mul(c->cap, W), sizeof *c->sets));
+    c->orders = xd_try_malloc(xd_mul(xd_mul(c->cap, size ? size : 1), sizeof *c->orders));
+    c->n = xd_try_malloc(xd_mul(c->cap, sizeof *c->n));
+    c->pos = xd_try_malloc(xd_mul(c->cap, sizeof *c->pos));
+    c->cov = xd_try_malloc(xd_mul(c->cap, sizeof *c->cov));
     if (!c->sets || !c->orders || !c->n || !c->pos || !c->cov) {
         cands_release(c);
         return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu candidates", cap);
     }
     return XAI_OK;
+}
+
+/* Adds an empty candidate without samples (count < cap); its index. */
+static size_t cands_push(cands *c, size_t W) {
+    size_t i = c->count++;
+    memset(c->sets + i * W, 0, W * sizeof *c->sets);
+    c->n[i] = c->pos[i] = c->cov[i] = 0;
+    return i;
 }
 
 /* Counts the store samples valid for `set` (drawn under a subset of it, and
@@ -123,7 +140,7 @@ static void set_stats(const search *s, const uint64_t *set, double *n, double *p
  * by AND-ing the per-feature bit rows of its features (or the sampler's
  * exact value). */
 static double coverage_of(const search *s, const uint64_t *set, size_t size) {
-    if (s->smp->exact_coverage) return s->smp->exact_coverage(s->smp, set, size);
+    if (s->smp->exact_coverage) return s->smp->exact_coverage(s->smp, size);
     if (s->n_cov == 0) return 0.0;
     size_t c = 0;
     for (size_t w = 0; w < s->CW; w++) {
@@ -221,21 +238,57 @@ static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, x
 
 /* ---- the beam ------------------------------------------------------- */
 
-/* True when child (a parent of `top` plus one feature) is also an earlier
- * parent plus one feature: it was made (or filtered) with that parent. */
-static bool made_before(const search *s, const cands *prev, const size_t *top, size_t j,
-                        const uint64_t *child) {
-    for (size_t i = 0; i < j; i++)
-        if (xd_anchor_subset(prev->sets + top[i] * s->W, child, s->W)) return true;
-    return false;
+/* Marks in skip (W words) the features f for which parent top[j] + f is
+ * also an earlier parent top[i] + one feature: it was made (or filtered)
+ * with that parent. Parents have equal sizes, so top[i] ⊆ top[j] + f
+ * exactly when top[i] \ top[j] = {f}. */
+static void made_before(const search *s, const cands *prev, const size_t *top, size_t j,
+                        uint64_t *skip) {
+    size_t W = s->W;
+    const uint64_t *pj = prev->sets + top[j] * W;
+    memset(skip, 0, W * sizeof *skip);
+    for (size_t i = 0; i < j; i++) {
+        const uint64_t *pi = prev->sets + top[i] * W;
+        size_t extra = 0, w1 = 0;
+        for (size_t w = 0; w < W && extra < 2; w++) {
+            uint64_t e = pi[w] & ~pj[w];
+            if (e) extra += (size_t)__builtin_popcountll(e), w1 = w;
+        }
+        if (extra == 1) skip[w1] |= pi[w1] & ~pj[w1];
+    }
+}
+
+/* The store samples [n0, end) by feature: row f (RW words) has bit j set
+ * when feature f holds in sample n0 + j; row m is the labels, row m + 1
+ * scratch. */
+static uint64_t *store_rows(const search *s, size_t n0, size_t *RW_out) {
+    size_t R = s->st.n - n0, RW = (R + 63) / 64, W = s->W;
+    uint64_t *rows = xd_try_calloc(xd_mul(s->m + 2, RW ? RW : 1), sizeof *rows);
+    if (rows == NULL) return NULL;
+    uint64_t *lab = rows + s->m * RW;
+    for (size_t j = 0; j < R; j++) {
+        const uint64_t *h = s->st.holds + (n0 + j) * W, bit = (uint64_t)1 << (j % 64);
+        for (size_t w = 0; w < W; w++)
+            for (uint64_t e = h[w]; e; e &= e - 1)
+                rows[(w * 64 + (size_t)__builtin_ctzll(e)) * RW + j / 64] |= bit;
+        if (s->st.label[n0 + j]) lab[j / 64] |= bit;
+    }
+    *RW_out = RW;
+    return rows;
 }
 
 /* Adds to the children of parent `pset` (slot[f] = index of child pset+f,
- * or SIZE_MAX) the store samples valid for them, in one pass: a sample
- * counts for pset+f when pset and f hold in it and it was drawn under pset
- * or a subset plus at most f. */
-static void parent_stats(const search *s, const uint64_t *pset, const size_t *slot, cands *out) {
+ * or SIZE_MAX) the store samples valid for them: a sample counts for
+ * pset+f when pset and f hold in it and it was drawn under pset or a
+ * subset plus at most f. Samples drawn under a subset of pset in which
+ * pset holds go to `base` (RW words), and a child's count is then the
+ * popcount of base AND its feature's row; the few drawn under pset's
+ * subset plus one feature count one by one. */
+static void parent_stats(const search *s, const uint64_t *pset, const size_t *slot,
+                         const uint64_t *rows, size_t RW, uint64_t *base, cands *out) {
     size_t W = s->W;
+    const uint64_t *lab = rows + s->m * RW;
+    memset(base, 0, RW * sizeof *base);
     for (size_t i = 0; i < s->st.n; i++) {
         const uint64_t *h = s->st.holds + i * W, *u = s->st.under + i * W;
         if (!xd_anchor_subset(pset, h, W)) continue;
@@ -246,17 +299,47 @@ static void parent_stats(const search *s, const uint64_t *pset, const size_t *sl
             extra += (size_t)__builtin_popcountll(e);
             g = w * 64 + (size_t)__builtin_ctzll(e);
         }
-        if (extra >= 2) continue;
-        double lab = s->st.label[i];
-        if (extra == 1) {
-            if (slot[g] != SIZE_MAX) out->n[slot[g]] += 1, out->pos[slot[g]] += lab;
-            continue;
+        if (extra == 0) base[i / 64] |= (uint64_t)1 << (i % 64);
+        else if (extra == 1 && slot[g] != SIZE_MAX && xd_anchor_has(h, g))
+            out->n[slot[g]] += 1, out->pos[slot[g]] += s->st.label[i];
+    }
+    for (size_t f = 0; f < s->m; f++) {
+        if (slot[f] == SIZE_MAX) continue;
+        size_t n = 0, pos = 0;
+        const uint64_t *fr = rows + f * RW;
+        for (size_t r = 0; r < RW; r++) {
+            uint64_t both = base[r] & fr[r];
+            n += (size_t)__builtin_popcountll(both);
+            pos += (size_t)__builtin_popcountll(both & lab[r]);
         }
-        for (size_t w = 0; w < W; w++)
-            for (uint64_t e = h[w] & ~pset[w]; e; e &= e - 1) {
-                size_t f = w * 64 + (size_t)__builtin_ctzll(e);
-                if (slot[f] != SIZE_MAX) out->n[slot[f]] += 1, out->pos[slot[f]] += lab;
-            }
+        out->n[slot[f]] += (double)n;
+        out->pos[slot[f]] += (double)pos;
+    }
+}
+
+/* Adds parent top[j]'s children (those not made before and whose coverage
+ * beats best_cov) to out; slot[f] gets the child index of feature f. */
+static void add_children(search *s, const cands *prev, size_t tj, const uint64_t *skip,
+                         double best_cov, size_t *slot, cands *out) {
+    size_t W = s->W, size = prev->size + 1;
+    const uint64_t *pset = prev->sets + tj * W;
+    bool exact = s->smp->exact_coverage != NULL;
+    double cov_exact = exact ? s->smp->exact_coverage(s->smp, size) : 0.0;
+    for (size_t f = 0; f < s->m; f++) {
+        slot[f] = SIZE_MAX;
+        if (xd_anchor_has(pset, f) || xd_anchor_has(skip, f)) continue;
+        uint64_t *set = out->sets + out->count * W;
+        for (size_t w = 0; w < W; w++) set[w] = pset[w];   /* tiny: no memcpy call */
+        xd_anchor_add(set, f);
+        double cov = exact ? cov_exact : coverage_of(s, set, size);
+        if (!(cov > best_cov)) continue;
+        size_t i = out->count++, *ord = out->orders + i * size;
+        const size_t *pord = prev->orders + tj * prev->size;
+        out->n[i] = out->pos[i] = 0;
+        for (size_t k = 0; k + 1 < size; k++) ord[k] = pord[k];
+        ord[size - 1] = f;
+        out->cov[i] = cov;
+        slot[f] = i;
     }
 }
 
@@ -264,37 +347,26 @@ static void parent_stats(const search *s, const uint64_t *pset, const size_t *sl
  * with their counts from the store. */
 static xai_status children(search *s, const cands *prev, const size_t *top, size_t n_top,
                            double best_cov, cands *out, xai_error *err) {
-    size_t W = s->W, size = prev->size + 1;
-    xai_status st = cands_alloc(out, xd_mul(n_top, s->m), size, W, err);
-    size_t *slot = st == XAI_OK ? xd_try_malloc(xd_mul(s->m + 1, sizeof *slot)) : NULL;
-    if (st == XAI_OK && slot == NULL) {
+    size_t W = s->W, RW = 0;
+    xai_status st = cands_alloc(out, xd_mul(n_top, s->m), prev->size + 1, W, err);
+    if (st != XAI_OK) return st;
+    uint64_t *rows = store_rows(s, 0, &RW);
+    size_t *slot = xd_try_malloc(xd_mul(s->m + 1, sizeof *slot));
+    uint64_t *scratch = xd_try_malloc(xd_mul(RW + W, sizeof *scratch));
+    if (rows == NULL || slot == NULL || scratch == NULL) {
         cands_release(out);
-        return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu features", s->m);
+        st = xd_err(err, XAI_ERR_NOMEM, "anchors: %zu features, %zu samples", s->m, s->st.n);
+        goto cleanup;
     }
-    for (size_t j = 0; j < n_top && st == XAI_OK; j++) {
-        const uint64_t *pset = prev->sets + top[j] * W;
-        for (size_t f = 0; f < s->m; f++) {
-            slot[f] = SIZE_MAX;
-            if (xd_anchor_has(pset, f)) continue;
-            size_t i = out->count;
-            uint64_t *set = out->sets + i * W;
-            memcpy(set, pset, W * 8);
-            xd_anchor_add(set, f);
-            double cov = coverage_of(s, set, size);
-            if (made_before(s, prev, top, j, set) || !(cov > best_cov)) {
-                memset(set, 0, W * 8);
-                continue;
-            }
-            memcpy(out->orders + i * size, prev->orders + top[j] * prev->size,
-                   prev->size * sizeof *out->orders);
-            out->orders[i * size + size - 1] = f;
-            out->cov[i] = cov;
-            slot[f] = i;
-            out->count++;
-        }
-        parent_stats(s, pset, slot, out);
+    for (size_t j = 0; j < n_top; j++) {
+        made_before(s, prev, top, j, scratch + RW);
+        add_children(s, prev, top[j], scratch + RW, best_cov, slot, out);
+        parent_stats(s, prev->sets + top[j] * W, slot, rows, RW, scratch, out);
     }
+cleanup:
+    xd_free(rows);
     xd_free(slot);
+    xd_free(scratch);
     return st;
 }
 
@@ -335,7 +407,7 @@ static xai_status warm_up(search *s, cands *root, bool *empty_ok, xai_error *err
     const xd_anchor_params *p = s->p;
     xai_status st = cands_alloc(root, 1, 0, s->W, err);
     if (st != XAI_OK) return st;
-    root->count = 1;
+    cands_push(root, s->W);
     root->cov[0] = 1.0;
     size_t arm = 0, cnt = p->warmup ? p->warmup : 1;
     st = draw_round(s, root, &arm, &cnt, 1, err);
@@ -351,12 +423,17 @@ static xai_status warm_up(search *s, cands *root, bool *empty_ok, xai_error *err
 }
 
 /* True when no candidate of the level can be valid: each one's upper bound
- * at the precision test's confidence is below the threshold. */
+ * at the precision test's confidence is below the threshold. The bound
+ * never exceeds Pinsker's cap p + sqrt(level / 2) (plus the bisection's
+ * tolerance), which settles most candidates without a bisection. */
 static bool hopeless(const search *s, const cands *c) {
-    double beta = test_beta(s);
-    for (size_t i = 0; i < c->count; i++)
-        if (!(c->n[i] > 0) || xd_kl_upper(c->pos[i] / c->n[i], beta / c->n[i]) >= s->p->threshold)
-            return false;
+    double beta = test_beta(s), t = s->p->threshold;
+    for (size_t i = 0; i < c->count; i++) {
+        if (!(c->n[i] > 0)) return false;
+        double mean = c->pos[i] / c->n[i], lv = beta / c->n[i];
+        if (mean + sqrt(lv / 2.0) + 2 * XD_KL_TOL < t) continue;
+        if (xd_kl_upper(mean, lv) >= t) return false;
+    }
     return true;
 }
 
@@ -365,17 +442,10 @@ static bool hopeless(const search *s, const cands *c) {
  * feature, so a candidate costs |A| ANDs of a row instead of a subset test
  * per sample. */
 static xai_status count_new(search *s, cands *c, size_t n0, xai_error *err) {
-    size_t R = s->st.n - n0, RW = (R + 63) / 64, W = s->W;
-    uint64_t *rows = xd_try_calloc(xd_mul(s->m + 2, RW), sizeof *rows);
+    size_t R = s->st.n - n0, RW = 0, W = s->W;
+    uint64_t *rows = store_rows(s, n0, &RW);
     if (rows == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu pooled samples", R);
     uint64_t *lab = rows + s->m * RW, *acc = lab + RW;
-    for (size_t j = 0; j < R; j++) {
-        const uint64_t *h = s->st.holds + (n0 + j) * W, bit = (uint64_t)1 << (j % 64);
-        for (size_t w = 0; w < W; w++)
-            for (uint64_t e = h[w]; e; e &= e - 1)
-                rows[(w * 64 + (size_t)__builtin_ctzll(e)) * RW + j / 64] |= bit;
-        if (s->st.label[n0 + j]) lab[j / 64] |= bit;
-    }
     for (size_t i = 0; i < c->count; i++) {
         for (size_t r = 0; r < RW; r++) acc[r] = ~(uint64_t)0;
         if (R % 64) acc[RW - 1] = ((uint64_t)1 << (R % 64)) - 1;
@@ -403,11 +473,11 @@ static xai_status pool_draw(search *s, cands *c, xai_error *err) {
     cands one;
     xai_status st = cands_alloc(&one, 1, 0, W, err);
     if (st != XAI_OK) return st;
+    cands_push(&one, W);
     memcpy(one.sets, c->sets, W * 8);
     for (size_t i = 1; i < c->count; i++)
         for (size_t w = 0; w < W; w++) one.sets[w] &= c->sets[i * W + w];
     for (size_t w = 0; w < W; w++) k += (size_t)__builtin_popcountll(one.sets[w]);
-    one.count = 1;
     double base = coverage_of(s, one.sets, k), ratio = 0;
     for (size_t i = 0; i < c->count; i++) ratio += c->cov[i] / (base > 0 ? base : 1.0);
     ratio /= (double)c->count;
@@ -526,6 +596,7 @@ static xai_status describe(search *s, const size_t *order, size_t size, bool suc
     f->lucb_rounds = s->lucb_rounds;
     f->rounds = s->rounds;
     f->eval_seconds = s->smp->eval_seconds;
+    f->eval_cpu_seconds = s->smp->eval_cpu_seconds;
     xai_status st = examples(s, set, f, err);
     xd_free(set);
     return st;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include "method.h"
 
 #define XD_ANCHOR_WORDS(m) (((m) + 63) / 64)
@@ -30,6 +31,14 @@ static inline bool xd_anchor_subset(const uint64_t *a, const uint64_t *b, size_t
     for (size_t w = 0; w < words; w++)
         if (a[w] & ~b[w]) return false;
     return true;
+}
+
+/* Process CPU seconds (the samplers time the evaluator with it too: on a
+ * loaded machine wall time says little about the method's own cost). */
+static inline double xd_anchor_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* The options, read once by anchors.c (docs/METHODS.md, "anchors"). */
@@ -57,6 +66,7 @@ typedef struct xd_anchor_sampler xd_anchor_sampler;
 struct xd_anchor_sampler {
     size_t m;   /* features */
     double eval_seconds;    /* wall time inside the evaluator, kept by evaluate() */
+    double eval_cpu_seconds;    /* process CPU time inside the evaluator */
     /* Draws n samples under `anchor` into a pending batch and writes their
      * hold sets (n x words) to holds. */
     xai_status (*draw)(xd_anchor_sampler *s, const uint64_t *anchor, size_t n,
@@ -66,10 +76,10 @@ struct xd_anchor_sampler {
     xai_status (*evaluate)(xd_anchor_sampler *s, uint8_t *labels, xai_error *err);
     /* n hold sets under the empty anchor, without the model. */
     xai_status (*coverage)(xd_anchor_sampler *s, size_t n, uint64_t *holds, xai_error *err);
-    /* When not NULL: the exact coverage of an anchor of `size` features
-     * (text, where features are kept independently), used instead of
-     * coverage samples. */
-    double (*exact_coverage)(const xd_anchor_sampler *s, const uint64_t *anchor, size_t size);
+    /* When not NULL: the exact coverage of any anchor of `size` features
+     * (text, where features are kept independently, so it depends on the
+     * size alone), used instead of coverage samples. */
+    double (*exact_coverage)(const xd_anchor_sampler *s, size_t size);
     /* An example for people: sample number `i` (in draw order) with hold set
      * `holds`. NULL on out of memory. */
     xai_value *(*example)(xd_anchor_sampler *s, size_t i, const uint64_t *holds);
@@ -88,6 +98,7 @@ typedef struct xd_anchor_found {
     size_t lucb_rounds;
     size_t rounds;          /* sampling rounds, each one evaluator request */
     double eval_seconds;    /* of the sampler */
+    double eval_cpu_seconds;
     xai_value *held;        /* examples (arrays), owned */
     xai_value *not_held;
 } xd_anchor_found;

@@ -77,9 +77,10 @@ static xai_status evaluate(xd_anchor_sampler *s, uint8_t *labels, xai_error *err
     size_t n = t->n_pending;
     t->n_pending = 0;
     if (n == 0) return XAI_OK;
-    double t0 = xd_now();
+    double t0 = xd_now(), c0 = xd_anchor_cpu_now();
     xai_status st = xai_eval_masks(mc->ev, t->masks, n, t->out, err);
     s->eval_seconds += xd_now() - t0;
+    s->eval_cpu_seconds += xd_anchor_cpu_now() - c0;
     if (st != XAI_OK) return st;
     xd_anchor_labels(t->out, n, mc->k, mc->target, mc->fx_all[0], labels);
     return XAI_OK;
@@ -90,8 +91,7 @@ static xai_status coverage(xd_anchor_sampler *s, size_t n, uint64_t *holds, xai_
     return XAI_OK;      /* exact_coverage is used instead */
 }
 
-static double exact_coverage(const xd_anchor_sampler *s, const uint64_t *anchor, size_t size) {
-    (void)anchor;
+static double exact_coverage(const xd_anchor_sampler *s, size_t size) {
     const text_smp *t = s->impl;
     return pow(1.0 - t->p_remove, (double)size);
 }

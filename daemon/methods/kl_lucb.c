@@ -69,29 +69,80 @@ static double mean_of(const double *n, const double *pos, size_t i) {
 
 typedef struct keyed { double mean; size_t idx; } keyed;
 
-/* Decreasing mean, then increasing index: a total order, so qsort's
- * instability cannot show. */
-static int by_mean(const void *a, const void *b) {
-    const keyed *x = a, *y = b;
-    if (x->mean != y->mean) return x->mean < y->mean ? 1 : -1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
+/* x comes before y: decreasing mean, then increasing index. A total
+ * order, so every sorting algorithm gives the same result. */
+static inline bool before(const keyed *x, const keyed *y) {
+    return x->mean != y->mean ? x->mean > y->mean : x->idx < y->idx;
+}
+
+/* The radix key of a mean: non-negative doubles order like their bit
+ * patterns, and the complement puts larger means first (-0 sorts as 0). */
+static inline uint64_t sort_key(double mean) {
+    double m = mean == 0.0 ? 0.0 : mean;
+    uint64_t b;
+    memcpy(&b, &m, sizeof b);
+    return ~b;
+}
+
+/* Sorts k[0..K), given in increasing index, in the order of before(): a
+ * stable LSD radix sort on sort_key, 8 bits a pass, so ties keep
+ * increasing index; passes where every key has the same digit are
+ * skipped. tmp holds K entries. */
+static void sort_keyed(keyed *k, keyed *tmp, size_t K) {
+    size_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < K; i++) {
+        uint64_t key = sort_key(k[i].mean);
+        for (int d = 0; d < 8; d++) hist[d][(key >> (8 * d)) & 255]++;
+    }
+    keyed *src = k, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        size_t sum = 0, off[256];
+        if (hist[d][(sort_key(src[0].mean) >> (8 * d)) & 255] == K) continue;
+        for (int b = 0; b < 256; b++) off[b] = sum, sum += hist[d][b];
+        for (size_t i = 0; i < K; i++)
+            dst[off[(sort_key(src[i].mean) >> (8 * d)) & 255]++] = src[i];
+        keyed *t = src;
+        src = dst, dst = t;
+    }
+    if (src != k) memcpy(k, src, K * sizeof *k);
+}
+
+/* Sorts k[0..K) by (decreasing mean, increasing index) after refreshing
+ * the means: radix sort the first time (tmp != NULL: K entries of room,
+ * given k in increasing index), then insertion
+ * sort, linear when the order from the last round barely changed (a round
+ * moves a few arms). The order is total, so every sort gives the same
+ * result. */
+static void resort(size_t K, const double *n, const double *pos, keyed *k, keyed *tmp) {
+    for (size_t r = 0; r < K; r++) k[r].mean = mean_of(n, pos, k[r].idx);
+    if (tmp) {
+        sort_keyed(k, tmp, K);
+        return;
+    }
+    for (size_t r = 1; r < K; r++) {
+        keyed v = k[r];
+        size_t q = r;
+        for (; q > 0 && before(&v, &k[q - 1]); q--) k[q] = k[q - 1];
+        k[q] = v;
+    }
 }
 
 void xd_lucb_sort_by_mean(size_t K, const double *n, const double *pos, size_t *idx) {
-    keyed *k = xd_malloc((K ? K : 1) * sizeof *k);
+    keyed *k = xd_malloc((K ? 2 * K : 1) * sizeof *k);
     for (size_t i = 0; i < K; i++) k[i] = (keyed){mean_of(n, pos, i), i};
-    qsort(k, K, sizeof *k, by_mean);
+    if (K) sort_keyed(k, k + K, K);
     for (size_t i = 0; i < K; i++) idx[i] = k[i].idx;
     xd_free(k);
 }
 
 /* One bound evaluation: u (outside the top) and l (inside), and ub - lb. */
-static double lucb_gap(size_t K, const double *n, const double *pos, size_t top_n,
-                       double beta, const size_t *order, size_t *u, size_t *l) {
+static double lucb_gap(size_t K, const double *n, size_t top_n,
+                       double beta, const keyed *order, size_t *u, size_t *l) {
     double ub_best = -1.0, lb_worst = 2.0, n_min = INFINITY;
     for (size_t r = 0; r < K; r++) {
-        size_t a = order[r];
-        double m = mean_of(n, pos, a), level = beta / n[a];
+        size_t a = order[r].idx;
+        double m = order[r].mean, level = beta / n[a];
         if (r < top_n) {
             double lb = xd_kl_lower(m, level);
             if (lb < lb_worst) lb_worst = lb, *l = a;
@@ -137,15 +188,21 @@ xai_status xd_kl_lucb(size_t K, double *n, double *pos, const xd_lucb_opts *o,
     if (rounds) *rounds = 0;
     if (K == 0) return XAI_OK;
     size_t top_n = o->top_n < K ? o->top_n : K;
-    size_t *order = xd_try_malloc(xd_mul(3 * K, sizeof *order));
-    if (order == NULL) return xd_err(err, XAI_ERR_NOMEM, "kl-lucb: %zu arms", K);
-    xai_status st = draw_empty(K, n, draw, ctx, order + K, err);
+    size_t *scratch = xd_try_malloc(xd_mul(2 * K, sizeof *scratch));
+    keyed *order = xd_try_malloc(xd_mul(2 * K, sizeof *order));
+    if (scratch == NULL || order == NULL) {
+        xd_free(scratch);
+        xd_free(order);
+        return xd_err(err, XAI_ERR_NOMEM, "kl-lucb: %zu arms", K);
+    }
+    for (size_t i = 0; i < K; i++) order[i].idx = i;
+    xai_status st = draw_empty(K, n, draw, ctx, scratch, err);
     size_t t = 1;
     while (st == XAI_OK && top_n < K) {
-        xd_lucb_sort_by_mean(K, n, pos, order);
-        size_t u = order[top_n], l = order[0];
+        resort(K, n, pos, order, t == 1 ? order + K : NULL);
+        size_t u = order[top_n].idx, l = order[0].idx;
         double beta = xd_kl_beta(K, (double)t, o->delta);
-        double gap = lucb_gap(K, n, pos, top_n, beta, order, &u, &l);
+        double gap = lucb_gap(K, n, top_n, beta, order, &u, &l);
         if (gap <= o->epsilon || (o->max_rounds && t > o->max_rounds)) break;
         /* Adaptive draws aim at half the slack each: ub(u) - lb(l) <= eps
          * holds once both bounds are within (eps - (m_u - m_l)) / 2 of
@@ -159,10 +216,11 @@ xai_status xd_kl_lucb(size_t K, double *n, double *pos, const xd_lucb_opts *o,
         t++;
     }
     if (st == XAI_OK) {
-        xd_lucb_sort_by_mean(K, n, pos, order);
-        memcpy(top, order, top_n * sizeof *top);
+        resort(K, n, pos, order, NULL);
+        for (size_t i = 0; i < top_n; i++) top[i] = order[i].idx;
         if (rounds) *rounds = t - 1;
     }
+    xd_free(scratch);
     xd_free(order);
     return st;
 }

@@ -23,14 +23,16 @@ static xai_status bad(xai_error *err, const char *fmt, const char *a) {
     return xd_err(err, XAI_ERR_BAD_REQUEST, fmt, a);
 }
 
-/* Integer params that count samples ("num_samples", "nsamples", ...) must
- * not exceed max_samples. */
+/* Integer params that count samples or evaluations ("num_samples",
+ * "nsamples", "max_evals", ...) must not exceed max_samples: methods size
+ * buffers by them (shapley_sampling allocates max_evals masks at once). */
 xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *params,
                                 xai_error *err) {
     for (size_t i = 0; i < xai_value_len(params); i++) {
         const char *k = xai_value_key_at(params, i);
         const xai_value *v = xai_value_val_at(params, i);
-        if (strstr(k, "samples") == NULL || !xai_value_is_number(v)) continue;
+        bool counts = strstr(k, "samples") != NULL || strcmp(k, "max_evals") == 0;
+        if (!counts || !xai_value_is_number(v)) continue;
         double x = xai_value_get_number(v);
         if (x > (double)cfg->max_samples)
             return xd_err(err, XAI_ERR_LIMIT, "params.%s = %.0f exceeds max_samples = %zu", k, x,
@@ -63,16 +65,19 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
 
 /* ---- text ---------------------------------------------------------------- */
 
+/* Features are token positions by default; for LIME they are distinct words
+ * (bag of words), the default of the reference LimeTextExplainer. */
 static xai_status build_text(xd_srv_input *in, const xd_srv_config *cfg,
                              const xai_tokenizer *shared, const xai_value *input,
-                             const xai_value *space, xai_error *err) {
+                             const xai_value *space, const char *method, xai_error *err) {
+    bool bow_default = method != NULL && strcmp(method, "lime") == 0;
     const char *pattern, *mask;
     bool del, bow;
     xai_status st;
     if ((st = xai_opt_str(space, "pattern", NULL, &pattern, err)) ||
         (st = xai_opt_str(space, "mask_token", NULL, &mask, err)) ||
         (st = xai_opt_bool(space, "delete", false, &del, err)) ||
-        (st = xai_opt_bool(space, "bag_of_words", false, &bow, err)))
+        (st = xai_opt_bool(space, "bag_of_words", bow_default, &bow, err)))
         return st;
     const xai_tokenizer *tok = shared;
     if (pattern && pattern[0] && strcmp(pattern, XAI_DEFAULT_TOKEN_PATTERN) != 0) {
@@ -206,10 +211,10 @@ cleanup:
 xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
                               const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
                               const xai_tokenizer *shared_tok, const xai_value *input,
-                              const xai_value *space, xai_error *err) {
+                              const xai_value *space, const char *method, xai_error *err) {
     memset(in, 0, sizeof *in);
     xai_status st = mc->kind == XAI_INPUT_TEXT
-                        ? build_text(in, cfg, shared_tok, input, space, err)
+                        ? build_text(in, cfg, shared_tok, input, space, method, err)
                         : build_tabular(in, cfg, mc, info, input, space, err);
     if (st == XAI_OK && xai_space_n_features(in->space) > cfg->max_features)
         st = xd_err(err, XAI_ERR_LIMIT, "%zu features, more than max_features = %zu",

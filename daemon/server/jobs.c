@@ -169,7 +169,8 @@ static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
     const xai_value *rq = j->request;
     if (st == XAI_OK)
         st = xd_srv_input_build(&in, s->cfg, mc, &remote.info, s->tok, xai_value_get(rq, "input"),
-                                xai_value_get(rq, "space"), err);
+                                xai_value_get(rq, "space"),
+                                xai_value_get_str(xai_value_get(rq, "method"), NULL), err);
     if (st != XAI_OK) goto cleanup;
     xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};

@@ -151,13 +151,15 @@ typedef struct xd_srv_input {
     xai_space *space;
 } xd_srv_input;
 
-/* Builds the space of a job from its `input` and `space` maps. */
+/* Builds the space of a job from its `input` and `space` maps; `method`
+ * chooses defaults (text LIME uses bag-of-words features unless told). */
 xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
                               const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
                               const xai_tokenizer *shared_tok, const xai_value *input,
-                              const xai_value *space, xai_error *err);
+                              const xai_value *space, const char *method, xai_error *err);
 void xd_srv_input_free(xd_srv_input *in);
-/* Numeric params whose name contains "samples" are at most max_samples. */
+/* Numeric params whose name contains "samples", and max_evals, are at most
+ * max_samples. */
 xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *params,
                                 xai_error *err);
 /* Checks `explain` fields a job needs before it is accepted: the input has

@@ -22,7 +22,8 @@ seed giving the same bytes and another seed other estimates; LIME's
 surrogate recovering a linear model (score ~ 1, local_pred ~ fx); anchors
 whose tokens are in the text, whose precision is above its lower bound, whose
 predicates x satisfies, with rows_sent <= rows_asked and cache hits; unknown
-options refused with invalid_argument.
+options refused with invalid_argument, budgets above the daemon's max_samples
+(max_evals included) with limit_exceeded.
 
 Skipped, saying why, when xaid is not built or sklearn is missing. Budgets
 are small (num_samples 500 and the like) so the file runs in well under a
@@ -49,6 +50,7 @@ from tests.test_e2e import FIXTURE, PKG, ROOT, find_binary
 TOKEN = re.compile(r"\w+")
 D_TAB = 8                        # columns of the tabular model: exact Shapley is 2^8 coalitions
 BG_ROWS = 20
+MAX_SAMPLES = 100000             # the daemon's limit on sample and evaluation counts
 LIN_WEIGHTS = {"free": 0.3, "money": 0.2, "now": 0.1, "meeting": -0.25}
 SHORT_SPAM = "Win FREE money now"                                   # fixture line 1
 EMAIL = "Free offer, click now to win! Meeting notes for the project"  # 11 tokens
@@ -129,7 +131,8 @@ class Stack:
             f.writelines(",".join(repr(float(v)) for v in r) + "\n" for r in self.bg)
         conf = os.path.join(self.dir, "xaid.conf")
         with open(conf, "w") as f:
-            f.write("bind = %s\nworkers = 2\njob_deadline_ms = 60000\n" % self.ep["front"])
+            f.write("bind = %s\nworkers = 2\njob_deadline_ms = 60000\nmax_samples = %d\n"
+                    % (self.ep["front"], MAX_SAMPLES))
             f.write("model spam = text@%s\n" % self.ep["spam"])
             f.write("model lin = text@%s\n" % self.ep["lin"])
             f.write("model cancer = tabular@%s\nmodel cancer.background = %s\n"
@@ -343,6 +346,17 @@ class Methods(unittest.TestCase):
                          params={"num_samples": 500, "feature_selection": "none"})
         self.assertEqual(list(r["features"]), ["free", "money", "now"])
         self.assertEqual([f for _, _, f in r["tokens"]], [0, 1, 0, 1, 2])
+        # ... and it is the default for lime when the request leaves it out,
+        # while other methods keep one feature per token position
+        r0 = self.explain("lin", "lime", text=text, target="plus",
+                          params={"num_samples": 500, "feature_selection": "none"})
+        self.assertEqual(list(r0["features"]), ["free", "money", "now"])
+        self.assertEqual(r0["values"].tobytes(), r["values"].tobytes())
+        occ = self.explain("lin", "occlusion", text=text, target="plus")
+        self.assertEqual(len(occ["features"]), 5)
+        r5 = self.explain("lin", "lime", text=text, target="plus", space={"bag_of_words": False},
+                          params={"num_samples": 500, "feature_selection": "none"})
+        self.assertEqual(len(r5["features"]), 5)
         # f = 0.6 z_free + 0.4 z_money + 0.1 z_now (two copies each of the first
         # two). With d = 3 the samples keep mostly 2 words, so the all-ones
         # direction is nearly collinear with the intercept and ridge shrinks
@@ -438,6 +452,18 @@ class Methods(unittest.TestCase):
             self.explain("cancer", "kernelshap", row=self.stack.rows[0],
                          params={"link": "probit"})
         self.assertEqual(cm.exception.code, "invalid_argument")
+
+    def test_budgets_above_max_samples_are_refused(self):
+        # refused before the job is accepted, so a huge budget never reaches
+        # a method (shapley_sampling would allocate max_evals masks at once)
+        for method, key in (("lime", "num_samples"), ("kernelshap", "nsamples"),
+                            ("shapley_sampling", "max_evals")):
+            with self.subTest(method=method):
+                with self.assertRaises(xai.XaiError) as cm:
+                    self.c.submit("spam", method, text=LONG, params={key: 10 * MAX_SAMPLES})
+                self.assertEqual(cm.exception.code, "limit_exceeded")
+                self.assertIn(key, str(cm.exception))
+        self.assertTrue(self.c.ping()["pong"])
 
 
 if __name__ == "__main__":
