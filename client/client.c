@@ -22,6 +22,7 @@
 #include "core/core.h"
 #include "xai/client.h"
 #include "client_impl.h"
+#include "methods/result_wire.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 
@@ -324,7 +325,8 @@ static xai_status final_event(const xai_value *ev, xai_result **out, xai_error *
 static void report_progress(const xai_value *ev, uint64_t job, xai_progress_fn fn, void *ctx) {
     if (fn == NULL) return;
     xai_eval_stats stats;
-    xc_stats_from_value(xai_value_get(ev, "stats"), &stats);
+    if (xd_eval_stats_from_value(xai_value_get(ev, "stats"), &stats, NULL) != XAI_OK)
+        memset(&stats, 0, sizeof stats);  /* counters are informative: a bad map reads as none */
     const xai_value *p = xai_value_get(ev, "progress");
     double f = xai_value_is_number(p) ? xai_value_get_number(p) : 0.0;
     fn(ctx, job, f < 0 ? 0 : f > 1 ? 1 : f, &stats);

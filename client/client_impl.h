@@ -34,9 +34,6 @@ const char *xc_get_str(const xai_value *m, const char *key);
 /* m[key] as an int into *out; false when absent or not an int. */
 bool xc_get_int(const xai_value *m, const char *key, int64_t *out);
 
-/* Reads the evaluator counters of a `stats` map (missing fields stay 0). */
-void xc_stats_from_value(const xai_value *m, xai_eval_stats *out);
-
 /* Fills err (when not NULL) from an `error` map or event: code mapped by
  * xai_status_from_errcode, and its message. Returns the code. */
 xai_status xc_err_from_value(const xai_value *e, xai_error *err);

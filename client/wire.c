@@ -67,31 +67,6 @@ bool xc_get_int(const xai_value *m, const char *key, int64_t *out) {
     return true;
 }
 
-static uint64_t get_count(const xai_value *m, const char *key) {
-    const xai_value *v = xai_value_get(m, key);
-    if (!xai_value_is_number(v)) return 0;
-    double d = xai_value_get_number(v);
-    return d > 0 && d < 1.8e19 ? (uint64_t)d : 0;
-}
-
-static double get_seconds(const xai_value *m, const char *key) {
-    const xai_value *v = xai_value_get(m, key);
-    double d = xai_value_is_number(v) ? xai_value_get_number(v) : 0.0;
-    return isfinite(d) ? d : 0.0;
-}
-
-void xc_stats_from_value(const xai_value *m, xai_eval_stats *out) {
-    memset(out, 0, sizeof *out);
-    out->masks_asked = get_count(m, "masks_asked");
-    out->masks_unique = get_count(m, "masks_unique");
-    out->rows_asked = get_count(m, "rows_asked");
-    out->cache_hits = get_count(m, "cache_hits");
-    out->rows_sent = get_count(m, "rows_sent");
-    out->model_calls = get_count(m, "model_calls");
-    out->model_seconds = get_seconds(m, "model_seconds");
-    out->render_seconds = get_seconds(m, "render_seconds");
-}
-
 xai_status xc_err_from_value(const xai_value *e, xai_error *err) {
     const char *code = xc_get_str(e, "code");
     const char *msg = xc_get_str(e, "message");

@@ -12,14 +12,13 @@
 #include <string.h>
 #include "../core/core.h"
 #include "xai/result.h"
+#include "result_wire.h"
 
 /* ---- encoding ----------------------------------------------------------- */
 
 static xai_value *num_or_nil(double x) { return isnan(x) ? xai_value_nil() : xai_value_float(x); }
 static xai_value *str_or_nil(const char *s) { return s ? xai_value_str(s) : xai_value_nil(); }
 
-/* Also used by the daemon for progress events (declared in server/server.h). */
-xai_value *xd_eval_stats_value(const xai_eval_stats *s);
 xai_value *xd_eval_stats_value(const xai_eval_stats *s) {
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
@@ -234,10 +233,8 @@ static xai_status get_shape(const xai_value *m, xai_result *r, xai_error *err) {
     return XAI_OK;
 }
 
-static xai_status get_stats(const xai_value *m, xai_eval_stats *s, xai_error *err) {
-    const xai_value *v = xai_value_get(m, "stats");
-    if (v == NULL || xai_value_type(v) == XAI_V_NIL) return XAI_OK;
-    if (xai_value_type(v) != XAI_V_MAP) return bad(err, "stats", "must be a map");
+xai_status xd_eval_stats_from_value(const xai_value *v, xai_eval_stats *s, xai_error *err) {
+    memset(s, 0, sizeof *s);
     const char *ints[] = {"masks_asked", "masks_unique", "rows_asked", "cache_hits",
                           "rows_sent", "model_calls"};
     uint64_t *dst[] = {&s->masks_asked, &s->masks_unique, &s->rows_asked, &s->cache_hits,
@@ -252,6 +249,13 @@ static xai_status get_stats(const xai_value *m, xai_eval_stats *s, xai_error *er
         xai_opt_float(v, "render_seconds", 0, 0, INFINITY, &s->render_seconds, &e))
         return xd_err(err, XAI_ERR_BAD_REQUEST, "result: stats seconds must be numbers >= 0");
     return XAI_OK;
+}
+
+static xai_status get_stats(const xai_value *m, xai_eval_stats *s, xai_error *err) {
+    const xai_value *v = xai_value_get(m, "stats");
+    if (v == NULL || xai_value_type(v) == XAI_V_NIL) return XAI_OK;
+    if (xai_value_type(v) != XAI_V_MAP) return bad(err, "stats", "must be a map");
+    return xd_eval_stats_from_value(v, s, err);
 }
 
 /* The scalar fields: method, model, seed, target, target_name, fx, base_value, seconds. */

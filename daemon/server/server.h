@@ -26,6 +26,7 @@
 #include "xai/result.h"
 #include "xai/text.h"
 #include "xai/value.h"
+#include "methods/result_wire.h"
 
 /* ---- config (config.c) -------------------------------------------------- */
 
@@ -167,10 +168,6 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_value *input, const xai_value *params,
                                  const xai_value *space, xai_error *err);
-
-/* The evaluator counters as the map a result's "stats" holds (defined in
- * methods/result_wire.c, beside the result's wire form). */
-xai_value *xd_eval_stats_value(const xai_eval_stats *s);
 
 /* ---- native networks (net_job.c) --------------------------------------- */
 
