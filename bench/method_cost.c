@@ -56,17 +56,19 @@ static void report(const char *method, size_t evals, double seconds) {
 static void bench_shapley(void) {
     double phi[D], se[D];
     xd_oracle o = {oracle_eval, NULL, NULL};
-    const char *names[4] = {"kernelshap_improved", "kernelshap_shap", "antithetic", "per_feature"};
-    for (int m = 0; m < 4; m++) {
+    const char *names[5] = {"kernelshap_improved", "kernelshap_additive", "kernelshap_shap",
+                            "antithetic", "per_feature"};
+    for (int m = 0; m < 5; m++) {
         size_t evals = 0;
         double t0 = now();
         for (int r = 0; r < REPS; r++) {
             xd_shap_out out = {.phi = phi, .se = se};
-            if (m < 2) {
-                xd_kshap_opts ko = {.shap_schedule = m == 1, .seed = (uint64_t)r};
+            if (m < 3) {
+                xd_kshap_opts ko = {.shap_schedule = m == 2, .additive_only = m == 1,
+                                    .seed = (uint64_t)r};
                 xd_kernelshap(&o, D, &ko, &out, NULL, NULL);
             } else {
-                xd_ss_opts so = {.estimator = m == 2 ? XD_SS_ANTITHETIC : XD_SS_PER_FEATURE,
+                xd_ss_opts so = {.estimator = m == 3 ? XD_SS_ANTITHETIC : XD_SS_PER_FEATURE,
                                  .seed = (uint64_t)r};
                 xd_shapley_sampling(&o, D, &so, &out, NULL);
             }

@@ -22,8 +22,11 @@ torch.set_num_threads(1) (its process CPU time then equals its wall time),
 Usage: python3 bench/nn_torch.py [--native NET:BATCH:SECONDS,...]
 With --native (nn_bench.c passes its gradient x input CPU seconds per call),
 grad_x_input lines also carry native_seconds and torch_over_native (> 1: the
-native engine is faster). One JSON object per line; a line saying torch is
-absent when it cannot be imported.
+native engine is faster): torch's CPU seconds over the native CPU seconds on
+one thread (like against like: on a shared machine wall time also counts the
+time other processes held the core), its wall seconds with every core.
+One JSON object per line; a line saying torch is absent when it cannot be
+imported.
 """
 
 import json
@@ -180,7 +183,8 @@ def main(argv):
                         "cpu_seconds": float("%.6g" % cpu)}
                 if op == "grad_x_input" and (name, n) in native:
                     line["native_seconds"] = native[(name, n)]
-                    line["torch_over_native"] = round(wall / native[(name, n)], 2)
+                    torch_s = cpu if threads == 1 else wall
+                    line["torch_over_native"] = round(torch_s / native[(name, n)], 2)
                 print(json.dumps(line), flush=True)
     return 0
 

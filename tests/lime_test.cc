@@ -4,6 +4,7 @@
 // discretizer by hand, recovery of a model linear in the mask, the standard
 // errors against the spread over seeds, and same seed -> same bytes.
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -219,6 +220,78 @@ TEST(Lime, TabularDiscretizerByHand) {
         EXPECT_NEAR(std::sqrt(std::exp(-dist2 / (width * width))), w[i], 1e-15);
     }
     EXPECT_NEAR(1000.0, (double)same, 4 * std::sqrt(4000 * 0.25 * 0.75));
+}
+
+TEST(Lime, TabularValuesFollowTheirBinsTruncatedNormal) {
+    // Background column 1, 2, 2, 3, 5, 6, 9, 10: borders 2, 4, 6.75 (numpy
+    // percentiles); the bins hold {1, 2, 2}, {3}, {5, 6}, {9, 10} with
+    // ranges [1, 2], [2, 4], [4, 6.75], [6.75, 10]. A sample's value in bin
+    // b follows N(mean_b, sd_b^2) truncated to the range: per bin, the share
+    // of samples must match the bin's frequency and their mean the closed
+    // form, within 5 standard errors. Bin 1 ({3}: sd 1e-11) is all but a
+    // point; bin 0's and bin 3's means sit off centre, so the truncation
+    // shows.
+    const double vals[8] = {1, 2, 2, 3, 5, 6, 9, 10};
+    double x[1] = {5.5};
+    const char *names[1] = {"v"};
+    size_t n = 40001;
+    std::vector<double> X(n), rows(n), w(n);
+    xd_lime_tab_opts o{n, true, 0.0};
+    xai_rng r;
+    xai_rng_seed(&r, 7, 2);
+    ASSERT_EQ(XAI_OK, xd_lime_tabular_sample(x, 1, vals, 8, names, &o, &r, X.data(),
+                                             rows.data(), w.data(), nullptr, nullptr));
+    struct Bin {
+        double lo, hi, mean, sd, freq;
+    } bins[4] = {{1, 2, 5.0 / 3, std::sqrt(2.0) / 3, 3.0 / 8},
+                 {2, 4, 3, 1e-11, 1.0 / 8},
+                 {4, 6.75, 5.5, 0.5, 2.0 / 8},
+                 {6.75, 10, 9.5, 0.5, 2.0 / 8}};
+    auto Phi = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+    auto phi = [](double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI); };
+    auto bin_of_value = [](double v) {
+        if (v <= 2) return 0;
+        if (std::fabs(v - 3) < 1e-9) return 1;
+        if (v > 4 && v <= 6.75) return 2;
+        return v > 6.75 ? 3 : -1;
+    };
+    double sum[4] = {0}, sum2[4] = {0}, count[4] = {0};
+    for (size_t i = 1; i < n; i++) {
+        int b = bin_of_value(rows[i]);
+        ASSERT_GE(b, 0) << rows[i];
+        EXPECT_EQ(b == 2 ? 1.0 : 0.0, X[i]) << rows[i];   // x = 5.5 is in bin 2
+        sum[b] += rows[i], sum2[b] += rows[i] * rows[i], count[b]++;
+    }
+    for (int b = 0; b < 4; b++) {
+        const Bin &B = bins[b];
+        EXPECT_NEAR(B.freq * (n - 1), count[b], 5 * std::sqrt((n - 1) * B.freq * (1 - B.freq)))
+            << b;
+        double mean = sum[b] / count[b], var = sum2[b] / count[b] - mean * mean;
+        double a = (B.lo - B.mean) / B.sd, c = (B.hi - B.mean) / B.sd;
+        double want = B.mean + B.sd * (phi(a) - phi(c)) / (Phi(c) - Phi(a));
+        EXPECT_NEAR(want, mean, 5 * std::sqrt(std::max(var, 0.0) / count[b]) + 1e-9) << b;
+    }
+}
+
+TEST(Lime, TabularSameSeedSameRows) {
+    std::vector<double> bg;
+    for (int i = 0; i < 40; i++) bg.push_back(i % 7), bg.push_back(i * 0.37), bg.push_back(1.0);
+    double x[3] = {2.0, 5.0, 1.0};
+    const char *names[3] = {"a", "b", "c"};
+    size_t n = 300;
+    std::vector<double> X[3], rows[3], w[3];
+    for (int k = 0; k < 3; k++) {
+        X[k].resize(n * 3), rows[k].resize(n * 3), w[k].resize(n);
+        xd_lime_tab_opts o{n, true, 0.0};
+        xai_rng r;
+        xai_rng_seed(&r, k < 2 ? 11 : 12, 2);
+        ASSERT_EQ(XAI_OK, xd_lime_tabular_sample(x, 3, bg.data(), 40, names, &o, &r, X[k].data(),
+                                                 rows[k].data(), w[k].data(), nullptr, nullptr));
+    }
+    EXPECT_EQ(0, memcmp(rows[0].data(), rows[1].data(), n * 3 * sizeof(double)));
+    EXPECT_EQ(0, memcmp(X[0].data(), X[1].data(), n * 3 * sizeof(double)));
+    EXPECT_EQ(0, memcmp(w[0].data(), w[1].data(), n * sizeof(double)));
+    EXPECT_NE(0, memcmp(rows[0].data(), rows[2].data(), n * 3 * sizeof(double)));
 }
 
 // ---- through xai_explain --------------------------------------------------

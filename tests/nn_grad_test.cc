@@ -60,6 +60,28 @@ xai_nn *cnn_strided(uint64_t seed) {
     return net;
 }
 
+// The conv shapes linear.c has compiled-in paths for (3x3, stride 1, pad 1
+// on 16x16, 8x8 and 4x4 images), each followed by a ReLU that the forward
+// and the gradient fuse into the conv's own passes:
+// 2x16x16 -> conv 3 -> relu -> maxpool 2 -> conv 4 -> relu -> maxpool 2
+// -> conv 3 -> relu -> flatten -> dense 3
+xai_nn *cnn_fast_shapes(uint64_t seed) {
+    xai_nn *net = nullptr;
+    xai_error e;
+    EXPECT_EQ(xai_nn_new(2, 16, 16, &net, &e), XAI_OK);
+    for (size_t out : {3, 4}) {
+        EXPECT_EQ(xai_nn_add_conv2d(net, out, 3, 3, 1, 1, &e), XAI_OK) << e.message;
+        EXPECT_EQ(xai_nn_add_relu(net, &e), XAI_OK);
+        EXPECT_EQ(xai_nn_add_maxpool2d(net, 2, 0, &e), XAI_OK);
+    }
+    EXPECT_EQ(xai_nn_add_conv2d(net, 3, 3, 3, 1, 1, &e), XAI_OK) << e.message;
+    EXPECT_EQ(xai_nn_add_relu(net, &e), XAI_OK);
+    EXPECT_EQ(xai_nn_add_flatten(net, &e), XAI_OK);
+    EXPECT_EQ(xai_nn_add_dense(net, 3, &e), XAI_OK);
+    xai_nn_init_random(net, seed);
+    return net;
+}
+
 // Forward matches the double reference; the gradient of every logit of
 // every sample of a batch matches central differences.
 void check_net(xai_nn *net, uint64_t seed) {
@@ -101,6 +123,15 @@ TEST(NnGrad, ConvPoolingMatchFiniteDifferences) {
     for (uint64_t seed = 1; seed <= 3; seed++) {
         xai_nn *net = cnn(seed);
         check_net(net, 10 + seed);
+        xai_nn_free(net);
+    }
+}
+
+TEST(NnGrad, FastConvShapesWithFusedReluMatchFiniteDifferences) {
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        xai_nn *net = cnn_fast_shapes(seed);
+        ASSERT_EQ(xai_nn_n_layers(net), 10u);
+        check_net(net, 30 + seed);
         xai_nn_free(net);
     }
 }

@@ -115,6 +115,23 @@ inline Game nonlinear_game(size_t d, size_t nb, uint64_t seed) {
     return g;
 }
 
+// A game of every order: a logistic score of a weighted sum plus a product
+// over all features. Its odd part has characters of every odd order, so no
+// 3-additive surrogate fits it exactly (unlike nonlinear_game, whose
+// dividends stop at order 4).
+inline Game dense_game(size_t d, size_t nb, uint64_t seed) {
+    Game g;
+    fill_points(g, d, nb, seed);
+    std::vector<double> c(d);
+    for (size_t j = 0; j < d; j++) c[j] = 2.0 * hash_unit(seed * 53 + j) - 1.0;
+    g.f = [c, d](const double *u) {
+        double s = 0, p = 1;
+        for (size_t j = 0; j < d; j++) s += c[j] * u[j], p *= 1.0 + 0.3 * u[j];
+        return 2.0 / (1.0 + std::exp(-s)) + 0.5 * p;
+    };
+    return g;
+}
+
 // A text-like game on word indicators (x = 1, background = 0): a logistic
 // score of "word 1 present", "words 2 and 3 both present", "last word absent"
 // (d >= 4).

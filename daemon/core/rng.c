@@ -25,8 +25,9 @@ void xai_rng_seed(xai_rng *r, uint64_t seed, uint64_t stream) {
     r->has_spare = 0;
 }
 
-uint64_t xai_rng_next(xai_rng *r) {
-    uint64_t *s = r->s;
+/* One xoshiro256** step. The draws below build on these static helpers, not
+ * on the exported functions, which a -fPIC build may not inline. */
+static inline uint64_t xoshiro_step(uint64_t *s) {
     const uint64_t result = rotl(s[1] * 5, 7) * 9;
     const uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -38,24 +39,34 @@ uint64_t xai_rng_next(xai_rng *r) {
     return result;
 }
 
-double xai_rng_uniform(xai_rng *r) {
-    return (double)(xai_rng_next(r) >> 11) * 0x1.0p-53;
+uint64_t xai_rng_next(xai_rng *r) { return xoshiro_step(r->s); }
+
+void xai_rng_fill(xai_rng *r, uint64_t *out, size_t n) {
+    uint64_t s[4] = {r->s[0], r->s[1], r->s[2], r->s[3]};   /* cannot alias out */
+    for (size_t i = 0; i < n; i++) out[i] = xoshiro_step(s);
+    for (int k = 0; k < 4; k++) r->s[k] = s[k];
 }
 
-uint64_t xai_rng_below(xai_rng *r, uint64_t n) {
+static inline double uniform(xai_rng *r) { return (double)(xoshiro_step(r->s) >> 11) * 0x1.0p-53; }
+
+static inline uint64_t below(xai_rng *r, uint64_t n) {
     if (n == 0) return 0;
     /* Lemire (2019): multiply, reject the few low products that would bias. */
-    unsigned __int128 m = (unsigned __int128)xai_rng_next(r) * n;
+    unsigned __int128 m = (unsigned __int128)xoshiro_step(r->s) * n;
     uint64_t low = (uint64_t)m;
     if (low < n) {
         uint64_t threshold = -n % n;
         while (low < threshold) {
-            m = (unsigned __int128)xai_rng_next(r) * n;
+            m = (unsigned __int128)xoshiro_step(r->s) * n;
             low = (uint64_t)m;
         }
     }
     return (uint64_t)(m >> 64);
 }
+
+double xai_rng_uniform(xai_rng *r) { return uniform(r); }
+
+uint64_t xai_rng_below(xai_rng *r, uint64_t n) { return below(r, n); }
 
 double xai_rng_normal(xai_rng *r) {
     if (r->has_spare) {
@@ -64,8 +75,8 @@ double xai_rng_normal(xai_rng *r) {
     }
     double u, v, s;
     do {
-        u = 2.0 * xai_rng_uniform(r) - 1.0;
-        v = 2.0 * xai_rng_uniform(r) - 1.0;
+        u = 2.0 * uniform(r) - 1.0;
+        v = 2.0 * uniform(r) - 1.0;
         s = u * u + v * v;
     } while (s >= 1.0 || s == 0.0);
     double f = sqrt(-2.0 * log(s) / s);
@@ -76,7 +87,7 @@ double xai_rng_normal(xai_rng *r) {
 
 void xai_rng_shuffle(xai_rng *r, size_t *idx, size_t n) {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)xai_rng_below(r, i);
+        size_t j = (size_t)below(r, i);
         size_t t = idx[i - 1];
         idx[i - 1] = idx[j];
         idx[j] = t;
@@ -87,7 +98,7 @@ void xai_rng_sample(xai_rng *r, size_t n, size_t k, size_t *out, size_t *scratch
     if (k > n) k = n;
     for (size_t i = 0; i < n; i++) scratch[i] = i;
     for (size_t i = 0; i < k; i++) {
-        size_t j = i + (size_t)xai_rng_below(r, n - i);
+        size_t j = i + (size_t)below(r, n - i);
         size_t t = scratch[i];
         scratch[i] = scratch[j];
         scratch[j] = t;

@@ -28,6 +28,17 @@
  * arrays are written only as children are added, and KL-LUCB sorts its
  * arms once and then re-sorts incrementally.
  *
+ * Memory: a candidate is its features in order (32-bit numbers; its set is
+ * rebuilt from them when needed) and its counts. Each size's candidates and
+ * KL-LUCB's scratch share one block, and the two blocks of a search (the
+ * parents' size and the children's) are reused from size to size. Fresh
+ * pages cost more than the counting (a page fault per 4 KiB, several
+ * microseconds on a virtual machine). glibc's mmap and trim thresholds
+ * follow the largest block freed, so after the first searches it serves
+ * one large block from its heap and keeps it there for the next search,
+ * where separate arrays per level would add up past the trim threshold and
+ * go back to the system after every search.
+ *
  * Invariants: store rows are append-only; a candidate's (n, pos) are the
  * counts of the store samples valid for it; coverage comes from model-free
  * samples of the empty anchor.
@@ -38,18 +49,14 @@
 #include "anchors_impl.h"
 #include "kl_lucb.h"
 
-typedef struct store {
-    size_t n, cap;
-    uint64_t *holds, *under;    /* cap x W */
-    uint8_t *label;
-} store;
-
-/* The candidates of one size. */
+/* The candidates of one size, all in `block` (kept for a later size). */
 typedef struct cands {
     size_t count, cap, size;
-    uint64_t *sets;             /* cap x W */
-    size_t *orders;             /* cap x size: features in the order added */
+    uint32_t *orders;           /* cap x size: features in the order added */
     double *n, *pos, *cov;
+    void *lucb_work;            /* KL-LUCB's scratch for cap arms */
+    void *block;
+    size_t block_bytes;
 } cands;
 
 /* A remembered anchor (the best valid one, the best-precision fallback). */
@@ -64,118 +71,139 @@ typedef struct search {
     const xd_anchor_params *p;
     xd_anchor_sampler *smp;
     size_t m, W;
-    store st;
+    xd_anchor_store st;
     uint64_t *cov_bits;         /* m x CW: bit i of row f = feature f holds in coverage sample i */
+    uint64_t *cov_acc;          /* CW words: coverage samples where a parent holds */
     size_t n_cov, CW;
+    uint64_t *set, *shared;     /* W words each, scratch */
     cands *cur;                 /* the level KL-LUCB works on */
     size_t lucb_rounds, rounds;
 } search;
 
-/* ---- store and candidates ------------------------------------------- */
-
-static xai_status store_reserve(store *st, size_t W, size_t extra, xai_error *err) {
-    if (st->n + extra <= st->cap) return XAI_OK;
-    size_t cap = XD_MAX(st->n + extra, 2 * st->cap);
-    uint64_t *h = xd_try_realloc(st->holds, xd_mul(xd_mul(cap, W), sizeof *h));
-    if (h) st->holds = h;
-    uint64_t *u = h ? xd_try_realloc(st->under, xd_mul(xd_mul(cap, W), sizeof *u)) : NULL;
-    if (u) st->under = u;
-    uint8_t *l = u ? xd_try_realloc(st->label, cap) : NULL;
-    if (l == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: storing %zu samples", cap);
-    st->label = l;
-    st->cap = cap;
-    return XAI_OK;
-}
+/* ---- candidates ----------------------------------------------------- */
 
 static void cands_release(cands *c) {
-    xd_free(c->sets);
-    xd_free(c->orders);
-    xd_free(c->n);
-    xd_free(c->pos);
-    xd_free(c->cov);
+    xd_free(c->block);
     memset(c, 0, sizeof *c);
 }
 
-/* Room for cap candidates, none yet (cands_push adds them). Not zeroed:
- * a level has room for n_top * m children and uses about half. */
-static xai_status cands_alloc(cands *c, size_t cap, size_t size, size_t W, xai_error *err) {
-    memset(c, 0, sizeof *c);
-    c->cap = cap ? cap : 1;
-    c->size = size;
-    c->sets = xd_try_malloc(xd_mul(xd_mul(c->cap, W), sizeof *c->sets));
-    c->orders = xd_try_malloc(xd_mul(xd_mul(c->cap, size ? size : 1), sizeof *c->orders));
-    c->n = xd_try_malloc(xd_mul(c->cap, sizeof *c->n));
-    c->pos = xd_try_malloc(xd_mul(c->cap, sizeof *c->pos));
-    c->cov = xd_try_malloc(xd_mul(c->cap, sizeof *c->cov));
-    if (!c->sets || !c->orders || !c->n || !c->pos || !c->cov) {
+/* Room for cap candidates of `size` features, none yet (cands_push adds
+ * them), in c's block when it is large enough. Not zeroed: a level has
+ * room for n_top * m children and uses about half. */
+static xai_status cands_alloc(cands *c, size_t cap, size_t size, xai_error *err) {
+    cap = cap ? cap : 1;
+    size_t work = xd_lucb_work_size(cap);
+    size_t bytes = xd_mul(cap, 3 * sizeof(double) + (size ? size : 1) * sizeof(uint32_t));
+    bytes = bytes > SIZE_MAX - work ? SIZE_MAX : bytes + work;
+    if (bytes > c->block_bytes) {
         cands_release(c);
-        return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu candidates", cap);
+        c->block = xd_try_malloc(bytes);
+        if (c->block == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu candidates", cap);
+        c->block_bytes = bytes;
     }
+    c->count = 0;
+    c->cap = cap;
+    c->size = size;
+    c->n = c->block;
+    c->pos = c->n + cap;
+    c->cov = c->pos + cap;
+    c->lucb_work = c->cov + cap;
+    c->orders = (uint32_t *)((char *)c->lucb_work + work);
     return XAI_OK;
 }
 
 /* Adds an empty candidate without samples (count < cap); its index. */
-static size_t cands_push(cands *c, size_t W) {
+static size_t cands_push(cands *c) {
     size_t i = c->count++;
-    memset(c->sets + i * W, 0, W * sizeof *c->sets);
     c->n[i] = c->pos[i] = c->cov[i] = 0;
     return i;
 }
 
-/* Counts the store samples valid for `set` (drawn under a subset of it, and
- * every feature of it holds). */
-static void set_stats(const search *s, const uint64_t *set, double *n, double *pos) {
-    double nn = 0, pp = 0;
-    for (size_t i = 0; i < s->st.n; i++) {
-        if (!xd_anchor_subset(s->st.under + i * s->W, set, s->W)) continue;
-        if (!xd_anchor_subset(set, s->st.holds + i * s->W, s->W)) continue;
-        nn += 1;
-        pp += s->st.label[i];
-    }
-    *n = nn;
-    *pos = pp;
+/* The feature set (W words) of candidate i. */
+static void cand_set(const cands *c, size_t i, size_t W, uint64_t *set) {
+    const uint32_t *ord = c->orders + i * c->size;
+    memset(set, 0, W * sizeof *set);
+    for (size_t k = 0; k < c->size; k++) xd_anchor_add(set, ord[k]);
 }
 
-/* Coverage: the fraction of coverage samples in which the whole set holds,
- * by AND-ing the per-feature bit rows of its features (or the sampler's
- * exact value). */
+/* acc (CW words) = the coverage samples in which every feature of set
+ * holds: the AND of the features' bit rows. */
+static void coverage_acc(const search *s, const uint64_t *set, uint64_t *acc) {
+    for (size_t w = 0; w < s->CW; w++) acc[w] = ~(uint64_t)0;
+    if (s->n_cov % 64) acc[s->CW - 1] = ((uint64_t)1 << (s->n_cov % 64)) - 1;
+    for (size_t sw = 0; sw < s->W; sw++)
+        for (uint64_t e = set[sw]; e; e &= e - 1) {
+            const uint64_t *row = s->cov_bits + (sw * 64 + (size_t)__builtin_ctzll(e)) * s->CW;
+            for (size_t w = 0; w < s->CW; w++) acc[w] &= row[w];
+        }
+}
+
+/* Coverage: the fraction of coverage samples in which the whole set holds
+ * (or the sampler's exact value). */
 static double coverage_of(const search *s, const uint64_t *set, size_t size) {
     if (s->smp->exact_coverage) return s->smp->exact_coverage(s->smp, size);
     if (s->n_cov == 0) return 0.0;
-    size_t c = 0;
-    for (size_t w = 0; w < s->CW; w++) {
-        uint64_t acc = w + 1 < s->CW || s->n_cov % 64 == 0 ? ~(uint64_t)0
-                                                          : ((uint64_t)1 << (s->n_cov % 64)) - 1;
-        for (size_t f = 0; f < s->m && acc; f++)
-            if (xd_anchor_has(set, f)) acc &= s->cov_bits[f * s->CW + w];
-        c += (size_t)__builtin_popcountll(acc);
-    }
+    coverage_acc(s, set, s->cov_acc);
+    size_t c = xd_anchor_count_both(s->cov_acc, s->cov_acc, NULL, s->CW, NULL);
+    return (double)c / (double)s->n_cov;
+}
+
+/* Coverage of a parent plus feature f, s->cov_acc holding the parent's
+ * coverage_acc (sampled coverage only). */
+static double child_coverage(const search *s, size_t f) {
+    if (s->n_cov == 0) return 0.0;
+    size_t c = xd_anchor_count_both(s->cov_acc, s->cov_bits + f * s->CW, NULL, s->CW, NULL);
     return (double)c / (double)s->n_cov;
 }
 
 /* ---- sampling rounds ------------------------------------------------ */
 
+/* Makes room for `total` more samples in the store, within the budget, and
+ * clears their hold sets. */
+static xai_status draw_begin(search *s, size_t total, xai_error *err) {
+    if (s->st.n + total > s->p->max_samples)
+        return xd_err(err, XAI_ERR_LIMIT, "anchors: the budget of %zu sampled rows (max_samples) "
+                      "is spent", s->p->max_samples);
+    xai_status st = xd_anchor_store_reserve(&s->st, total, err);
+    if (st == XAI_OK) memset(s->st.holds + s->st.n * s->W, 0, total * s->W * sizeof *s->st.holds);
+    return st;
+}
+
+/* Draws count samples under `set` into store rows [off, off + count), a
+ * run of their own. */
+static xai_status draw_under(search *s, const uint64_t *set, size_t off, size_t count,
+                             xai_error *err) {
+    xai_status st = xd_anchor_store_add_run(&s->st, off, set, err);
+    if (st == XAI_OK) st = s->smp->draw(s->smp, set, count, s->st.holds + off * s->W, err);
+    return st;
+}
+
+/* Asks the model about the `total` samples drawn since draw_begin, in one
+ * evaluator request, and keeps them. */
+static xai_status draw_commit(search *s, size_t total, xai_error *err) {
+    xai_status st = s->smp->evaluate(s->smp, s->st.label + s->st.n, err);
+    if (st != XAI_OK) return st;
+    s->st.n += total;
+    s->rounds++;
+    return XAI_OK;
+}
+
 /* Draws counts[r] samples under candidate arms[r] of c for every r, asks the
  * model once, and adds the results to the store and to the arms' counts. */
 static xai_status draw_round(search *s, cands *c, const size_t *arms, const size_t *counts,
                              size_t n_req, xai_error *err) {
-    size_t total = 0, W = s->W;
+    size_t total = 0;
     for (size_t r = 0; r < n_req; r++) total += counts[r];
-    if (s->st.n + total > s->p->max_samples)
-        return xd_err(err, XAI_ERR_LIMIT, "anchors: the budget of %zu sampled rows (max_samples) "
-                      "is spent", s->p->max_samples);
-    xai_status st = store_reserve(&s->st, W, total, err);
+    xai_status st = draw_begin(s, total, err);
     size_t off = s->st.n;
-    if (st == XAI_OK) memset(s->st.holds + off * W, 0, total * W * sizeof *s->st.holds);
     for (size_t r = 0; r < n_req && st == XAI_OK; r++) {
-        const uint64_t *set = c->sets + arms[r] * W;
-        st = s->smp->draw(s->smp, set, counts[r], s->st.holds + off * W, err);
-        for (size_t i = 0; i < counts[r]; i++) memcpy(s->st.under + (off + i) * W, set, W * 8);
+        cand_set(c, arms[r], s->W, s->set);
+        st = draw_under(s, s->set, off, counts[r], err);
         off += counts[r];
     }
-    if (st == XAI_OK) st = s->smp->evaluate(s->smp, s->st.label + s->st.n, err);
+    if (st == XAI_OK) st = draw_commit(s, total, err);
     if (st != XAI_OK) return st;
-    off = s->st.n;
+    off = s->st.n - total;
     for (size_t r = 0; r < n_req; r++) {
         double pos = 0;
         for (size_t i = 0; i < counts[r]; i++) pos += s->st.label[off + i];
@@ -183,8 +211,6 @@ static xai_status draw_round(search *s, cands *c, const size_t *arms, const size
         c->pos[arms[r]] += pos;
         off += counts[r];
     }
-    s->st.n += total;
-    s->rounds++;
     return XAI_OK;
 }
 
@@ -238,106 +264,90 @@ static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, x
 
 /* ---- the beam ------------------------------------------------------- */
 
-/* Marks in skip (W words) the features f for which parent top[j] + f is
- * also an earlier parent top[i] + one feature: it was made (or filtered)
- * with that parent. Parents have equal sizes, so top[i] ⊆ top[j] + f
- * exactly when top[i] \ top[j] = {f}. */
-static void made_before(const search *s, const cands *prev, const size_t *top, size_t j,
-                        uint64_t *skip) {
+/* Marks in skip (W words) the features f for which parent j + f is also
+ * an earlier parent i + one feature: it was made (or filtered) with that
+ * parent. psets holds the parents' sets (W words each). Parents have equal
+ * sizes, so parent i ⊆ parent j + f exactly when i \ j = {f}. */
+static void made_before(const search *s, const uint64_t *psets, size_t j, uint64_t *skip) {
     size_t W = s->W;
-    const uint64_t *pj = prev->sets + top[j] * W;
+    const uint64_t *pj = psets + j * W;
     memset(skip, 0, W * sizeof *skip);
     for (size_t i = 0; i < j; i++) {
-        const uint64_t *pi = prev->sets + top[i] * W;
+        const uint64_t *pi = psets + i * W;
         size_t extra = 0, w1 = 0;
         for (size_t w = 0; w < W && extra < 2; w++) {
             uint64_t e = pi[w] & ~pj[w];
-            if (e) extra += (size_t)__builtin_popcountll(e), w1 = w;
+            if (e) extra += xd_popcount64(e), w1 = w;
         }
         if (extra == 1) skip[w1] |= pi[w1] & ~pj[w1];
     }
 }
 
-/* The store samples [n0, end) by feature: row f (RW words) has bit j set
- * when feature f holds in sample n0 + j; row m is the labels, row m + 1
- * scratch. */
-static uint64_t *store_rows(const search *s, size_t n0, size_t *RW_out) {
-    size_t R = s->st.n - n0, RW = (R + 63) / 64, W = s->W;
-    uint64_t *rows = xd_try_calloc(xd_mul(s->m + 2, RW ? RW : 1), sizeof *rows);
-    if (rows == NULL) return NULL;
-    uint64_t *lab = rows + s->m * RW;
-    for (size_t j = 0; j < R; j++) {
-        const uint64_t *h = s->st.holds + (n0 + j) * W, bit = (uint64_t)1 << (j % 64);
-        for (size_t w = 0; w < W; w++)
-            for (uint64_t e = h[w]; e; e &= e - 1)
-                rows[(w * 64 + (size_t)__builtin_ctzll(e)) * RW + j / 64] |= bit;
-        if (s->st.label[n0 + j]) lab[j / 64] |= bit;
-    }
-    *RW_out = RW;
-    return rows;
-}
-
 /* Adds to the children of parent `pset` (slot[f] = index of child pset+f,
  * or SIZE_MAX) the store samples valid for them: a sample counts for
  * pset+f when pset and f hold in it and it was drawn under pset or a
- * subset plus at most f. Samples drawn under a subset of pset in which
- * pset holds go to `base` (RW words), and a child's count is then the
- * popcount of base AND its feature's row; the few drawn under pset's
- * subset plus one feature count one by one. */
+ * subset plus at most f. Works run by run on bit rows: `held` (RW words)
+ * gets the samples where pset holds; those of runs drawn under a subset
+ * of pset go to `base`, and a child's count is then the popcount of base
+ * AND its feature's row; a run drawn under pset's subset plus one feature
+ * g counts for child pset+g alone. */
 static void parent_stats(const search *s, const uint64_t *pset, const size_t *slot,
-                         const uint64_t *rows, size_t RW, uint64_t *base, cands *out) {
+                         const uint64_t *rows, size_t RW, uint64_t *base, uint64_t *held,
+                         cands *out) {
     size_t W = s->W;
     const uint64_t *lab = rows + s->m * RW;
+    for (size_t r = 0; r < RW; r++) held[r] = xd_anchor_range_bits(r, 0, s->st.n);
+    for (size_t w = 0; w < W; w++)
+        for (uint64_t e = pset[w]; e; e &= e - 1) {
+            const uint64_t *fr = rows + (w * 64 + (size_t)__builtin_ctzll(e)) * RW;
+            for (size_t r = 0; r < RW; r++) held[r] &= fr[r];
+        }
     memset(base, 0, RW * sizeof *base);
-    for (size_t i = 0; i < s->st.n; i++) {
-        const uint64_t *h = s->st.holds + i * W, *u = s->st.under + i * W;
-        if (!xd_anchor_subset(pset, h, W)) continue;
-        size_t extra = 0, g = 0;
+    for (size_t k = 0; k < s->st.runs; k++) {
+        const uint64_t *u = s->st.run_under + k * W;
+        size_t extra = 0, g = 0, a = s->st.run_start[k], b = xd_anchor_store_run_end(&s->st, k);
         for (size_t w = 0; w < W && extra < 2; w++) {
             uint64_t e = u[w] & ~pset[w];
             if (e == 0) continue;
-            extra += (size_t)__builtin_popcountll(e);
+            extra += xd_popcount64(e);
             g = w * 64 + (size_t)__builtin_ctzll(e);
         }
-        if (extra == 0) base[i / 64] |= (uint64_t)1 << (i % 64);
-        else if (extra == 1 && slot[g] != SIZE_MAX && xd_anchor_has(h, g))
-            out->n[slot[g]] += 1, out->pos[slot[g]] += s->st.label[i];
-    }
-    for (size_t f = 0; f < s->m; f++) {
-        if (slot[f] == SIZE_MAX) continue;
+        if (a == b || extra > 1 || (extra == 1 && slot[g] == SIZE_MAX)) continue;
+        const uint64_t *gr = rows + g * RW;
         size_t n = 0, pos = 0;
-        const uint64_t *fr = rows + f * RW;
-        for (size_t r = 0; r < RW; r++) {
-            uint64_t both = base[r] & fr[r];
-            n += (size_t)__builtin_popcountll(both);
-            pos += (size_t)__builtin_popcountll(both & lab[r]);
+        for (size_t r = a / 64; r <= (b - 1) / 64; r++) {
+            uint64_t in = held[r] & xd_anchor_range_bits(r, a, b);
+            if (extra == 0) {
+                base[r] |= in;
+                continue;
+            }
+            n += xd_popcount64(in & gr[r]);
+            pos += xd_popcount64(in & gr[r] & lab[r]);
         }
-        out->n[slot[f]] += (double)n;
-        out->pos[slot[f]] += (double)pos;
+        if (extra == 1) out->n[slot[g]] += (double)n, out->pos[slot[g]] += (double)pos;
     }
+    xd_anchor_count_children(base, rows, RW, lab, slot, s->m, out->n, out->pos);
 }
 
-/* Adds parent top[j]'s children (those not made before and whose coverage
+/* Adds parent tj's children (those not made before and whose coverage
  * beats best_cov) to out; slot[f] gets the child index of feature f. */
-static void add_children(search *s, const cands *prev, size_t tj, const uint64_t *skip,
-                         double best_cov, size_t *slot, cands *out) {
-    size_t W = s->W, size = prev->size + 1;
-    const uint64_t *pset = prev->sets + tj * W;
+static void add_children(search *s, const cands *prev, size_t tj, const uint64_t *pset,
+                         const uint64_t *skip, double best_cov, size_t *slot, cands *out) {
+    size_t size = prev->size + 1;
     bool exact = s->smp->exact_coverage != NULL;
     double cov_exact = exact ? s->smp->exact_coverage(s->smp, size) : 0.0;
+    if (!exact && s->n_cov) coverage_acc(s, pset, s->cov_acc);
+    const uint32_t *pord = prev->orders + tj * prev->size;
     for (size_t f = 0; f < s->m; f++) {
         slot[f] = SIZE_MAX;
         if (xd_anchor_has(pset, f) || xd_anchor_has(skip, f)) continue;
-        uint64_t *set = out->sets + out->count * W;
-        for (size_t w = 0; w < W; w++) set[w] = pset[w];   /* tiny: no memcpy call */
-        xd_anchor_add(set, f);
-        double cov = exact ? cov_exact : coverage_of(s, set, size);
+        double cov = exact ? cov_exact : child_coverage(s, f);
         if (!(cov > best_cov)) continue;
-        size_t i = out->count++, *ord = out->orders + i * size;
-        const size_t *pord = prev->orders + tj * prev->size;
+        size_t i = out->count++;
+        uint32_t *ord = out->orders + i * size;
         out->n[i] = out->pos[i] = 0;
         for (size_t k = 0; k + 1 < size; k++) ord[k] = pord[k];
-        ord[size - 1] = f;
+        ord[size - 1] = (uint32_t)f;
         out->cov[i] = cov;
         slot[f] = i;
     }
@@ -348,25 +358,28 @@ static void add_children(search *s, const cands *prev, size_t tj, const uint64_t
 static xai_status children(search *s, const cands *prev, const size_t *top, size_t n_top,
                            double best_cov, cands *out, xai_error *err) {
     size_t W = s->W, RW = 0;
-    xai_status st = cands_alloc(out, xd_mul(n_top, s->m), prev->size + 1, W, err);
+    xai_status st = cands_alloc(out, xd_mul(n_top, s->m), prev->size + 1, err);
     if (st != XAI_OK) return st;
-    uint64_t *rows = store_rows(s, 0, &RW);
+    uint64_t *rows = xd_anchor_store_rows(&s->st, s->m, 0, &RW);
     size_t *slot = xd_try_malloc(xd_mul(s->m + 1, sizeof *slot));
-    uint64_t *scratch = xd_try_malloc(xd_mul(RW + W, sizeof *scratch));
-    if (rows == NULL || slot == NULL || scratch == NULL) {
-        cands_release(out);
+    uint64_t *scratch = xd_try_malloc(xd_mul(2 * RW + W, sizeof *scratch));
+    uint64_t *psets = xd_try_malloc(xd_mul(xd_mul(n_top, W), sizeof *psets));
+    if (rows == NULL || slot == NULL || scratch == NULL || psets == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "anchors: %zu features, %zu samples", s->m, s->st.n);
         goto cleanup;
     }
+    for (size_t j = 0; j < n_top; j++) cand_set(prev, top[j], W, psets + j * W);
     for (size_t j = 0; j < n_top; j++) {
-        made_before(s, prev, top, j, scratch + RW);
-        add_children(s, prev, top[j], scratch + RW, best_cov, slot, out);
-        parent_stats(s, prev->sets + top[j] * W, slot, rows, RW, scratch, out);
+        uint64_t *base = scratch, *held = scratch + RW, *skip = scratch + 2 * RW;
+        made_before(s, psets, j, skip);
+        add_children(s, prev, top[j], psets + j * W, skip, best_cov, slot, out);
+        parent_stats(s, psets + j * W, slot, rows, RW, base, held, out);
     }
 cleanup:
     xd_free(rows);
     xd_free(slot);
     xd_free(scratch);
+    xd_free(psets);
     return st;
 }
 
@@ -375,7 +388,7 @@ static void remember(pick *pk, const cands *c, size_t i, double mean) {
     pk->set = true;
     pk->size = c->size;
     pk->order = xd_malloc((c->size ? c->size : 1) * sizeof *pk->order);
-    memcpy(pk->order, c->orders + i * c->size, c->size * sizeof *pk->order);
+    for (size_t k = 0; k < c->size; k++) pk->order[k] = c->orders[i * c->size + k];
     pk->cov = c->cov[i];
     pk->mean = mean;
 }
@@ -405,9 +418,9 @@ static bool judge(const search *s, const cands *c, const size_t *top, size_t n_t
  * its precision looks above the threshold but is not yet proved. */
 static xai_status warm_up(search *s, cands *root, bool *empty_ok, xai_error *err) {
     const xd_anchor_params *p = s->p;
-    xai_status st = cands_alloc(root, 1, 0, s->W, err);
+    xai_status st = cands_alloc(root, 1, 0, err);
     if (st != XAI_OK) return st;
-    cands_push(root, s->W);
+    cands_push(root);
     root->cov[0] = 1.0;
     size_t arm = 0, cnt = p->warmup ? p->warmup : 1;
     st = draw_round(s, root, &arm, &cnt, 1, err);
@@ -437,29 +450,17 @@ static bool hopeless(const search *s, const cands *c) {
     return true;
 }
 
-/* Counts the store samples [n0, store end) for every candidate whose
- * features they all kept, bit-sliced: one bit row over the new samples per
- * feature, so a candidate costs |A| ANDs of a row instead of a subset test
- * per sample. */
+/* Counts the store samples [n0, store end) for every candidate (of one
+ * feature or more) whose features they all kept, bit-sliced: one bit row
+ * over the new samples per feature (zero past the last sample), so a
+ * candidate costs |A| ANDs of a row instead of a subset test per sample. */
 static xai_status count_new(search *s, cands *c, size_t n0, xai_error *err) {
-    size_t R = s->st.n - n0, RW = 0, W = s->W;
-    uint64_t *rows = store_rows(s, n0, &RW);
+    size_t R = s->st.n - n0, RW = 0, size = c->size;
+    uint64_t *rows = xd_anchor_store_rows(&s->st, s->m, n0, &RW);
     if (rows == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu pooled samples", R);
-    uint64_t *lab = rows + s->m * RW, *acc = lab + RW;
-    for (size_t i = 0; i < c->count; i++) {
-        for (size_t r = 0; r < RW; r++) acc[r] = ~(uint64_t)0;
-        if (R % 64) acc[RW - 1] = ((uint64_t)1 << (R % 64)) - 1;
-        const uint64_t *set = c->sets + i * W;
-        for (size_t w = 0; w < W; w++)
-            for (uint64_t e = set[w]; e; e &= e - 1) {
-                const uint64_t *fr = rows + (w * 64 + (size_t)__builtin_ctzll(e)) * RW;
-                for (size_t r = 0; r < RW; r++) acc[r] &= fr[r];
-            }
-        for (size_t r = 0; r < RW; r++) {
-            c->n[i] += (double)__builtin_popcountll(acc[r]);
-            c->pos[i] += (double)__builtin_popcountll(acc[r] & lab[r]);
-        }
-    }
+    const uint64_t *lab = rows + s->m * RW;
+    xd_anchor_count_sets(rows, RW, lab, c->orders, size, c->count, rows + (s->m + 1) * RW, c->n,
+                         c->pos);
     xd_free(rows);
     return XAI_OK;
 }
@@ -470,22 +471,26 @@ static xai_status count_new(search *s, cands *c, size_t n0, xai_error *err) {
  * whose features it kept. */
 static xai_status pool_draw(search *s, cands *c, xai_error *err) {
     size_t W = s->W, k = 0, n0 = s->st.n;
-    cands one;
-    xai_status st = cands_alloc(&one, 1, 0, W, err);
-    if (st != XAI_OK) return st;
-    cands_push(&one, W);
-    memcpy(one.sets, c->sets, W * 8);
-    for (size_t i = 1; i < c->count; i++)
-        for (size_t w = 0; w < W; w++) one.sets[w] &= c->sets[i * W + w];
-    for (size_t w = 0; w < W; w++) k += (size_t)__builtin_popcountll(one.sets[w]);
-    double base = coverage_of(s, one.sets, k), ratio = 0;
+    uint64_t *shared = s->shared;
+    cand_set(c, 0, W, shared);
+    bool none = false;
+    for (size_t i = 1; i < c->count && !none; i++) {  /* until nothing is shared */
+        cand_set(c, i, W, s->set);
+        uint64_t any = 0;
+        for (size_t w = 0; w < W; w++) any |= shared[w] &= s->set[w];
+        none = any == 0;
+    }
+    for (size_t w = 0; w < W; w++) k += xd_popcount64(shared[w]);
+    double base = coverage_of(s, shared, k), ratio = 0;
     for (size_t i = 0; i < c->count; i++) ratio += c->cov[i] / (base > 0 ? base : 1.0);
     ratio /= (double)c->count;
     double want = ratio > 0 ? ceil((double)s->p->warmup / ratio) : 0;
-    size_t arm = 0, rows = (size_t)fmin(want, 8.0 * (double)s->p->warmup);
-    if (rows > 0) st = draw_round(s, &one, &arm, &rows, 1, err);
-    if (rows > 0 && st == XAI_OK) st = count_new(s, c, n0, err);
-    cands_release(&one);
+    size_t rows = (size_t)fmin(want, 8.0 * (double)s->p->warmup);
+    if (rows == 0) return XAI_OK;
+    xai_status st = draw_begin(s, rows, err);
+    if (st == XAI_OK) st = draw_under(s, shared, s->st.n, rows, err);
+    if (st == XAI_OK) st = draw_commit(s, rows, err);
+    if (st == XAI_OK) st = count_new(s, c, n0, err);
     return st;
 }
 
@@ -518,6 +523,7 @@ static xai_status level(search *s, cands *c, bool pooled, size_t **top, size_t *
     *n_top = XD_MIN(p->beam, c->count);
     *top = xd_malloc(*n_top * sizeof **top);
     xd_lucb_opts o = lucb_opts(p, *n_top);
+    o.work = c->lucb_work;
     size_t rounds = 0;
     s->cur = c;
     if (st == XAI_OK) st = xd_kl_lucb(c->count, c->n, c->pos, &o, lucb_draw, s, *top, &rounds, err);
@@ -527,32 +533,27 @@ static xai_status level(search *s, cands *c, bool pooled, size_t **top, size_t *
     return st;
 }
 
-/* Beam search from the root; leaves the best valid anchor in *best, else the
- * best-precision candidate in *fallback. */
-static xai_status beam(search *s, cands *root, pick *best, pick *fallback, xai_error *err) {
+/* Beam search from the root lv[0]; leaves the best valid anchor in *best,
+ * else the best-precision candidate in *fallback. The sizes alternate
+ * between lv[0] and lv[1], each reusing the block of two sizes before. */
+static xai_status beam(search *s, cands lv[2], pick *best, pick *fallback, xai_error *err) {
     const xd_anchor_params *p = s->p;
-    cands prev = *root, next;
-    memset(root, 0, sizeof *root);
-    size_t n_top = 1, max_size = p->max_size ? XD_MIN(p->max_size, s->m) : s->m;
+    size_t n_top = 1, max_size = p->max_size ? XD_MIN(p->max_size, s->m) : s->m, cur = 0;
     size_t *top = xd_calloc(1, sizeof *top), *top2 = NULL;
     bool expanded = false, stop = false;
     xai_status st = XAI_OK;
     for (size_t size = 1; size <= max_size && st == XAI_OK && !stop; size++) {
-        st = children(s, &prev, top, n_top, best->set ? best->cov : -1.0, &next, err);
-        if (st != XAI_OK || next.count == 0) {
-            if (st == XAI_OK) cands_release(&next);
-            break;
-        }
+        cands *prev = &lv[cur], *next = &lv[1 - cur];
+        st = children(s, prev, top, n_top, best->set ? best->cov : -1.0, next, err);
+        if (st != XAI_OK || next->count == 0) break;
         size_t n2 = 0;
-        st = level(s, &next, expanded, &top2, &n2, &expanded, best, fallback, &stop, err);
-        cands_release(&prev);
-        prev = next;
+        st = level(s, next, expanded, &top2, &n2, &expanded, best, fallback, &stop, err);
+        cur = 1 - cur;
         xd_free(top);
         top = top2;
         top2 = NULL;
         n_top = n2;
     }
-    cands_release(&prev);
     xd_free(top);
     return st;
 }
@@ -563,14 +564,16 @@ static xai_status examples(search *s, const uint64_t *set, xd_anchor_found *f, x
     f->held = xai_value_array();
     f->not_held = xai_value_array();
     if (f->held == NULL || f->not_held == NULL) goto nomem;
-    for (size_t i = 0; i < s->st.n; i++) {
-        const uint64_t *h = s->st.holds + i * s->W;
-        if (!xd_anchor_subset(s->st.under + i * s->W, set, s->W) || !xd_anchor_subset(set, h, s->W))
-            continue;
-        xai_value *into = s->st.label[i] ? f->held : f->not_held;
-        if (xai_value_len(into) >= s->p->n_examples) continue;
-        xai_value *ex = s->smp->example(s->smp, i, h);
-        if (ex == NULL || xai_value_push(into, ex) != XAI_OK) goto nomem;
+    for (size_t k = 0; k < s->st.runs; k++) {
+        if (!xd_anchor_subset(s->st.run_under + k * s->W, set, s->W)) continue;
+        for (size_t i = s->st.run_start[k]; i < xd_anchor_store_run_end(&s->st, k); i++) {
+            const uint64_t *h = s->st.holds + i * s->W;
+            if (!xd_anchor_subset(set, h, s->W)) continue;
+            xai_value *into = s->st.label[i] ? f->held : f->not_held;
+            if (xai_value_len(into) >= s->p->n_examples) continue;
+            xai_value *ex = s->smp->example(s->smp, i, h);
+            if (ex == NULL || xai_value_push(into, ex) != XAI_OK) goto nomem;
+        }
     }
     return XAI_OK;
 nomem:
@@ -585,7 +588,7 @@ static xai_status describe(search *s, const size_t *order, size_t size, bool suc
     f->size = size;
     f->order = xd_malloc((size ? size : 1) * sizeof *f->order);
     if (size) memcpy(f->order, order, size * sizeof *order);
-    set_stats(s, set, &f->n, &f->pos);
+    xd_anchor_store_count(&s->st, set, &f->n, &f->pos);
     f->precision = f->n > 0 ? f->pos / f->n : 0.0;
     double beta = empty ? log(1.0 / s->p->delta) : test_beta(s);
     f->lower = xd_kl_lower(f->precision, beta / f->n);
@@ -609,8 +612,9 @@ static xai_status coverage_samples(search *s, xai_error *err) {
     s->CW = (s->n_cov + 63) / 64;
     uint64_t *holds = xd_try_calloc(xd_mul(s->n_cov, s->W), sizeof *holds);
     s->cov_bits = xd_try_calloc(xd_mul(s->CW, s->m ? s->m : 1), sizeof *s->cov_bits);
+    s->cov_acc = xd_try_malloc(xd_mul(s->CW, sizeof *s->cov_acc));
     xai_status st = XAI_OK;
-    if (holds == NULL || s->cov_bits == NULL)
+    if (holds == NULL || s->cov_bits == NULL || s->cov_acc == NULL)
         st = xd_err(err, XAI_ERR_NOMEM, "anchors: %zu coverage samples", s->n_cov);
     if (st == XAI_OK) st = s->smp->coverage(s->smp, s->n_cov, holds, err);
     for (size_t i = 0; st == XAI_OK && i < s->n_cov; i++)
@@ -630,31 +634,38 @@ xai_status xd_anchor_search(const xd_anchor_params *p, xd_anchor_sampler *smp,
     s.smp = smp;
     s.m = smp->m;
     s.W = XD_ANCHOR_WORDS(smp->m) ? XD_ANCHOR_WORDS(smp->m) : 1;
-    cands root;
-    memset(&root, 0, sizeof root);
+    s.st.W = s.W;
+    cands lv[2];
+    memset(lv, 0, sizeof lv);
     pick best = {0}, fallback = {0};
     bool empty_ok = false;
-    xai_status st = coverage_samples(&s, err);
-    if (st == XAI_OK) st = warm_up(&s, &root, &empty_ok, err);
+    if (s.m > UINT32_MAX)
+        return xd_err(err, XAI_ERR_LIMIT, "anchors: %zu features (at most 2^32 - 1)", s.m);
+    s.set = xd_try_malloc(xd_mul(2 * s.W, sizeof *s.set));
+    s.shared = s.set ? s.set + s.W : NULL;
+    xai_status st = s.set ? XAI_OK : xd_err(err, XAI_ERR_NOMEM, "anchors: %zu features", s.m);
+    if (st == XAI_OK) st = coverage_samples(&s, err);
+    if (st == XAI_OK) st = warm_up(&s, &lv[0], &empty_ok, err);
     if (st != XAI_OK) goto cleanup;
     if (empty_ok) {
         st = describe(&s, NULL, 0, true, true, out, err);
         goto cleanup;
     }
-    st = beam(&s, &root, &best, &fallback, err);
+    st = beam(&s, lv, &best, &fallback, err);
     if (st != XAI_OK) goto cleanup;
     if (best.set) st = describe(&s, best.order, best.size, true, false, out, err);
     else if (fallback.set) st = describe(&s, fallback.order, fallback.size, false, false, out, err);
     else st = describe(&s, NULL, 0, false, true, out, err);
 cleanup:
     if (st != XAI_OK) xd_anchor_found_release(out);
-    cands_release(&root);
+    cands_release(&lv[0]);
+    cands_release(&lv[1]);
     xd_free(best.order);
     xd_free(fallback.order);
+    xd_free(s.set);
     xd_free(s.cov_bits);
-    xd_free(s.st.holds);
-    xd_free(s.st.under);
-    xd_free(s.st.label);
+    xd_free(s.cov_acc);
+    xd_anchor_store_release(&s.st);
     return st;
 }
 

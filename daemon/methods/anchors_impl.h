@@ -1,8 +1,10 @@
 /* anchors_impl.h — the parts of the anchors method and how they meet:
- * the search (anchors_beam.c) works on feature sets through a sampler; the
- * text and tabular samplers (anchors_text.c, anchors_tabular.c) turn an
- * anchor into model inputs and say which features hold in each sample;
- * anchors.c reads the options and builds the result.
+ * the search (anchors_beam.c) works on feature sets through a sampler,
+ * keeps the samples in a store (anchors_store.c) and counts candidates over
+ * bit rows (anchors_bits.c); the text and tabular samplers
+ * (anchors_text.c, anchors_tabular.c) turn an anchor into model inputs and
+ * say which features hold in each sample; anchors.c reads the options and
+ * builds the result.
  *
  * A feature of the search is a token feature of the text space or a
  * predicate of the tabular discretizer; there are m of them. A feature set
@@ -26,6 +28,14 @@ static inline bool xd_anchor_has(const uint64_t *set, size_t i) {
 static inline void xd_anchor_add(uint64_t *set, size_t i) {
     set[i >> 6] |= (uint64_t)1 << (i & 63);
 }
+/* The set bits of x. Inline arithmetic: without -mpopcnt the builtin is a
+ * call into libgcc, which costs more than the counting around it. */
+static inline size_t xd_popcount64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555u);
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (size_t)((x * 0x0101010101010101u) >> 56);
+}
 /* a ⊆ b */
 static inline bool xd_anchor_subset(const uint64_t *a, const uint64_t *b, size_t words) {
     for (size_t w = 0; w < words; w++)
@@ -33,11 +43,14 @@ static inline bool xd_anchor_subset(const uint64_t *a, const uint64_t *b, size_t
     return true;
 }
 
-/* Process CPU seconds (the samplers time the evaluator with it too: on a
- * loaded machine wall time says little about the method's own cost). */
+/* CPU seconds of the calling thread, which runs the explanation and the
+ * evaluator's requests (the samplers time the evaluator with it: on a
+ * loaded machine wall time says little about the method's own cost). Not
+ * the process's: idle worker threads of other libraries (OpenBLAS spins
+ * its pool for a while after it starts) would count. */
 static inline double xd_anchor_cpu_now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -102,6 +115,60 @@ typedef struct xd_anchor_found {
     xai_value *held;        /* examples (arrays), owned */
     xai_value *not_held;
 } xd_anchor_found;
+
+/* The samples of a search (anchors_store.c): hold sets of W words and
+ * labels (1 when the prediction held), in runs drawn under one set each;
+ * run k is samples [run_start[k], xd_anchor_store_run_end(st, k)). Zeroed
+ * with W set is empty. */
+typedef struct xd_anchor_store {
+    size_t W, n, cap;
+    uint64_t *holds;            /* cap x W */
+    uint8_t *label;             /* cap */
+    size_t runs, runs_cap;
+    size_t *run_start;
+    uint64_t *run_under;        /* runs_cap x W */
+} xd_anchor_store;
+
+/* Room for `extra` more samples after n. */
+xai_status xd_anchor_store_reserve(xd_anchor_store *st, size_t extra, xai_error *err);
+/* Starts a run at sample `start`, drawn under `under`. */
+xai_status xd_anchor_store_add_run(xd_anchor_store *st, size_t start, const uint64_t *under,
+                                   xai_error *err);
+/* The end of run k (its samples count once kept: below n). */
+size_t xd_anchor_store_run_end(const xd_anchor_store *st, size_t k);
+void xd_anchor_store_release(xd_anchor_store *st);
+/* The samples valid for `set` (drawn under a subset of it, every feature
+ * of it holding) and how many of them held. */
+void xd_anchor_store_count(const xd_anchor_store *st, const uint64_t *set, double *n,
+                           double *pos);
+/* Samples [n0, n) by feature, m features: row f (RW words) has bit j set
+ * when feature f holds in sample n0 + j; row m is the labels, row m + 1
+ * scratch; bits past the last sample are 0. Free with xd_free; NULL on out
+ * of memory. */
+uint64_t *xd_anchor_store_rows(const xd_anchor_store *st, size_t m, size_t n0, size_t *RW);
+/* Word w of a bit row over samples: the bits of samples [a, b), a < b. */
+uint64_t xd_anchor_range_bits(size_t w, size_t a, size_t b);
+
+/* Counting over bit rows of RW words (anchors_bits.c); lab is the row of
+ * the samples where the prediction held.
+ *
+ * The bits set in both a and b; when lab is not NULL, *pos = those also
+ * set in lab. */
+size_t xd_anchor_count_both(const uint64_t *a, const uint64_t *b, const uint64_t *lab, size_t RW,
+                            size_t *pos);
+/* For each of `count` feature sets (orders: count x size feature numbers,
+ * size >= 1) adds to n[i] the bits set in all its features' rows (row f at
+ * rows + f * RW) and to pos[i] those also set in lab. acc: RW words of
+ * scratch. */
+void xd_anchor_count_sets(const uint64_t *rows, size_t RW, const uint64_t *lab,
+                          const uint32_t *orders, size_t size, size_t count, uint64_t *acc,
+                          double *n, double *pos);
+/* For each feature f < m with slot[f] != SIZE_MAX, adds to n[slot[f]] the
+ * bits set in both base and row f, and to pos[slot[f]] those also set in
+ * lab. */
+void xd_anchor_count_children(const uint64_t *base, const uint64_t *rows, size_t RW,
+                              const uint64_t *lab, const size_t *slot, size_t m, double *n,
+                              double *pos);
 
 /* Runs the beam search. On success fills *out (free with
  * xd_anchor_found_release). */

@@ -8,16 +8,19 @@
 #include "../core/core.h"
 #include "kernelshap.h"
 
-static const char *const params[] = {"nsamples", "schedule", "tol", "batch_size", "link",
-                                     "background_kmeans", NULL};
+static const char *const params[] = {"nsamples", "schedule", "interactions", "max_interactions",
+                                     "tol", "batch_size", "link", "background_kmeans", NULL};
 
 static xai_status read_opts(const xai_value *pm, xd_kshap_opts *o, int64_t *kmeans,
                             xai_error *err) {
-    int64_t n;
+    int64_t n, max_triples;
     const char *sched, *link;
+    bool interactions;
     memset(o, 0, sizeof *o);
     xai_status st = xai_opt_int(pm, "nsamples", 0, 0, INT32_MAX, &n, err);
     if (st == XAI_OK) st = xai_opt_str(pm, "schedule", "improved", &sched, err);
+    if (st == XAI_OK) st = xai_opt_bool(pm, "interactions", true, &interactions, err);
+    if (st == XAI_OK) st = xai_opt_int(pm, "max_interactions", 512, 1, 512, &max_triples, err);
     if (st == XAI_OK) st = xai_opt_str(pm, "link", "identity", &link, err);
     if (st == XAI_OK) st = xd_shap_read_stopping(pm, &o->tol, &o->batch, err);
     if (st == XAI_OK) st = xai_opt_int(pm, "background_kmeans", 0, 0, 1 << 20, kmeans, err);
@@ -26,6 +29,8 @@ static xai_status read_opts(const xai_value *pm, xd_kshap_opts *o, int64_t *kmea
     if (strcmp(sched, "improved") != 0 && strcmp(sched, "shap") != 0)
         return xd_err(err, XAI_ERR_INVALID, "option 'schedule' must be \"improved\" or \"shap\"");
     o->shap_schedule = strcmp(sched, "shap") == 0;
+    o->additive_only = !interactions;
+    o->max_triples = (size_t)max_triples;
     if (strcmp(link, "identity") != 0 && strcmp(link, "logit") != 0)
         return xd_err(err, XAI_ERR_INVALID, "option 'link' must be \"identity\" or \"logit\"");
     o->link = strcmp(link, "logit") == 0 ? XD_LINK_LOGIT : XD_LINK_IDENTITY;
@@ -56,6 +61,7 @@ static xai_status add_extra(xai_value *m, const run_arg *a) {
     if (st == XAI_OK) st = xai_value_set_int(m, "n_full_sizes", (int64_t)a->info.n_full_sizes);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_sampled", (int64_t)a->info.n_sampled);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_draws", (int64_t)a->info.n_draws);
+    if (st == XAI_OK) st = xai_value_set_int(m, "n_triples", (int64_t)a->info.n_triples);
     return st;
 }
 

@@ -49,6 +49,9 @@ typedef struct xd_kshap_opts {
                                counts, middle size unpaired when d is even); false: the
                                improved schedule (distinct pairs stratified by size, every
                                size with its exact kernel mass) */
+    bool additive_only;     /* improved schedule: fit the additive surrogate alone, without
+                               the screened three-way terms (kernelshap_triples.c) */
+    size_t max_triples;     /* at most this many three-way terms; 0 = 512, the ceiling */
     double tol;             /* > 0: sample in batches until rel_se < tol */
     size_t batch;           /* new coalitions per batch when tol > 0; 0 = max(64, nsamples / 16) */
     xd_link link;
@@ -60,6 +63,7 @@ typedef struct xd_kshap_info {
     size_t n_full_sizes;    /* coalition sizes (and complements) enumerated completely */
     size_t n_sampled;       /* distinct coalitions drawn at random */
     size_t n_draws;         /* random draws, repeats included (improved: pairs, never repeated) */
+    size_t n_triples;       /* three-way terms in the final fit (0: additive surrogate) */
     /* Optional, caller's d + 1 doubles (NULL = not wanted): the regression
      * weight of the final solve summed over the coalitions of each size
      * 0..d (0 and d are 0: empty and full enter through efficiency). */
@@ -85,6 +89,27 @@ typedef xai_status (*xd_kshap_runner)(const xd_method_ctx *mc, const xd_kshap_op
                                       xai_result **out, xai_error *err);
 xai_status xd_kernelshap_run_kmeans(const xd_method_ctx *mc, const xd_kshap_opts *o, size_t k,
                                     xd_kshap_runner run, xai_result **out, xai_error *err);
+
+/* ---- three-way terms (kernelshap_triples.c) ------------------------------ */
+
+/* C(d, 3). */
+size_t xd_kshap_n_triples(size_t d);
+
+/* The regression column of triple t (3 feature indices) at coalition z (bytes
+ * 0 or 1) once feature `last` is eliminated: chi_T(z) + 1 - 2 z_last, chi_T
+ * the product of +1 (in) / -1 (out) over T, i.e. -1 when an odd number of
+ * the three are out. */
+static inline double xd_kshap_triple_column(const uint8_t *z, const size_t *t, size_t last) {
+    unsigned out_parity = (1u + z[t[0]] + z[t[1]] + z[t[2]]) & 1u;
+    return (double)(2 - 2 * (int)out_parity - 2 * (int)z[last]);
+}
+
+/* Screens all triples of d features over n coalitions z (n x d bytes) with
+ * weights w and residuals r of the additive fit, triple T scoring
+ * (sum w r h_T)^2 / sum w h_T^2; writes the m best (or all C(d, 3) when
+ * fewer) to out, 3 indices each, best first. */
+xai_status xd_kshap_screen_triples(const uint8_t *z, size_t n, size_t d, const double *w,
+                                   const double *r, size_t m, size_t *out, xai_error *err);
 
 /* ---- permutation sampling ----------------------------------------------- */
 

@@ -59,7 +59,9 @@
 #define NONE ((size_t)-1)
 
 typedef struct ks {
-    size_t d, L;                /* features; L = d - 1 regression unknowns */
+    size_t d, L;                /* features; L = d - 1 additive unknowns */
+    size_t P, m;                /* unknowns of the current fit: L + m three-way terms */
+    size_t *trip;               /* m triples, 3 feature indices each */
     xd_link link;
     const xd_oracle *o;
     /* coalitions: the first n_fixed enumerated (weight w), then random (count cnt) */
@@ -366,17 +368,18 @@ static xai_status evaluate_new(ks *k, xai_error *err) {
 enum { CHUNK = 256 };
 
 typedef struct solve_buf {
-    double *A, *rhs, *S;        /* L x L, L, L x L */
+    double *A, *rhs;            /* P x P, P */
     double *rows, *rw, *gbar;   /* CHUNK x L, CHUNK, L */
     double *res;                /* residual of each random coalition at beta */
     double total;               /* sum of the random counts */
 } solve_buf;
 
-/* Regression row x (L values) of coalition i; returns its adjusted target. */
+/* Regression row x (P values) of coalition i; returns its adjusted target. */
 static double row_of(const ks *k, size_t i, double *x) {
     const uint8_t *z = k->z + i * k->d;     /* bytes 0 or 1 */
     double zl = (double)z[k->L];
     for (size_t j = 0; j < k->L; j++) x[j] = (double)z[j] - zl;
+    for (size_t t = 0; t < k->m; t++) x[k->L + t] = xd_kshap_triple_column(z, k->trip + 3 * t, k->L);
     return k->y[i] - k->v0 - zl * (k->v1 - k->v0);
 }
 
@@ -388,7 +391,7 @@ static double weight_of(const ks *k, const solve_buf *b, size_t i) {
 
 /* A = sum w x x^T and rhs = sum w y' x over all coalitions. */
 static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
-    size_t L = k->L;
+    size_t L = k->P;
     memset(b->A, 0, L * L * sizeof *b->A);
     memset(b->rhs, 0, L * sizeof *b->rhs);
     for (size_t i0 = 0; i0 < k->n; i0 += CHUNK) {
@@ -409,7 +412,7 @@ static void residuals(const ks *k, solve_buf *b, const double *beta) {
     double *x = b->rows;
     for (size_t i = k->n_fixed; i < k->n; i++) {
         double r = row_of(k, i, x);
-        for (size_t j = 0; j < k->L; j++) r -= x[j] * beta[j];
+        for (size_t j = 0; j < k->P; j++) r -= x[j] * beta[j];
         b->res[i - k->n_fixed] = r;
     }
 }
@@ -417,7 +420,7 @@ static void residuals(const ks *k, solve_buf *b, const double *beta) {
 /* g_u = c_u sum_{i in draw u} x_i r_i, c_u the weight one draw carries:
  * weight_left / C (shap) or its coalitions' weight (improved). */
 static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, double *x) {
-    size_t L = k->L, idx[2] = {k->da[u], k->db[u]};
+    size_t L = k->P, idx[2] = {k->da[u], k->db[u]};
     double cu = k->strat ? k->w[idx[0]] : k->weight_left / b->total;
     memset(g, 0, L * sizeof *g);
     for (int t = 0; t < 2 && idx[t] != NONE; t++) {
@@ -427,91 +430,158 @@ static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, dou
     }
 }
 
-/* S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
- * strata h (shap: one, fac = N/(N-1)); a stratum of one draw is not
- * centred. Two passes over the draws. */
-static xai_status score_covariance(const ks *k, solve_buf *b, const double *beta,
-                                   xai_error *err) {
-    size_t L = k->L, N = k->n_draws;
-    double *x = b->rows + (CHUNK - 1) * L;  /* scratch: the chunks use CHUNK - 1 rows */
-    residuals(k, b, beta);
-    memset(b->gbar, 0, (k->d + 1) * L * sizeof *b->gbar);
-    for (size_t u = 0; u < N; u++) {
-        size_t h = k->ds[u];
-        draw_score(k, b, u, b->rows, x);
-        if (k->ns[h] > 1)
-            for (size_t j = 0; j < L; j++) b->gbar[h * L + j] += b->rows[j] / (double)k->ns[h];
+/* The coefficients c of phi_j in theta: phi_j = c.theta for j < L (theta_j
+ * plus 2/3 of every triple holding j) and phi_last = v1 - v0 + c.theta. */
+static void phi_coefs(const ks *k, size_t j, double *c) {
+    size_t L = k->L;
+    memset(c, 0, k->P * sizeof *c);
+    for (size_t i = 0; i < L; i++) c[i] = j == L ? -1.0 : (double)(i == j);
+    for (size_t t = 0; t < k->m; t++)
+        for (size_t q = 0; q < 3; q++) {
+            size_t f = k->trip[3 * t + q];
+            if (j == L && f < L) c[L + t] -= 2.0 / 3.0;
+            if (j < L && f == j) c[L + t] += 2.0 / 3.0;
+        }
+}
+
+static void theta_to_phi(const ks *k, const double *theta, double *phi, double *c) {
+    for (size_t j = 0; j < k->d; j++) {
+        phi_coefs(k, j, c);
+        phi[j] = j == k->L ? k->v1 - k->v0 : 0.0;
+        for (size_t i = 0; i < k->P; i++) phi[j] += c[i] * theta[i];
     }
-    memset(b->S, 0, L * L * sizeof *b->S);
-    for (size_t u0 = 0; u0 < N; u0 += CHUNK - 1) {
+}
+
+/* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
+ * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
+ * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
+ * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (v_j . (g_u -
+ * gbar_h))^2 with v_j = A^-1 c_j, so S is never formed: the cost per draw
+ * is d P, not P^2. Two passes over the draws. */
+static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
+                                  xai_error *err) {
+    size_t P = k->P, d = k->d, N = k->n_draws;
+    double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
+    double *c = b->gbar + (d + 1) * P;      /* past the d + 1 strata means */
+    double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
+    double *var = xd_try_calloc(d + 1, sizeof *var);
+    xai_status st = V && var ? XAI_OK : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    for (size_t j = 0; st == XAI_OK && j < d; j++) {
+        phi_coefs(k, j, c);
+        for (size_t i = 0; i < P; i++) V[i * d + j] = c[i];
+    }
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
+    if (st == XAI_OK) {
+        residuals(k, b, theta);
+        memset(b->gbar, 0, (d + 1) * P * sizeof *b->gbar);
+        for (size_t u = 0; u < N; u++) {
+            size_t h = k->ds[u];
+            draw_score(k, b, u, b->rows, x);
+            if (k->ns[h] > 1)
+                for (size_t j = 0; j < P; j++) b->gbar[h * P + j] += b->rows[j] / (double)k->ns[h];
+        }
+    }
+    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += CHUNK - 1) {
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
         for (size_t r = 0; r < m; r++) {
-            double *g = b->rows + r * L;
+            double *g = b->rows + r * P;
             size_t h = k->ds[u0 + r];
             draw_score(k, b, u0 + r, g, x);
-            for (size_t j = 0; j < L; j++) g[j] -= b->gbar[h * L + j];
+            for (size_t j = 0; j < P; j++) g[j] -= b->gbar[h * P + j];
             b->rw[r] = k->fac[h];
         }
-        xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->S, err);
-        if (st != XAI_OK) return st;
+        st = xd_linalg_wproj_sumsq(b->rows, m, P, V, d, b->rw, var, err);
     }
-    return XAI_OK;
+    for (size_t j = 0; st == XAI_OK && j < d; j++) se[j] = sqrt(XD_MAX(var[j], 0.0));
+    xd_free(V);
+    xd_free(var);
+    return st;
 }
 
-/* Standard errors of all d values from Cov(beta) = A^-1 S A^-1. */
-static xai_status standard_errors(const ks *k, solve_buf *b, const double *beta, double *se,
-                                  xai_error *err) {
-    size_t L = k->L;
-    xai_status st = score_covariance(k, b, beta, err);
-    if (st == XAI_OK) st = xd_linalg_sandwich_cov(b->A, L, b->S, err);
-    if (st != XAI_OK) return st;
-    double total = 0;
-    for (size_t i = 0; i < L; i++) {
-        se[i] = sqrt(XD_MAX(b->S[i * L + i], 0.0));
-        for (size_t j = 0; j < L; j++) total += b->S[i * L + j];
-    }
-    se[L] = sqrt(XD_MAX(total, 0.0));
-    return XAI_OK;
-}
-
-static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, xai_error *err) {
-    size_t L = k->L;
+static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, bool with_se,
+                        xai_error *err) {
     b->total = 0;
     for (size_t i = k->n_fixed; i < k->n; i++) b->total += k->cnt[i];
     xai_status st = normal_equations(k, b, err);
-    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, L, b->rhs, 1, NULL, err);
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, NULL, err);
     if (st != XAI_OK) return st;
-    double sum = 0;
-    for (size_t j = 0; j < L; j++) sum += (phi[j] = b->rhs[j]);
-    phi[L] = (k->v1 - k->v0) - sum;
+    theta_to_phi(k, b->rhs, phi, b->gbar);
     for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
-    if (k->n_draws < 2) return XAI_OK;
-    return standard_errors(k, b, phi, se, err);
+    if (k->n_draws < 2 || !with_se) return XAI_OK;
+    return standard_errors(k, b, b->rhs, se, err);
 }
 
-static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, xai_error *err) {
-    size_t L = k->L;
+static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool with_se,
+                                      xai_error *err) {
+    size_t P = k->P;
     solve_buf b = {
-        .A = xd_try_malloc(xd_mul(L * L + 1, sizeof(double))),
-        .rhs = xd_try_malloc(xd_mul(L + 1, sizeof(double))),
-        .S = xd_try_malloc(xd_mul(L * L + 1, sizeof(double))),
-        .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, L) + 1, sizeof(double))),
+        .A = xd_try_malloc(xd_mul(P * P + 1, sizeof(double))),
+        .rhs = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
+        .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, P) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
-        .gbar = xd_try_malloc(xd_mul(xd_mul(k->d + 1, L) + 1, sizeof(double))),
+        .gbar = xd_try_malloc(xd_mul(xd_mul(k->d + 2, P) + 1, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
     };
     xai_status st;
-    if (!b.A || !b.rhs || !b.S || !b.rows || !b.rw || !b.gbar || !b.res)
-        st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu features", L);
+    if (!b.A || !b.rhs || !b.rows || !b.rw || !b.gbar || !b.res)
+        st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu unknowns", P);
     else
-        st = solve(k, &b, phi, se, err);
+        st = solve(k, &b, phi, se, with_se, err);
     xd_free(b.A);
     xd_free(b.rhs);
-    xd_free(b.S);
     xd_free(b.rows);
     xd_free(b.rw);
     xd_free(b.gbar);
     xd_free(b.res);
+    return st;
+}
+
+/* ---- three-way terms ----------------------------------------------------- */
+
+/* How many triples the improved schedule fits: none when the schedule is
+ * shap's, when every coalition is known (the additive fit is then exact),
+ * or when screening all C(d, 3) triples over the n coalitions would cost
+ * more than SCREEN_WORK; else at most a quarter of the pairs minus the L
+ * additive unknowns, and at most max_triples (default and ceiling MAX_TRIPLES). */
+enum { MAX_TRIPLES = 512 };
+#define SCREEN_WORK 4e8
+
+static size_t triples_wanted(const ks *k, const schedule *sc, const xd_kshap_opts *opts) {
+    size_t nt = xd_kshap_n_triples(k->d), quarter = k->n / 8;
+    if (!k->strat || opts->additive_only || sc->n_full == sc->n_sizes || sc->exhausted)
+        return 0;
+    if ((double)nt * (double)k->n > SCREEN_WORK || quarter <= k->L) return 0;
+    size_t cap = opts->max_triples ? XD_MIN(opts->max_triples, (size_t)MAX_TRIPLES) : MAX_TRIPLES;
+    return XD_MIN(XD_MIN(nt, quarter - k->L), cap);
+}
+
+/* Picks the m triples that best explain the residuals of the additive fit
+ * phi (every coalition, enumerated ones included). */
+static xai_status screen(ks *k, const double *phi, size_t m, xai_error *err) {
+    double *r = xd_try_malloc(xd_mul(k->n + 1, sizeof *r));
+    double *x = xd_try_malloc(xd_mul(k->P + 1, sizeof *x));
+    xai_status st = XAI_OK;
+    if (!r || !x || !k->trip) st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: screening");
+    for (size_t i = 0; st == XAI_OK && i < k->n; i++) {
+        r[i] = row_of(k, i, x);
+        for (size_t j = 0; j < k->L; j++) r[i] -= x[j] * phi[j];
+    }
+    if (st == XAI_OK) st = xd_kshap_screen_triples(k->z, k->n, k->d, k->w, r, m, k->trip, err);
+    if (st == XAI_OK) k->m = XD_MIN(m, xd_kshap_n_triples(k->d)), k->P = k->L + k->m;
+    xd_free(r);
+    xd_free(x);
+    return st;
+}
+
+/* The additive fit, then (when wanted) the fit with screened triples. */
+static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, double *phi,
+                      double *se, xai_error *err) {
+    size_t m = triples_wanted(k, sc, opts);
+    k->m = 0;
+    k->P = k->L;
+    xai_status st = solve_alloc_and_run(k, phi, se, m == 0, err);
+    if (st == XAI_OK && m > 0) st = screen(k, phi, m, err);
+    if (st == XAI_OK && m > 0) st = solve_alloc_and_run(k, phi, se, true, err);
     return st;
 }
 
@@ -535,6 +605,7 @@ static void ks_release(ks *k) {
     xd_free(k->wv);
     xd_free(k->rw);
     xd_free(k->cdf);
+    xd_free(k->trip);
 }
 
 static xai_status ks_alloc(ks *k, xai_error *err) {
@@ -548,7 +619,8 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->ns = xd_try_calloc(n, sizeof(size_t));
     k->fac = xd_try_calloc(n, sizeof(double));
-    if (k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf && k->ns && k->fac)
+    k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
+    if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf && k->ns && k->fac)
         return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu features", k->d);
 }
@@ -609,7 +681,7 @@ static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opt
             st = draw_batch(k, sc, &r, batch, &draws_left, err);
         if (st == XAI_OK) st = evaluate_new(k, err);
         stratum_weights(k, sc);
-        if (st == XAI_OK) st = solve_alloc_and_run(k, out->phi, out->se, err);
+        if (st == XAI_OK) st = fit(k, sc, opts, out->phi, out->se, err);
         if (st != XAI_OK) return st;
         out->n_batches++;
         out->rel_se = xd_shap_rel_se(out->phi, out->se, k->d);
@@ -637,7 +709,7 @@ static void size_weights(const ks *k, double *out) {
 
 xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
                          xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
-    ks k = {.d = d, .L = d ? d - 1 : 0, .link = opts->link, .o = o};
+    ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o};
     schedule sc;
     out->n_evals = out->n_batches = 0;
     out->converged = false;
@@ -657,6 +729,7 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
             info->n_full_sizes = sc.n_full;
             info->n_sampled = k.n - k.n_fixed;
             info->n_draws = k.n_draws;
+            info->n_triples = k.m;
             if (info->size_weight) size_weights(&k, info->size_weight);
         }
     }

@@ -67,82 +67,92 @@ static double mean_of(const double *n, const double *pos, size_t i) {
     return n[i] > 0 ? pos[i] / n[i] : 0.0;
 }
 
-typedef struct keyed { double mean; size_t idx; } keyed;
+/* Arms are sorted as 32-bit numbers against means[arm] (K < 2^32), so the
+ * sorting touches 16 bytes an arm: a few thousand arms fit in cache and
+ * take few fresh pages. */
 
-/* x comes before y: decreasing mean, then increasing index. A total
- * order, so every sorting algorithm gives the same result. */
-static inline bool before(const keyed *x, const keyed *y) {
-    return x->mean != y->mean ? x->mean > y->mean : x->idx < y->idx;
+/* Arm a comes before arm b: decreasing mean, then increasing index. A
+ * total order, so every sorting algorithm gives the same result. */
+static inline bool before(const double *means, uint32_t a, uint32_t b) {
+    double ma = means[a], mb = means[b];
+    return (ma > mb) | ((ma == mb) & (a < b));     /* no branch: equal means are common */
 }
 
-/* The radix key of a mean: non-negative doubles order like their bit
- * patterns, and the complement puts larger means first (-0 sorts as 0). */
-static inline uint64_t sort_key(double mean) {
+/* The top 32 bits of a mean's radix key: non-negative doubles order like
+ * their bit patterns, and the complement puts larger means first (-0
+ * sorts as 0). The bits are sign, exponent and 20 bits of mantissa. */
+static inline uint32_t sort_key(double mean) {
     double m = mean == 0.0 ? 0.0 : mean;
     uint64_t b;
     memcpy(&b, &m, sizeof b);
-    return ~b;
+    return (uint32_t)(~b >> 32);
 }
 
-/* Sorts k[0..K), given in increasing index, in the order of before(): a
- * stable LSD radix sort on sort_key, 8 bits a pass, so ties keep
- * increasing index; passes where every key has the same digit are
- * skipped. tmp holds K entries. */
-static void sort_keyed(keyed *k, keyed *tmp, size_t K) {
-    size_t hist[8][256];
+/* Insertion sort in the order of before(): linear when the arms are nearly
+ * in order (a KL-LUCB round moves a few arms). */
+static void insertion_sort(const double *means, uint32_t *order, size_t K) {
+    for (size_t r = 1; r < K; r++) {
+        uint32_t v = order[r];
+        size_t q = r;
+        for (; q > 0 && before(means, v, order[q - 1]); q--) order[q] = order[q - 1];
+        order[q] = v;
+    }
+}
+
+/* Sorts order[0..K), given in increasing index, in the order of before():
+ * a stable LSD radix sort on sort_key, 8 bits a pass, so ties keep
+ * increasing index and passes where every key has the same digit are
+ * skipped; then an insertion sort on the full order, which moves only arms
+ * whose means agree in the key and differ below it (a relative difference
+ * under 2^-20, rare among means of counts). tmp holds K entries. */
+static void sort_arms(const double *means, uint32_t *order, uint32_t *tmp, size_t K) {
+    size_t hist[4][256];
     memset(hist, 0, sizeof hist);
     for (size_t i = 0; i < K; i++) {
-        uint64_t key = sort_key(k[i].mean);
-        for (int d = 0; d < 8; d++) hist[d][(key >> (8 * d)) & 255]++;
+        uint32_t key = sort_key(means[order[i]]);
+        for (int d = 0; d < 4; d++) hist[d][(key >> (8 * d)) & 255]++;
     }
-    keyed *src = k, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
+    uint32_t *src = order, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
         size_t sum = 0, off[256];
-        if (hist[d][(sort_key(src[0].mean) >> (8 * d)) & 255] == K) continue;
+        if (hist[d][(sort_key(means[src[0]]) >> (8 * d)) & 255] == K) continue;
         for (int b = 0; b < 256; b++) off[b] = sum, sum += hist[d][b];
         for (size_t i = 0; i < K; i++)
-            dst[off[(sort_key(src[i].mean) >> (8 * d)) & 255]++] = src[i];
-        keyed *t = src;
+            dst[off[(sort_key(means[src[i]]) >> (8 * d)) & 255]++] = src[i];
+        uint32_t *t = src;
         src = dst, dst = t;
     }
-    if (src != k) memcpy(k, src, K * sizeof *k);
+    if (src != order) memcpy(order, src, K * sizeof *order);
+    insertion_sort(means, order, K);
 }
 
-/* Sorts k[0..K) by (decreasing mean, increasing index) after refreshing
- * the means: radix sort the first time (tmp != NULL: K entries of room,
- * given k in increasing index), then insertion
- * sort, linear when the order from the last round barely changed (a round
- * moves a few arms). The order is total, so every sort gives the same
- * result. */
-static void resort(size_t K, const double *n, const double *pos, keyed *k, keyed *tmp) {
-    for (size_t r = 0; r < K; r++) k[r].mean = mean_of(n, pos, k[r].idx);
-    if (tmp) {
-        sort_keyed(k, tmp, K);
-        return;
-    }
-    for (size_t r = 1; r < K; r++) {
-        keyed v = k[r];
-        size_t q = r;
-        for (; q > 0 && before(&v, &k[q - 1]); q--) k[q] = k[q - 1];
-        k[q] = v;
-    }
+/* Refreshes means[] from the counts and sorts order[] by them: radix sort
+ * the first time (tmp != NULL: K entries of room, given order in
+ * increasing index), then insertion sort from the order of the last
+ * round. */
+static void resort(size_t K, const double *n, const double *pos, double *means, uint32_t *order,
+                   uint32_t *tmp) {
+    for (size_t a = 0; a < K; a++) means[a] = mean_of(n, pos, a);
+    if (tmp) sort_arms(means, order, tmp, K);
+    else insertion_sort(means, order, K);
 }
 
 void xd_lucb_sort_by_mean(size_t K, const double *n, const double *pos, size_t *idx) {
-    keyed *k = xd_malloc((K ? 2 * K : 1) * sizeof *k);
-    for (size_t i = 0; i < K; i++) k[i] = (keyed){mean_of(n, pos, i), i};
-    if (K) sort_keyed(k, k + K, K);
-    for (size_t i = 0; i < K; i++) idx[i] = k[i].idx;
-    xd_free(k);
+    double *means = xd_malloc((K ? K : 1) * (sizeof *means + 2 * sizeof(uint32_t)));
+    uint32_t *order = (uint32_t *)(means + K);
+    for (size_t i = 0; i < K; i++) order[i] = (uint32_t)i;
+    if (K) resort(K, n, pos, means, order, order + K);
+    for (size_t i = 0; i < K; i++) idx[i] = order[i];
+    xd_free(means);
 }
 
 /* One bound evaluation: u (outside the top) and l (inside), and ub - lb. */
-static double lucb_gap(size_t K, const double *n, size_t top_n,
-                       double beta, const keyed *order, size_t *u, size_t *l) {
+static double lucb_gap(size_t K, const double *n, size_t top_n, double beta, const double *means,
+                       const uint32_t *order, size_t *u, size_t *l) {
     double ub_best = -1.0, lb_worst = 2.0, n_min = INFINITY;
     for (size_t r = 0; r < K; r++) {
-        size_t a = order[r].idx;
-        double m = order[r].mean, level = beta / n[a];
+        size_t a = order[r];
+        double m = means[a], level = beta / n[a];
         if (r < top_n) {
             double lb = xd_kl_lower(m, level);
             if (lb < lb_worst) lb_worst = lb, *l = a;
@@ -170,6 +180,12 @@ size_t xd_lucb_draw_size(const xd_lucb_opts *o, double n, double p, double q, do
     return b < o->batch ? b : o->batch;
 }
 
+/* scratch (2 K size_t: draw_empty's arms and counts), means (K double),
+ * order and the radix sort's buffer (K uint32_t each). */
+size_t xd_lucb_work_size(size_t K) {
+    return xd_mul(K ? K : 1, 2 * sizeof(size_t) + sizeof(double) + 2 * sizeof(uint32_t));
+}
+
 /* Gives every arm without draws one draw, in one call. */
 static xai_status draw_empty(size_t K, const double *n, xd_lucb_draw_fn draw, void *ctx,
                              size_t *scratch, xai_error *err) {
@@ -188,21 +204,22 @@ xai_status xd_kl_lucb(size_t K, double *n, double *pos, const xd_lucb_opts *o,
     if (rounds) *rounds = 0;
     if (K == 0) return XAI_OK;
     size_t top_n = o->top_n < K ? o->top_n : K;
-    size_t *scratch = xd_try_malloc(xd_mul(2 * K, sizeof *scratch));
-    keyed *order = xd_try_malloc(xd_mul(2 * K, sizeof *order));
-    if (scratch == NULL || order == NULL) {
-        xd_free(scratch);
-        xd_free(order);
-        return xd_err(err, XAI_ERR_NOMEM, "kl-lucb: %zu arms", K);
-    }
-    for (size_t i = 0; i < K; i++) order[i].idx = i;
+    if (K > UINT32_MAX) return xd_err(err, XAI_ERR_LIMIT, "kl-lucb: %zu arms", K);
+    void *own = o->work ? NULL : xd_try_malloc(xd_lucb_work_size(K));
+    if (o->work == NULL && own == NULL) return xd_err(err, XAI_ERR_NOMEM, "kl-lucb: %zu arms", K);
+    size_t *scratch = o->work ? o->work : own;
+    double *means = (double *)(scratch + 2 * K);
+    uint32_t *order = (uint32_t *)(means + K), *tmp = order + K;
+    for (size_t i = 0; i < K; i++) order[i] = (uint32_t)i;
     xai_status st = draw_empty(K, n, draw, ctx, scratch, err);
     size_t t = 1;
+    bool sorted = false;    /* order matches the counts: no draw since the last sort */
     while (st == XAI_OK && top_n < K) {
-        resort(K, n, pos, order, t == 1 ? order + K : NULL);
-        size_t u = order[top_n].idx, l = order[0].idx;
+        resort(K, n, pos, means, order, t == 1 ? tmp : NULL);
+        sorted = true;
+        size_t u = order[top_n], l = order[0];
         double beta = xd_kl_beta(K, (double)t, o->delta);
-        double gap = lucb_gap(K, n, top_n, beta, order, &u, &l);
+        double gap = lucb_gap(K, n, top_n, beta, means, order, &u, &l);
         if (gap <= o->epsilon || (o->max_rounds && t > o->max_rounds)) break;
         /* Adaptive draws aim at half the slack each: ub(u) - lb(l) <= eps
          * holds once both bounds are within (eps - (m_u - m_l)) / 2 of
@@ -213,14 +230,14 @@ xai_status xd_kl_lucb(size_t K, double *n, double *pos, const xd_lucb_opts *o,
         size_t counts[2] = {xd_lucb_draw_size(o, n[u], mu, fmin(mu + half, 1.0), beta),
                             xd_lucb_draw_size(o, n[l], ml, fmax(ml - half, 0.0), beta)};
         st = draw(ctx, arms, counts, 2, err);
+        sorted = false;
         t++;
     }
     if (st == XAI_OK) {
-        resort(K, n, pos, order, NULL);
-        for (size_t i = 0; i < top_n; i++) top[i] = order[i].idx;
+        if (!sorted) resort(K, n, pos, means, order, NULL);
+        for (size_t i = 0; i < top_n; i++) top[i] = order[i];
         if (rounds) *rounds = t - 1;
     }
-    xd_free(scratch);
-    xd_free(order);
+    xd_free(own);
     return st;
 }

@@ -50,7 +50,13 @@ typedef struct xd_lucb_opts {
     bool adaptive;      /* per round, draw what the bounds need (xd_lucb_draw_size) */
     size_t min_batch;   /* smallest adaptive draw, >= 1 */
     size_t max_rounds;  /* 0 = no limit */
+    void *work;         /* xd_lucb_work_size(K) bytes of scratch, or NULL to allocate */
 } xd_lucb_opts;
+
+/* The scratch xd_kl_lucb needs for K arms (o->work, aligned for a double).
+ * A caller that runs it often passes memory it keeps, so large K does not
+ * cost fresh pages each time. */
+size_t xd_lucb_work_size(size_t K);
 
 /* KL-LUCB: identifies top_n arms of K whose means are within epsilon of the
  * true top_n, with probability >= 1 - delta. Arms with n = 0 first get one
@@ -68,7 +74,7 @@ xai_status xd_kl_lucb(size_t K, double *n, double *pos, const xd_lucb_opts *o,
 size_t xd_lucb_draw_size(const xd_lucb_opts *o, double n, double p, double q, double beta);
 
 /* Arms idx[0..K) ordered by decreasing mean pos/n (ties: lower index first;
- * n = 0 counts as mean 0). */
+ * n = 0 counts as mean 0). K < 2^32. */
 void xd_lucb_sort_by_mean(size_t K, const double *n, const double *pos, size_t *idx);
 
 #endif

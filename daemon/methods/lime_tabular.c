@@ -13,6 +13,12 @@
  * z-score where a bin's range is a single point; here the point itself.)
  * Distance: Euclidean between the 0/1 row and the all-ones row 0.
  *
+ * Cost: the truncated normals are prepared once per (column, bin)
+ * (core/truncnorm.c: an exact draw, one inverse CDF per value in the usual
+ * case), and each row takes its 2d random words in one xai_rng_fill (per
+ * column one for the bin, one for the value); the bin and the 0/1 value are
+ * found without branches, since the bin is random.
+ *
  * Continuous mode. Column j's model value is mean_j + std_j z with z
  * standard normal (std 0 counts as 1, like StandardScaler); the
  * interpretable value is z itself and row 0 holds (x - mean) / std; the
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../core/core.h"
+#include "../core/truncnorm.h"
 #include "lime.h"
 
 enum { MAX_BINS = 4 };
@@ -34,6 +41,10 @@ typedef struct column {
     size_t n_borders;               /* 0..3 */
     double border[MAX_BINS - 1];
     double lo[MAX_BINS], hi[MAX_BINS], mean[MAX_BINS], sd[MAX_BINS], freq[MAX_BINS];
+    double cum[MAX_BINS - 1];       /* freq[0] + .. + freq[b]; 2 past n_borders */
+    xd_truncnorm value[MAX_BINS];   /* the bin's truncated normal */
+    size_t x_bin;                   /* the bin of the explained value */
+    double in_x_bin[MAX_BINS];      /* 1 for x_bin, else 0: a load, not a branch */
 } column;
 
 static int cmp_double(const void *a, const void *b) {
@@ -79,33 +90,19 @@ static void fit_column(const double *bg, size_t nb, size_t d, size_t j, double *
         c->freq[b] = count[b] / (double)nb;
         c->lo[b] = b == 0 ? sorted[0] : c->border[b - 1];
         c->hi[b] = b == c->n_borders ? sorted[nb - 1] : c->border[b];
+        xd_truncnorm_init(&c->value[b], c->mean[b], c->sd[b], c->lo[b], c->hi[b]);
     }
+    double acc = 0;
+    for (size_t b = 0; b < MAX_BINS - 1; b++)
+        c->cum[b] = b < c->n_borders ? (acc += c->freq[b]) : 2.0;
 }
 
-static double phi(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
-
-/* A normal(mean, sd) truncated to [lo, hi]: rejection, then inverse CDF by
- * bisection when the interval holds little mass. */
-static double trunc_normal(xai_rng *r, double mean, double sd, double lo, double hi) {
-    if (!(hi > lo)) return lo;
-    for (int t = 0; t < 64; t++) {
-        double v = mean + sd * xai_rng_normal(r);
-        if (v >= lo && v <= hi) return v;
-    }
-    double za = (lo - mean) / sd, zb = (hi - mean) / sd, a = za, b = zb;
-    double u = phi(za) + xai_rng_uniform(r) * (phi(zb) - phi(za));
-    for (int it = 0; it < 80; it++) {
-        double m = 0.5 * (a + b);
-        if (phi(m) < u) a = m; else b = m;
-    }
-    return XD_MIN(XD_MAX(mean + sd * 0.5 * (a + b), lo), hi);
-}
-
-static size_t draw_bin(const column *c, xai_rng *r) {
-    double u = xai_rng_uniform(r), acc = 0;
-    for (size_t b = 0; b < c->n_borders; b++)
-        if (u < (acc += c->freq[b])) return b;
-    return c->n_borders;
+/* The bin drawn by a next() value: with u its uniform in [0, 1) (as
+ * xai_rng_uniform makes it), the first b with u < cum[b], else the last;
+ * counted without branches (cum is non-decreasing). */
+static size_t draw_bin(const column *c, uint64_t word) {
+    double u = (double)(word >> 11) * 0x1.0p-53;
+    return (size_t)(u >= c->cum[0]) + (size_t)(u >= c->cum[1]) + (size_t)(u >= c->cum[2]);
 }
 
 /* lime's feature names for x's bin, with '%.2f' borders. */
@@ -122,15 +119,19 @@ static char *condition(const column *c, size_t b, const char *name) {
     return xd_strdup(buf);
 }
 
-static void sample_discretized(const double *x, size_t d, const column *cols, size_t n,
-                               xai_rng *r, double *X, double *rows) {
-    for (size_t i = 1; i < n; i++)
+/* Row by row: 2d next() values in one go (words, scratch of 2d), then per
+ * column one for the bin and one for the value. */
+static void sample_discretized(size_t d, const column *cols, size_t n, xai_rng *r, double *X,
+                               double *rows, uint64_t *words) {
+    for (size_t i = 1; i < n; i++) {
+        xai_rng_fill(r, words, 2 * d);
         for (size_t j = 0; j < d; j++) {
             const column *c = &cols[j];
-            size_t b = draw_bin(c, r);
-            X[i * d + j] = b == bin_of(c, x[j]) ? 1.0 : 0.0;
-            rows[i * d + j] = trunc_normal(r, c->mean[b], c->sd[b], c->lo[b], c->hi[b]);
+            size_t b = draw_bin(c, words[2 * j]);
+            X[i * d + j] = c->in_x_bin[b];
+            rows[i * d + j] = xd_truncnorm_draw_word(&c->value[b], words[2 * j + 1], r);
         }
+    }
     for (size_t j = 0; j < d; j++) X[j] = 1.0;
 }
 
@@ -171,14 +172,20 @@ xai_status xd_lime_tabular_sample(const double *x, size_t d, const double *bg, s
     if (nb == 0 || o->n == 0) return xd_err(err, XAI_ERR_INVALID, "lime: no background rows");
     column *cols = xd_try_calloc(d + 1, sizeof *cols);
     double *scratch = xd_try_malloc(xd_mul(nb + 2 * d + 1, sizeof *scratch));
-    if (cols == NULL || scratch == NULL) {
+    uint64_t *words = xd_try_malloc(xd_mul(2 * d + 1, sizeof *words));
+    if (cols == NULL || scratch == NULL || words == NULL) {
         xd_free(cols);
         xd_free(scratch);
+        xd_free(words);
         return xd_err(err, XAI_ERR_NOMEM, "lime: background of %zu rows", nb);
     }
     if (o->discretize) {
-        for (size_t j = 0; j < d; j++) fit_column(bg, nb, d, j, scratch, &cols[j]);
-        sample_discretized(x, d, cols, o->n, r, X, rows);
+        for (size_t j = 0; j < d; j++) {
+            fit_column(bg, nb, d, j, scratch, &cols[j]);
+            cols[j].x_bin = bin_of(&cols[j], x[j]);
+            cols[j].in_x_bin[cols[j].x_bin] = 1.0;
+        }
+        sample_discretized(d, cols, o->n, r, X, rows, words);
     } else {
         moments(bg, nb, d, scratch, scratch + d);
         sample_continuous(x, d, scratch, scratch + d, o->n, r, X, rows);
@@ -187,7 +194,8 @@ xai_status xd_lime_tabular_sample(const double *x, size_t d, const double *bg, s
     double width = o->kernel_width > 0 ? o->kernel_width : 0.75 * sqrt((double)d);
     euclid_weights(X, o->n, d, width, w);
     for (size_t j = 0; conditions && j < d; j++)
-        conditions[j] = o->discretize ? condition(&cols[j], bin_of(&cols[j], x[j]), names[j]) : NULL;
+        conditions[j] = o->discretize ? condition(&cols[j], cols[j].x_bin, names[j]) : NULL;
+    xd_free(words);
     xd_free(scratch);
     xd_free(cols);
     return XAI_OK;

@@ -13,29 +13,58 @@
 
 /* 2x2 max pooling with stride 2 whose windows tile the input: each input
  * is written once (the window's gradient at its first maximum in row-major
- * order, zero elsewhere), so gin needs no zeroing first. */
-static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict in,
-                         const float *restrict gout, size_t n, float *restrict gin) {
-    size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, w = L->in_w;
-    for (size_t sc = 0; sc < n * L->in_c; sc++)
-        for (size_t oy = 0; oy < L->out_h; oy++) {
-            size_t r0 = sc * ihw + 2 * oy * w;
-            const float *go = gout + sc * ohw + oy * L->out_w;
-            for (size_t ox = 0; ox < L->out_w; ox++) {
-                const float *a = in + r0 + 2 * ox, *b = a + w;
-                float *ga = gin + r0 + 2 * ox, *gb = ga + w, g = go[ox];
-                /* bq: value q beats the maximum of the values before it */
-                bool b1 = a[1] > a[0];
-                float m = b1 ? a[1] : a[0];
-                bool b2 = b[0] > m;
-                m = b2 ? b[0] : m;
-                bool b3 = b[1] > m;
-                ga[0] = !b1 && !b2 && !b3 ? g : 0.0f;
-                ga[1] = b1 && !b2 && !b3 ? g : 0.0f;
-                gb[0] = b2 && !b3 ? g : 0.0f;
-                gb[1] = b3 ? g : 0.0f;
-            }
+ * order, zero elsewhere), so gin needs no zeroing first. Like the forward
+ * (forward.c), three loops over blocks of whole rows that vectorize:
+ *   pairs:   hmax = the first maximum of each horizontal pair, right = its
+ *            right element won (a1 > a0);
+ *   windows: the bottom pair wins if its maximum beats the top's, and the
+ *            winning pair gets the window's gradient (pv);
+ *   pixels:  each pair gives pv to its winner and 0 to the other.
+ * For numbers (not NaN) this is the first maximum of a0, a1, b0, b1.
+ * maxpool2_bwd instantiates it for the narrowest outputs, whose window loop
+ * is short enough to unroll. */
+#define POOL_BLOCK 1024
+static inline __attribute__((always_inline)) void
+maxpool2_bwd_ow(size_t ow, const xd_nn_layer *L, const float *restrict in,
+                const float *restrict gout, size_t n, float *restrict gin) {
+    size_t rows = n * L->in_c * L->out_h; /* output rows */
+    size_t per = POOL_BLOCK / (2 * ow) ? POOL_BLOCK / (2 * ow) : 1;
+    float hmax[POOL_BLOCK], pv[POOL_BLOCK];
+    int32_t right[POOL_BLOCK];
+    for (size_t r0 = 0; r0 < rows; r0 += per) {
+        size_t nr = rows - r0 < per ? rows - r0 : per, np = 2 * nr * ow;
+        const float *src = in + r0 * 4 * ow, *go = gout + r0 * ow;
+        float *gi = gin + r0 * 4 * ow;
+        for (size_t i = 0; i < np; i++) {
+            float a = src[2 * i], b = src[2 * i + 1];
+            right[i] = b > a;
+            hmax[i] = b > a ? b : a;
         }
+        for (size_t r = 0; r < nr; r++)
+            for (size_t x = 0; x < ow; x++) {
+                size_t t = 2 * r * ow + x, u = t + ow;
+                float g = go[r * ow + x];
+                bool bottom = hmax[u] > hmax[t];
+                pv[t] = bottom ? 0.0f : g;
+                pv[u] = bottom ? g : 0.0f;
+            }
+        for (size_t i = 0; i < np; i++) {
+            float g = pv[i];
+            gi[2 * i] = right[i] ? 0.0f : g;
+            gi[2 * i + 1] = right[i] ? g : 0.0f;
+        }
+    }
+}
+
+XD_NN_SIMD static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict in,
+                                    const float *restrict gout, size_t n,
+                                    float *restrict gin) {
+    if (L->out_w == 2)
+        maxpool2_bwd_ow(2, L, in, gout, n, gin);
+    else if (L->out_w == 4)
+        maxpool2_bwd_ow(4, L, in, gout, n, gin);
+    else
+        maxpool2_bwd_ow(L->out_w, L, in, gout, n, gin);
 }
 
 /* Max pooling sends each window's gradient to its first maximum; average
@@ -45,7 +74,7 @@ static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, s
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
     float inv = 1.0f / (float)(L->kh * L->kw);
     if (L->kind == XAI_NN_MAXPOOL2D && L->kh == 2 && L->kw == 2 && L->stride == 2 &&
-        L->in_h == 2 * L->out_h && L->in_w == 2 * L->out_w) {
+        L->in_h == 2 * L->out_h && L->in_w == 2 * L->out_w && 2 * L->out_w <= POOL_BLOCK) {
         maxpool2_bwd(L, in, gout, n, gin);
         return;
     }
@@ -81,7 +110,7 @@ static void relu_bwd(xd_nn_mode mode, const float *restrict in, const float *res
     else if (mode == XD_NN_GUIDED)
         for (size_t i = 0; i < sz; i++) {
             float g = gout[i], a = in[i];
-            gin[i] = (a > 0) & (g > 0) ? g : 0.0f;
+            gin[i] = ((a > 0) & (g > 0)) ? g : 0.0f;
         }
     else
         for (size_t i = 0; i < sz; i++) {
@@ -114,17 +143,36 @@ void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, co
     }
 }
 
-/* One layer of the walk, by mode. */
+/* One layer of the walk, by mode; pre: a ReLU above a dense/conv layer,
+ * fused into its product (NULL: none). */
 static xai_status step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
-                       const float *gout, float *gin, xai_error *err) {
+                       const xd_nn_pre *pre, const float *gout, float *gin, xai_error *err) {
     const xd_nn_layer *L = &net->layers[l];
     if (b->mode == XD_NN_LRP)
         return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, t->act[l], t->act[l + 1], gout,
                                t->n, gin, err);
     if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D)
-        return xd_nn_linear_bwd(net, L, L->w, gout, t->n, gin, err);
+        return xd_nn_linear_bwd_pre(net, L, L->w, pre, gout, t->n, gin, err);
     xd_nn_simple_bwd(L, b->mode, t->act[l], t->act[l + 1], gout, t->n, gin);
     return XAI_OK;
+}
+
+/* Layers whose step would copy the signal unchanged: flatten always, and
+ * activations under LRP (see xd_nn_lrp_layer). The walk skips them and
+ * keeps the signal where it is. */
+static bool passes_through(const xd_nn_layer *L, xd_nn_mode mode) {
+    bool act = L->kind == XAI_NN_RELU || L->kind == XAI_NN_TANH || L->kind == XAI_NN_SIGMOID;
+    return L->kind == XAI_NN_FLATTEN || (mode == XD_NN_LRP && act);
+}
+
+/* Under GRAD, a ReLU at l right above a dense/conv layer is left to that
+ * layer's product (XD_NN_PRE_RELU), saving a pass, unless its own signal is
+ * asked for. */
+static bool relu_fuses(const xai_nn *net, const xd_nn_bwd *b, size_t l) {
+    if (b->mode != XD_NN_GRAD || net->layers[l].kind != XAI_NN_RELU || l == b->stop) return false;
+    if (b->per_layer && b->per_layer[l]) return false;
+    xai_nn_layer_kind below = net->layers[l - 1].kind;
+    return below == XAI_NN_DENSE || below == XAI_NN_CONV2D;
 }
 
 xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
@@ -141,12 +189,20 @@ xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_b
     memcpy(g0, seed, n * xd_nn_act_size(net, t->top) * sizeof(float));
     if (b->per_layer && b->per_layer[t->top])
         memcpy(b->per_layer[t->top], g0, n * xd_nn_act_size(net, t->top) * sizeof(float));
+    xd_nn_pre relu = {XD_NN_PRE_NONE, NULL, 0};
     for (size_t l = t->top; l-- > b->stop;) {
-        st = step(net, t, b, l, g0, g1, err);
-        if (st != XAI_OK) goto cleanup;
-        float *tmp = g0;
-        g0 = g1;
-        g1 = tmp;
+        if (relu_fuses(net, b, l)) {
+            relu = (xd_nn_pre){XD_NN_PRE_RELU, t->act[l], 0};
+            continue;
+        }
+        if (!passes_through(&net->layers[l], b->mode)) {
+            st = step(net, t, b, l, &relu, g0, g1, err);
+            relu.kind = XD_NN_PRE_NONE;
+            if (st != XAI_OK) goto cleanup;
+            float *tmp = g0;
+            g0 = g1;
+            g1 = tmp;
+        }
         if (b->per_layer && b->per_layer[l])
             memcpy(b->per_layer[l], g0, n * xd_nn_act_size(net, l) * sizeof(float));
     }

@@ -17,8 +17,8 @@
  * output row = the maximum of two consecutive rows of h. Both loops run over
  * contiguous memory and vectorize. */
 #define POOL_BLOCK 1024
-static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict in, size_t n,
-                         float *restrict out) {
+XD_NN_SIMD static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict in, size_t n,
+                                    float *restrict out) {
     size_t ow = L->out_w, rows = n * L->in_c * L->out_h; /* output rows */
     size_t per = POOL_BLOCK / (2 * ow) ? POOL_BLOCK / (2 * ow) : 1;
     float h[POOL_BLOCK];
@@ -67,8 +67,10 @@ static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out
     }
 }
 
-/* max(x, 0) with restrict pointers and a plain select, so it vectorizes. */
-static void relu_fwd(const float *restrict in, size_t sz, float *restrict out) {
+/* max(x, 0) with restrict pointers and a plain select, so it vectorizes
+ * (a ReLU right after a dense/conv layer is written by that layer's pass
+ * instead, see fuses_relu). */
+XD_NN_SIMD static void relu_fwd(const float *restrict in, size_t sz, float *restrict out) {
     for (size_t i = 0; i < sz; i++) {
         float v = in[i];
         out[i] = v > 0 ? v : 0.0f;
@@ -119,6 +121,13 @@ static xai_status layer_fwd(const xai_nn *net, const xd_nn_layer *L, const float
     return XAI_OK;
 }
 
+/* Layer l is dense/conv and l + 1 < top a ReLU: one pass writes both. */
+static bool fuses_relu(const xai_nn *net, size_t l, size_t top) {
+    xai_nn_layer_kind k = net->layers[l].kind;
+    return (k == XAI_NN_DENSE || k == XAI_NN_CONV2D) && l + 1 < top &&
+           net->layers[l + 1].kind == XAI_NN_RELU;
+}
+
 void xd_nn_trace_free(xd_nn_trace *t) {
     xd_free(t->act);
     if (t->net) xd_nn_scratch_give(t->net, t->buf);
@@ -145,21 +154,44 @@ xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t t
     }
     memcpy(t->act[0], x, n * xd_nn_act_size(net, 0) * sizeof(float));
     for (size_t l = 0; l < top; l++) {
-        xai_status st = layer_fwd(net, &net->layers[l], t->act[l], n, t->act[l + 1], err);
+        const xd_nn_layer *L = &net->layers[l];
+        xai_status st;
+        if (fuses_relu(net, l, top)) { /* the ReLU's output in the same pass */
+            st = xd_nn_linear_fwd_relu(net, L, L->w, L->b, t->act[l], n, t->act[l + 1],
+                                       t->act[l + 2], err);
+            l++;
+        } else {
+            st = layer_fwd(net, L, t->act[l], n, t->act[l + 1], err);
+        }
         if (st != XAI_OK) return st;
     }
     return XAI_OK;
 }
 
-/* Runs layers [0, top) and copies the result to out. */
+/* Samples per chunk of a forward pass whose trace is not kept: about
+ * CHUNK_FLOATS floats of activations, so each layer's output is still in
+ * cache when the next layer reads it. Every layer is per sample, so chunks
+ * compute the same sums; sgemm may round the last bit differently for
+ * another number of columns (its blocking follows the shape), as in the
+ * chunked explain passes (backward.c), which use the same chunks. */
+#define CHUNK_FLOATS ((size_t)1 << 18)
+
+/* Runs layers [0, top) and copies the result to out, chunk by chunk. */
 static xai_status run_to(const xai_nn *net, const float *x, size_t n, size_t top, float *out,
                          xai_error *err) {
     if (n == 0) return XAI_OK;
     if (x == NULL || out == NULL) return xd_err(err, XAI_ERR_INVALID, "forward: NULL buffer");
-    xd_nn_trace t;
-    xai_status st = xd_nn_trace_run(net, x, n, top, &t, err);
-    if (st == XAI_OK) memcpy(out, t.act[top], n * xd_nn_act_size(net, top) * sizeof *out);
-    xd_nn_trace_free(&t);
+    size_t per = 0, d = xd_nn_act_size(net, 0), k = xd_nn_act_size(net, top);
+    for (size_t l = 0; l <= top; l++) per += xd_nn_act_size(net, l);
+    size_t chunk = XD_MAX(CHUNK_FLOATS / (per ? per : 1), (size_t)16);
+    xai_status st = XAI_OK;
+    for (size_t s0 = 0; s0 < n && st == XAI_OK; s0 += chunk) {
+        size_t m = XD_MIN(chunk, n - s0);
+        xd_nn_trace t;
+        st = xd_nn_trace_run(net, x + s0 * d, m, top, &t, err);
+        if (st == XAI_OK) memcpy(out + s0 * k, t.act[top], m * k * sizeof *out);
+        xd_nn_trace_free(&t);
+    }
     return st;
 }
 

@@ -88,17 +88,20 @@ static void mod_inputs(amod m, const float *in, const xd_nn_lrp_rule *r, size_t 
     }
 }
 
-/* s = R / (z + eps sign z), 0 where the denominator is 0. */
-static void divide(const float *R, const float *z, size_t sz, float eps, float *s) {
-    for (size_t i = 0; i < sz; i++) {
-        float d = z[i] + (z[i] >= 0 ? eps : -eps);
-        s[i] = d != 0 ? R[i] / d : 0.0f;
-    }
+/* rin = a c (set) or rin += coef a c (accumulate). */
+XD_NN_SIMD static void times_input(const float *restrict a, const float *restrict c, size_t sz,
+                                   bool set, float coef, float *restrict rin) {
+    if (set)
+        for (size_t j = 0; j < sz; j++) rin[j] = a[j] * c[j];
+    else
+        for (size_t j = 0; j < sz; j++) rin[j] += coef * a[j] * c[j];
 }
 
 /* One group of terms (see the table at the top); adds coef * its relevance
- * to rin. `zin` is the stored pre-activation when the group is (W, a) + b,
- * which saves the forward sgemm. */
+ * to rin, or sets rin to it when the group is one term with coef 1 (so rin
+ * needs zeroing first only for the other groups). `zin` is the stored
+ * pre-activation when the group is (W, a) + b, which saves the forward
+ * sgemm. A single term computes s inside its backward product. */
 static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const term *t, size_t nt,
                         const float *bias, const float *zin, float eps, float coef, const float *in,
                         const float *rout, size_t n, float *rin, scratch *S, xai_error *err) {
@@ -118,7 +121,17 @@ static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const ter
         if (st != XAI_OK) return st;
         z = S->z;
     }
-    divide(rout, z, osz, eps, S->s);
+    xd_nn_pre pre = {XD_NN_PRE_LRP, z, eps};
+    if (nt == 1) {
+        const float *w = L->w, *a = in;
+        if (t[0].w != W_ID) mod_weights(L, t[0].w, r->gamma, S->w), w = S->w;
+        st = xd_nn_linear_bwd_pre(S->net, L, w, &pre, rout, n, S->c, err);
+        if (st != XAI_OK) return st;
+        if (t[0].a != A_ID) mod_inputs(t[0].a, in, r, isz, S->a), a = S->a;
+        times_input(a, S->c, isz, coef == 1, coef, rin);
+        return XAI_OK;
+    }
+    xd_nn_lrp_divide(rout, z, osz, eps, S->s);
     for (size_t i = 0; i < nt; i++) {
         /* (W, a) terms read the layer's own weights and inputs: no copies. */
         const float *w = L->w, *a = in;
@@ -126,10 +139,7 @@ static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const ter
         st = xd_nn_linear_bwd(S->net, L, w, S->s, n, S->c, err);
         if (st != XAI_OK) return st;
         if (t[i].a != A_ID) mod_inputs(t[i].a, in, r, isz, S->a), a = S->a;
-        if (nt == 1 && coef == 1)
-            for (size_t j = 0; j < isz; j++) rin[j] = a[j] * S->c[j];
-        else
-            for (size_t j = 0; j < isz; j++) rin[j] += coef * a[j] * S->c[j];
+        times_input(a, S->c, isz, false, coef, rin);
     }
     return XAI_OK;
 }
@@ -141,7 +151,10 @@ static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, cons
                       neg[] = {{W_NEG, A_POS}, {W_POS, A_NEG}}, flat[] = {{W_ONES, A_ONES}},
                       wsq[] = {{W_SQUARE, A_ONES}}, gam[] = {{W_GAMMA, A_ID}},
                       zb[] = {{W_ID, A_ID}, {W_POS, A_LOW}, {W_NEG, A_HIGH}};
-    memset(rin, 0, n * L->in_c * L->in_h * L->in_w * sizeof *rin);
+    /* One-term groups with coef 1 set rin; the others add into it. */
+    if (r->rule == XAI_NN_RULE_ZPLUS || r->rule == XAI_NN_RULE_ALPHA_BETA ||
+        r->rule == XAI_NN_RULE_ZBOX)
+        memset(rin, 0, n * L->in_c * L->in_h * L->in_w * sizeof *rin);
     switch (r->rule) {
     case XAI_NN_RULE_ZERO:
         return group(L, r, id, 1, L->b, zout, 0, 1, in, rout, n, rin, S, err);
@@ -175,7 +188,7 @@ static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, cons
 static void lrp_avgpool(const xd_nn_layer *L, float eps, const float *in, const float *zout,
                         const float *rout, size_t n, float *rin, float *s) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
-    divide(rout, zout, osz, eps, s);
+    xd_nn_lrp_divide(rout, zout, osz, eps, s);
     xd_nn_simple_bwd(L, XD_NN_GRAD, in, zout, s, n, rin);
     for (size_t j = 0; j < isz; j++) rin[j] *= in[j];
 }

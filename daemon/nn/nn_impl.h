@@ -27,6 +27,16 @@ typedef struct xd_nn_layer {
 
 #define XD_NN_POOL 12
 
+/* Marks a function whose loops are plain element-wise passes worth SIMD.
+ * The library builds at -O2, where GCC (unlike clang) vectorizes only loops
+ * whose trip count it knows; these loops never reorder a sum, so results
+ * do not change. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define XD_NN_SIMD __attribute__((optimize("tree-vectorize")))
+#else
+#define XD_NN_SIMD
+#endif
+
 struct xai_nn {
     size_t in_c, in_h, in_w;
     size_t n, cap;
@@ -76,6 +86,34 @@ xai_status xd_nn_linear_bwd(const xai_nn *net, const xd_nn_layer *L, const float
                             const float *gout, size_t n, float *gin, xai_error *err);
 xai_status xd_nn_linear_wgrad(const xai_nn *net, const xd_nn_layer *L, const float *in,
                               const float *gout, size_t n, float *dw, float *db, xai_error *err);
+
+/* An element-wise map fused into a backward product, applied to gout on
+ * its way in (in the copy that lays it out for sgemm); aux is n x the
+ * layer's output size, like gout:
+ *   XD_NN_PRE_NONE  gout as is
+ *   XD_NN_PRE_RELU  gout where aux > 0, else 0: the gradient through the
+ *                   ReLU above the layer, aux that ReLU's input
+ *   XD_NN_PRE_LRP   LRP's s = gout / (aux + eps sign aux), 0 where that
+ *                   denominator is 0, aux the layer's output z */
+typedef enum { XD_NN_PRE_NONE, XD_NN_PRE_RELU, XD_NN_PRE_LRP } xd_nn_pre_kind;
+typedef struct xd_nn_pre {
+    xd_nn_pre_kind kind;
+    const float *aux;
+    float eps;
+} xd_nn_pre;
+
+/* linear_fwd that also writes max(out, 0) into relu when it is not NULL
+ * (a ReLU layer that follows, fused); linear_bwd with gout through pre
+ * (NULL: none). */
+xai_status xd_nn_linear_fwd_relu(const xai_nn *net, const xd_nn_layer *L, const float *w,
+                                 const float *b, const float *in, size_t n, float *out,
+                                 float *relu, xai_error *err);
+xai_status xd_nn_linear_bwd_pre(const xai_nn *net, const xd_nn_layer *L, const float *w,
+                                const xd_nn_pre *pre, const float *gout, size_t n, float *gin,
+                                xai_error *err);
+
+/* s[i] = R[i] / (z[i] + eps sign z[i]), 0 where that denominator is 0. */
+void xd_nn_lrp_divide(const float *R, const float *z, size_t sz, float eps, float *s);
 
 /* Softmax of one row z[0..k) into p; returns log sum exp z (for losses). */
 double xd_nn_softmax_row(const float *z, size_t k, float *p);

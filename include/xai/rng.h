@@ -32,6 +32,9 @@ typedef struct xai_rng {
 /* Seeds `r` for stream `stream` of `seed`. Any seed, including 0, is fine. */
 void xai_rng_seed(xai_rng *r, uint64_t seed, uint64_t stream);
 uint64_t xai_rng_next(xai_rng *r);
+/* Writes the next n values of next() to out[0..n), the same as n calls but
+ * with the state kept in registers: for hot loops that need many draws. */
+void xai_rng_fill(xai_rng *r, uint64_t *out, size_t n);
 /* Uniform double in [0, 1). */
 double xai_rng_uniform(xai_rng *r);
 /* Uniform integer in [0, n); n must be > 0 (returns 0 when n == 0). */
