@@ -328,8 +328,9 @@ TEST(KernelShap, StandardErrorsCoverTheExactValues) {
     // 200 seeds x 16 features of a game of every order at two small budgets:
     // the 95% interval phi +- 1.96 se must hold the exact value for at least
     // 90% of the pairs, with the three-way terms (the default) and without.
-    // Screening the triples on the same samples makes the default's errors
-    // a little optimistic (0.91-0.92 coverage here against 0.93-0.95).
+    // The triples are screened and fitted on the same draws; without the
+    // N / (N - m) correction of their variances this gave 0.91-0.92, with it
+    // 0.95-0.96 (0.93-0.95 without triples).
     Game g = shapt::dense_game(16, 2, 21);
     std::vector<double> exact = g.exact();
     for (size_t budget : {600, 2000}) {
@@ -360,13 +361,15 @@ TEST(KernelShap, ToleranceStopsEarlyAndSaysSo) {
     xd_kshap_opts o = opts(5);
     o.nsamples = 3000;
     // Sizes 1-3 are enumerated (1392 coalitions); the first batch leaves the
-    // relative standard error well above 0.002, which takes over ten batches
+    // relative standard error well above 0.003, which takes several batches
     // of 200 to reach, short of the budget.
-    o.tol = 0.002;
+    o.tol = 0.003;
     o.batch = 200;
     KsRun r = kshap(g, o);
+    printf("tol 0.003: %zu batches, %zu evaluations, rel_se %.5f\n", (size_t)r.out.n_batches,
+           (size_t)r.out.n_evals, r.out.rel_se);
     EXPECT_TRUE(r.out.converged);
-    EXPECT_LT(r.out.rel_se, 0.002);
+    EXPECT_LT(r.out.rel_se, 0.003);
     EXPECT_LT(r.out.n_evals, 3002u);
     EXPECT_GT(r.out.n_batches, 5u);
     // An unreachable tolerance spends the budget and reports no convergence.

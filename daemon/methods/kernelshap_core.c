@@ -457,7 +457,11 @@ static void theta_to_phi(const ks *k, const double *theta, double *phi, double *
  * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
  * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (v_j . (g_u -
  * gbar_h))^2 with v_j = A^-1 c_j, so S is never formed: the cost per draw
- * is d P, not P^2. Two passes over the draws. */
+ * is d P, not P^2. Two passes over the draws. With m screened triples the
+ * variances are scaled by N / (N - m), the small-sample correction of
+ * MacKinnon and White's HC1 for the m terms chosen and fitted on the N
+ * draws' residuals (without it the 95% intervals covered 91-92% in the
+ * calibration test, with it 95-96%). */
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws;
@@ -492,7 +496,8 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
         }
         st = xd_linalg_wproj_sumsq(b->rows, m, P, V, d, b->rw, var, err);
     }
-    for (size_t j = 0; st == XAI_OK && j < d; j++) se[j] = sqrt(XD_MAX(var[j], 0.0));
+    double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
+    for (size_t j = 0; st == XAI_OK && j < d; j++) se[j] = sqrt(XD_MAX(hc * var[j], 0.0));
     xd_free(V);
     xd_free(var);
     return st;
@@ -541,8 +546,10 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool
 /* How many triples the improved schedule fits: none when the schedule is
  * shap's, when every coalition is known (the additive fit is then exact),
  * or when screening all C(d, 3) triples over the n coalitions would cost
- * more than SCREEN_WORK; else at most a quarter of the pairs minus the L
- * additive unknowns, and at most max_triples (default and ceiling MAX_TRIPLES). */
+ * more than SCREEN_WORK; else at most a quarter of the pairs, and half the
+ * random draws, minus the L additive unknowns (so the N draws are at least
+ * 2m, see standard_errors), and at most max_triples (default and ceiling
+ * MAX_TRIPLES). */
 enum { MAX_TRIPLES = 512 };
 #define SCREEN_WORK 4e8
 
@@ -550,9 +557,11 @@ static size_t triples_wanted(const ks *k, const schedule *sc, const xd_kshap_opt
     size_t nt = xd_kshap_n_triples(k->d), quarter = k->n / 8;
     if (!k->strat || opts->additive_only || sc->n_full == sc->n_sizes || sc->exhausted)
         return 0;
-    if ((double)nt * (double)k->n > SCREEN_WORK || quarter <= k->L) return 0;
+    size_t half_draws = k->n_draws / 2;
+    if ((double)nt * (double)k->n > SCREEN_WORK || quarter <= k->L || half_draws <= k->L)
+        return 0;
     size_t cap = opts->max_triples ? XD_MIN(opts->max_triples, (size_t)MAX_TRIPLES) : MAX_TRIPLES;
-    return XD_MIN(XD_MIN(nt, quarter - k->L), cap);
+    return XD_MIN(XD_MIN(XD_MIN(nt, quarter - k->L), half_draws - k->L), cap);
 }
 
 /* Picks the m triples that best explain the residuals of the additive fit
