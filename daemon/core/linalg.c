@@ -112,17 +112,14 @@ xai_status xd_linalg_wgram(const double *X, size_t n, size_t p, const double *w,
     return XAI_OK;
 }
 
-xai_status xd_linalg_wproj_sumsq(const double *X, size_t m, size_t p, const double *V, size_t q,
-                                 const double *w, double *acc, xai_error *err) {
-    if (m == 0 || p == 0 || q == 0) return XAI_OK;
-    double *T = xd_try_malloc(xd_mul(xd_mul(m, q), sizeof *T));
-    if (T == NULL) return xd_err(err, XAI_ERR_NOMEM, "linalg: %zu x %zu projections", m, q);
+void xd_linalg_matmul(const double *X, size_t m, size_t p, const double *V, size_t q, double *T) {
+    if (m == 0 || q == 0) return;
+    if (p == 0) {
+        memset(T, 0, m * q * sizeof *T);
+        return;
+    }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)q, (blasint)p,
                 1.0, X, (blasint)p, V, (blasint)q, 0.0, T, (blasint)q);
-    for (size_t r = 0; r < m; r++)
-        for (size_t j = 0; j < q; j++) acc[j] += w[r] * T[r * q + j] * T[r * q + j];
-    xd_free(T);
-    return XAI_OK;
 }
 
 /* Weighted means of the columns of X and of y; returns the weight sum. */

@@ -50,11 +50,9 @@ xai_status xd_linalg_sandwich(const double *A, size_t p, double *g, size_t m, do
 /* The last step alone: S (p x p, symmetric) becomes A^-1 S A^-1 in place. */
 xai_status xd_linalg_sandwich_cov(const double *A, size_t p, double *S, xai_error *err);
 
-/* acc[j] += sum_r w[r] (X_r . V_j)^2 for X m x p and V p x q (row-major),
- * acc q entries: the diagonal of V^T X^T diag(w) X V without forming
- * X^T diag(w) X (one dgemm, then squares). */
-xai_status xd_linalg_wproj_sumsq(const double *X, size_t m, size_t p, const double *V, size_t q,
-                                 const double *w, double *acc, xai_error *err);
+/* T = X V for X m x p and V p x q (row-major; T m x q, the caller's), by
+ * cblas_dgemm. */
+void xd_linalg_matmul(const double *X, size_t m, size_t p, const double *V, size_t q, double *T);
 /* Weighted R^2 of the fit (beta, intercept) on (X, y, w), as scikit-learn's
  * r2_score with sample_weight: 1 - sum w (y - yhat)^2 / sum w (y - ybar)^2.
  * When y is constant: 1 if the fit is perfect, else 0 (scikit-learn's rule). */

@@ -104,6 +104,16 @@ static inline double xd_kshap_triple_column(const uint8_t *z, const size_t *t, s
     return (double)(2 - 2 * (int)out_parity - 2 * (int)z[last]);
 }
 
+/* Whether coalitions a and b (d bytes 0 or 1) are each other's complement.
+ * Every regression column is odd (x(complement) = -x), so such a pair adds
+ * (w_a + w_b) x x^T to a Gram matrix and (w_a y_a - w_b y_b) x to its right
+ * side: one row instead of two. */
+static inline bool xd_kshap_is_complement(const uint8_t *a, const uint8_t *b, size_t d) {
+    for (size_t j = 0; j < d; j++)
+        if (a[j] == b[j]) return false;
+    return true;
+}
+
 /* Screens all triples of d features over n coalitions z (n x d bytes) with
  * weights w and residuals r of the additive fit, triple T scoring
  * (sum w r h_T)^2 / sum w h_T^2; writes the m best (or all C(d, 3) when

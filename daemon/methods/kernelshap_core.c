@@ -369,18 +369,23 @@ enum { CHUNK = 256 };
 
 typedef struct solve_buf {
     double *A, *rhs;            /* P x P, P */
-    double *rows, *rw, *gbar;   /* CHUNK x L, CHUNK, L */
+    double *rows, *rw, *coef;   /* CHUNK x P, CHUNK, P (scratch for phi_coefs) */
     double *res;                /* residual of each random coalition at beta */
     double total;               /* sum of the random counts */
 } solve_buf;
 
 /* Regression row x (P values) of coalition i; returns its adjusted target. */
+/* The adjusted target y' of coalition i. */
+static double target_of(const ks *k, size_t i) {
+    return k->y[i] - k->v0 - (double)k->z[i * k->d + k->L] * (k->v1 - k->v0);
+}
+
 static double row_of(const ks *k, size_t i, double *x) {
     const uint8_t *z = k->z + i * k->d;     /* bytes 0 or 1 */
     double zl = (double)z[k->L];
     for (size_t j = 0; j < k->L; j++) x[j] = (double)z[j] - zl;
     for (size_t t = 0; t < k->m; t++) x[k->L + t] = xd_kshap_triple_column(z, k->trip + 3 * t, k->L);
-    return k->y[i] - k->v0 - zl * (k->v1 - k->v0);
+    return target_of(k, i);
 }
 
 /* Final weight of coalition i: fixed, or its share of weight_left. */
@@ -389,17 +394,25 @@ static double weight_of(const ks *k, const solve_buf *b, size_t i) {
     return b->total > 0 ? k->weight_left * k->cnt[i] / b->total : 0;
 }
 
-/* A = sum w x x^T and rhs = sum w y' x over all coalitions. */
+/* A = sum w x x^T and rhs = sum w y' x over all coalitions, a complement
+ * pair stored next to each other as one row (xd_kshap_is_complement). */
 static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
-    size_t L = k->P;
+    size_t L = k->P, i = 0, d = k->d;
     memset(b->A, 0, L * L * sizeof *b->A);
     memset(b->rhs, 0, L * sizeof *b->rhs);
-    for (size_t i0 = 0; i0 < k->n; i0 += CHUNK) {
-        size_t m = XD_MIN((size_t)CHUNK, k->n - i0);
-        for (size_t r = 0; r < m; r++) {
-            double *x = b->rows + r * L, ya = row_of(k, i0 + r, x);
-            b->rw[r] = weight_of(k, b, i0 + r);
-            for (size_t j = 0; j < L; j++) b->rhs[j] += b->rw[r] * ya * x[j];
+    while (i < k->n) {
+        size_t m = 0;
+        for (; m < CHUNK && i < k->n; m++, i++) {
+            double *x = b->rows + m * L, ya = row_of(k, i, x), wa = weight_of(k, b, i);
+            double wy = wa * ya;
+            if (i + 1 < k->n && xd_kshap_is_complement(k->z + i * d, k->z + (i + 1) * d, d)) {
+                double wb = weight_of(k, b, i + 1);
+                wy -= wb * target_of(k, i + 1);
+                wa += wb;
+                i++;
+            }
+            b->rw[m] = wa;
+            for (size_t j = 0; j < L; j++) b->rhs[j] += wy * x[j];
         }
         xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->A, err);
         if (st != XAI_OK) return st;
@@ -420,12 +433,17 @@ static void residuals(const ks *k, solve_buf *b, const double *beta) {
 /* g_u = c_u sum_{i in draw u} x_i r_i, c_u the weight one draw carries:
  * weight_left / C (shap) or its coalitions' weight (improved). */
 static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, double *x) {
-    size_t L = k->P, idx[2] = {k->da[u], k->db[u]};
+    size_t L = k->P, d = k->d, idx[2] = {k->da[u], k->db[u]};
     double cu = k->strat ? k->w[idx[0]] : k->weight_left / b->total;
+    double c = cu * b->res[idx[0] - k->n_fixed];
+    if (idx[1] != NONE && xd_kshap_is_complement(k->z + idx[0] * d, k->z + idx[1] * d, d)) {
+        c -= cu * b->res[idx[1] - k->n_fixed];  /* x(complement) = -x */
+        idx[1] = NONE;
+    }
     memset(g, 0, L * sizeof *g);
     for (int t = 0; t < 2 && idx[t] != NONE; t++) {
         row_of(k, idx[t], x);
-        double c = cu * b->res[idx[t] - k->n_fixed];
+        if (t == 1) c = cu * b->res[idx[1] - k->n_fixed];
         for (size_t j = 0; j < L; j++) g[j] += c * x[j];
     }
 }
@@ -455,51 +473,59 @@ static void theta_to_phi(const ks *k, const double *theta, double *phi, double *
 /* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
  * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
  * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
- * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (v_j . (g_u -
- * gbar_h))^2 with v_j = A^-1 c_j, so S is never formed: the cost per draw
- * is d P, not P^2. Two passes over the draws. With m screened triples the
- * variances are scaled by N / (N - m), the small-sample correction of
- * MacKinnon and White's HC1 for the m terms chosen and fitted on the N
- * draws' residuals (without it the 95% intervals covered 91-92% in the
- * calibration test, with it 95-96%). */
+ * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
+ * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
+ * and one pass over the draws, accumulating each stratum's mean and sum of
+ * squared deviations of t (Welford's update), costs d P per draw, not P^2.
+ * With m screened triples the variances are scaled by N / (N - m), the
+ * small-sample correction of MacKinnon and White's HC1 for the m terms
+ * chosen and fitted on the N draws' residuals (without it the 95% intervals
+ * covered 91-92% in the calibration test, with it 95-96%). */
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
-    size_t P = k->P, d = k->d, N = k->n_draws;
+    size_t P = k->P, d = k->d, N = k->n_draws, H = d + 1;
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
-    double *c = b->gbar + (d + 1) * P;      /* past the d + 1 strata means */
+    double *c = b->coef;
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
-    double *var = xd_try_calloc(d + 1, sizeof *var);
-    xai_status st = V && var ? XAI_OK : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
+    double *mean = xd_try_calloc(H * d + 1, sizeof *mean), *m2 = xd_try_calloc(H * d + 1, sizeof *m2);
+    size_t *seen = xd_try_calloc(H, sizeof *seen);
+    xai_status st = V && T && mean && m2 && seen
+                        ? XAI_OK
+                        : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     for (size_t j = 0; st == XAI_OK && j < d; j++) {
         phi_coefs(k, j, c);
         for (size_t i = 0; i < P; i++) V[i * d + j] = c[i];
     }
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
-    if (st == XAI_OK) {
-        residuals(k, b, theta);
-        memset(b->gbar, 0, (d + 1) * P * sizeof *b->gbar);
-        for (size_t u = 0; u < N; u++) {
-            size_t h = k->ds[u];
-            draw_score(k, b, u, b->rows, x);
-            if (k->ns[h] > 1)
-                for (size_t j = 0; j < P; j++) b->gbar[h * P + j] += b->rows[j] / (double)k->ns[h];
-        }
-    }
+    if (st == XAI_OK) residuals(k, b, theta);
     for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += CHUNK - 1) {
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
+        for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
+        xd_linalg_matmul(b->rows, m, P, V, d, T);
         for (size_t r = 0; r < m; r++) {
-            double *g = b->rows + r * P;
-            size_t h = k->ds[u0 + r];
-            draw_score(k, b, u0 + r, g, x);
-            for (size_t j = 0; j < P; j++) g[j] -= b->gbar[h * P + j];
-            b->rw[r] = k->fac[h];
+            size_t h = k->ds[u0 + r], n = ++seen[h];
+            for (size_t j = 0; j < d; j++) {
+                double t = T[r * d + j], delta = t - mean[h * d + j];
+                mean[h * d + j] += delta / (double)n;
+                m2[h * d + j] += delta * (t - mean[h * d + j]);
+            }
         }
-        st = xd_linalg_wproj_sumsq(b->rows, m, P, V, d, b->rw, var, err);
     }
     double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
-    for (size_t j = 0; st == XAI_OK && j < d; j++) se[j] = sqrt(XD_MAX(hc * var[j], 0.0));
+    for (size_t j = 0; st == XAI_OK && j < d; j++) {
+        double v = 0;
+        for (size_t h = 0; h < H; h++) {
+            double q = seen[h] > 1 ? m2[h * d + j] : mean[h * d + j] * mean[h * d + j];
+            if (seen[h] > 0) v += k->fac[h] * q;
+        }
+        se[j] = sqrt(XD_MAX(hc * v, 0.0));
+    }
     xd_free(V);
-    xd_free(var);
+    xd_free(T);
+    xd_free(mean);
+    xd_free(m2);
+    xd_free(seen);
     return st;
 }
 
@@ -510,7 +536,7 @@ static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, bool
     xai_status st = normal_equations(k, b, err);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, NULL, err);
     if (st != XAI_OK) return st;
-    theta_to_phi(k, b->rhs, phi, b->gbar);
+    theta_to_phi(k, b->rhs, phi, b->coef);
     for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
     if (k->n_draws < 2 || !with_se) return XAI_OK;
     return standard_errors(k, b, b->rhs, se, err);
@@ -524,11 +550,11 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool
         .rhs = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
         .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, P) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
-        .gbar = xd_try_malloc(xd_mul(xd_mul(k->d + 2, P) + 1, sizeof(double))),
+        .coef = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
     };
     xai_status st;
-    if (!b.A || !b.rhs || !b.rows || !b.rw || !b.gbar || !b.res)
+    if (!b.A || !b.rhs || !b.rows || !b.rw || !b.coef || !b.res)
         st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu unknowns", P);
     else
         st = solve(k, &b, phi, se, with_se, err);
@@ -536,7 +562,7 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool
     xd_free(b.rhs);
     xd_free(b.rows);
     xd_free(b.rw);
-    xd_free(b.gbar);
+    xd_free(b.coef);
     xd_free(b.res);
     return st;
 }

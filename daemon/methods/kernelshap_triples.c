@@ -74,14 +74,34 @@ static void triple_at(size_t d, size_t rank, size_t *t) {
 
 /* num[T] += wr * h_T and den[T] += w * h_T^2 for one coalition, triples in
  * lexicographic order; sign[] holds the coalition as +1 / -1 and zl is
- * 1 - 2 z_last. h_T = sign_a sign_b sign_c + zl takes the values -2, 0, 2. */
+ * 1 - 2 z_last. h_T = sign_a sign_b sign_c + zl takes the values -2, 0, 2.
+ * With GCC or Clang the innermost loop runs two triples per step in vector
+ * registers; the arithmetic per triple is the same, so are the sums. */
+#if defined(__GNUC__)
+typedef double pair_of_doubles __attribute__((vector_size(2 * sizeof(double))));
+#endif
+
 static void accumulate(const double *sign, size_t d, double zl, double w, double wr,
                        double *num, double *den) {
     size_t q = 0;
     for (size_t a = 0; a < d; a++)
         for (size_t b = a + 1; b < d; b++) {
             double tab = sign[a] * sign[b];
-            for (size_t c = b + 1; c < d; c++, q++) {
+            size_t c = b + 1;
+#if defined(__GNUC__)
+            for (; c + 2 <= d; c += 2, q += 2) {
+                pair_of_doubles s, nv, dv;
+                memcpy(&s, sign + c, sizeof s);
+                memcpy(&nv, num + q, sizeof nv);
+                memcpy(&dv, den + q, sizeof dv);
+                pair_of_doubles h = tab * s + zl;
+                nv += wr * h;
+                dv += w * h * h;
+                memcpy(num + q, &nv, sizeof nv);
+                memcpy(den + q, &dv, sizeof dv);
+            }
+#endif
+            for (; c < d; c++, q++) {
                 double h = tab * sign[c] + zl;
                 num[q] += wr * h;
                 den[q] += w * h * h;
@@ -103,9 +123,16 @@ xai_status xd_kshap_screen_triples(const uint8_t *z, size_t n, size_t d, const d
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!(w[i] > 0)) continue;
-        for (size_t j = 0; j < d; j++) sign[j] = z[i * d + j] ? 1.0 : -1.0;
-        accumulate(sign, d, -sign[d - 1], w[i], w[i] * r[i], num, den);
+        const uint8_t *zi = z + i * d;
+        double wi = w[i], wr = w[i] * r[i];
+        if (i + 1 < n && xd_kshap_is_complement(zi, zi + d, d)) {
+            wi += w[i + 1];         /* h_T is odd: the pair is one row */
+            wr -= w[i + 1] * r[i + 1];
+            i++;
+        }
+        if (!(wi > 0)) continue;
+        for (size_t j = 0; j < d; j++) sign[j] = zi[j] ? 1.0 : -1.0;
+        accumulate(sign, d, -sign[d - 1], wi, wr, num, den);
     }
     /* The m best by a heap whose root ranks last, then sorted best first. */
     for (size_t q = 0; q < nt; q++) {
