@@ -49,6 +49,15 @@
  * one pair is not centred). Cov(beta) = A^-1 S A^-1, Var(phi_last) =
  * 1^T Cov 1. With tol > 0 the draws come in batches and sampling stops once
  * max se / (max phi - min phi) < tol.
+ *
+ * Three-way terms (improved schedule, unless additive_only). After the
+ * additive fit, the triples that best explain its residuals join the
+ * regression as odd columns and their coefficients flow into phi (the math
+ * is at the top of kernelshap_triples.c); the standard errors then cover
+ * the d - 1 + m unknowns, corrected by N / (N - m) for the m chosen terms.
+ *
+ * Every column is odd in the mask, so a complement pair stored next to
+ * each other enters the Gram matrix and the screening as one row.
  */
 #include <math.h>
 #include <string.h>
