@@ -56,12 +56,16 @@ xai_status xd_linalg_sym_solve(const double *A, size_t p, double *B, size_t nrhs
         st = xd_err(err, XAI_ERR_NOMEM, "linalg: %zu x %zu system", p, p);
         goto cleanup;
     }
+    /* A is symmetric, so its row-major copy is already column-major: only B
+     * is transposed (LAPACKE's row-major path would transpose A twice). */
     memcpy(a, A, p * p * sizeof *a);
-    memcpy(b, B, p * nrhs * sizeof *b);
-    lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, a,
-                                    (lapack_int)p, b, (lapack_int)nrhs);
+    for (size_t i = 0; i < p; i++)
+        for (size_t j = 0; j < nrhs; j++) b[j * p + i] = B[i * nrhs + j];
+    lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, a,
+                                    (lapack_int)p, b, (lapack_int)p);
     if (info == 0) {
-        memcpy(B, b, p * nrhs * sizeof *b);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < nrhs; j++) B[i * nrhs + j] = b[j * p + i];
     } else if (info > 0) {
         if (rank_deficient) *rank_deficient = 1;
         st = svd_solve(A, p, B, nrhs, err);
