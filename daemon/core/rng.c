@@ -47,7 +47,7 @@ void xai_rng_fill(xai_rng *r, uint64_t *out, size_t n) {
     for (int k = 0; k < 4; k++) r->s[k] = s[k];
 }
 
-static inline double uniform(xai_rng *r) { return (double)(xoshiro_step(r->s) >> 11) * 0x1.0p-53; }
+static inline double uniform(xai_rng *r) { return xai_rng_uniform_of(xoshiro_step(r->s)); }
 
 static inline uint64_t below(xai_rng *r, uint64_t n) {
     if (n == 0) return 0;

@@ -383,17 +383,18 @@ typedef struct solve_buf {
     double total;               /* sum of the random counts */
 } solve_buf;
 
-/* Regression row x (P values) of coalition i; returns its adjusted target. */
 /* The adjusted target y' of coalition i. */
 static double target_of(const ks *k, size_t i) {
     return k->y[i] - k->v0 - (double)k->z[i * k->d + k->L] * (k->v1 - k->v0);
 }
 
+/* Regression row x (P values) of coalition i; returns its adjusted target. */
 static double row_of(const ks *k, size_t i, double *x) {
     const uint8_t *z = k->z + i * k->d;     /* bytes 0 or 1 */
     double zl = (double)z[k->L];
     for (size_t j = 0; j < k->L; j++) x[j] = (double)z[j] - zl;
-    for (size_t t = 0; t < k->m; t++) x[k->L + t] = xd_kshap_triple_column(z, k->trip + 3 * t, k->L);
+    for (size_t t = 0; t < k->m; t++)
+        x[k->L + t] = xd_kshap_triple_column(z, k->trip + 3 * t, k->L);
     return target_of(k, i);
 }
 
@@ -443,17 +444,16 @@ static void residuals(const ks *k, solve_buf *b, const double *beta) {
  * weight_left / C (shap) or its coalitions' weight (improved). */
 static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, double *x) {
     size_t L = k->P, d = k->d, idx[2] = {k->da[u], k->db[u]};
-    double cu = k->strat ? k->w[idx[0]] : k->weight_left / b->total;
-    double c = cu * b->res[idx[0] - k->n_fixed];
+    double cu = k->strat ? k->w[idx[0]] : k->weight_left / b->total, c[2];
+    for (int t = 0; t < 2; t++) c[t] = idx[t] == NONE ? 0.0 : cu * b->res[idx[t] - k->n_fixed];
     if (idx[1] != NONE && xd_kshap_is_complement(k->z + idx[0] * d, k->z + idx[1] * d, d)) {
-        c -= cu * b->res[idx[1] - k->n_fixed];  /* x(complement) = -x */
+        c[0] -= c[1];       /* x(complement) = -x: one row */
         idx[1] = NONE;
     }
     memset(g, 0, L * sizeof *g);
     for (int t = 0; t < 2 && idx[t] != NONE; t++) {
         row_of(k, idx[t], x);
-        if (t == 1) c = cu * b->res[idx[1] - k->n_fixed];
-        for (size_t j = 0; j < L; j++) g[j] += c * x[j];
+        for (size_t j = 0; j < L; j++) g[j] += c[t] * x[j];
     }
 }
 
@@ -497,7 +497,8 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
     double *c = b->coef;
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
-    double *mean = xd_try_calloc(H * d + 1, sizeof *mean), *m2 = xd_try_calloc(H * d + 1, sizeof *m2);
+    double *mean = xd_try_calloc(H * d + 1, sizeof *mean);
+    double *m2 = xd_try_calloc(H * d + 1, sizeof *m2);
     size_t *seen = xd_try_calloc(H, sizeof *seen);
     xai_status st = V && T && mean && m2 && seen
                         ? XAI_OK
@@ -611,7 +612,7 @@ static xai_status screen(ks *k, const double *phi, size_t m, xai_error *err) {
         for (size_t j = 0; j < k->L; j++) r[i] -= x[j] * phi[j];
     }
     if (st == XAI_OK) st = xd_kshap_screen_triples(k->z, k->n, k->d, k->w, r, m, k->trip, err);
-    if (st == XAI_OK) k->m = XD_MIN(m, xd_kshap_n_triples(k->d)), k->P = k->L + k->m;
+    if (st == XAI_OK) k->m = m, k->P = k->L + m;   /* m <= C(d, 3): triples_wanted */
     xd_free(r);
     xd_free(x);
     return st;
@@ -664,7 +665,8 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->ns = xd_try_calloc(n, sizeof(size_t));
     k->fac = xd_try_calloc(n, sizeof(double));
     k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
-    if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf && k->ns && k->fac)
+    if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
+        k->ns && k->fac)
         return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu features", k->d);
 }

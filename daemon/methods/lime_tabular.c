@@ -97,11 +97,11 @@ static void fit_column(const double *bg, size_t nb, size_t d, size_t j, double *
         c->cum[b] = b < c->n_borders ? (acc += c->freq[b]) : 2.0;
 }
 
-/* The bin drawn by a next() value: with u its uniform in [0, 1) (as
- * xai_rng_uniform makes it), the first b with u < cum[b], else the last;
- * counted without branches (cum is non-decreasing). */
+/* The bin drawn by a next() value: with u its uniform in [0, 1), the
+ * first b with u < cum[b], else the last; counted without branches (cum is
+ * non-decreasing). */
 static size_t draw_bin(const column *c, uint64_t word) {
-    double u = (double)(word >> 11) * 0x1.0p-53;
+    double u = xai_rng_uniform_of(word);
     return (size_t)(u >= c->cum[0]) + (size_t)(u >= c->cum[1]) + (size_t)(u >= c->cum[2]);
 }
 

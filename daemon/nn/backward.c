@@ -169,10 +169,9 @@ static bool passes_through(const xd_nn_layer *L, xd_nn_mode mode) {
  * layer's product (XD_NN_PRE_RELU), saving a pass, unless its own signal is
  * asked for. */
 static bool relu_fuses(const xai_nn *net, const xd_nn_bwd *b, size_t l) {
-    if (b->mode != XD_NN_GRAD || net->layers[l].kind != XAI_NN_RELU || l == b->stop) return false;
+    if (b->mode != XD_NN_GRAD || l == b->stop) return false;
     if (b->per_layer && b->per_layer[l]) return false;
-    xai_nn_layer_kind below = net->layers[l - 1].kind;
-    return below == XAI_NN_DENSE || below == XAI_NN_CONV2D;
+    return xd_nn_relu_on_linear(net, l);
 }
 
 xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,

@@ -70,7 +70,7 @@ static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out
 /* max(x, 0) with restrict pointers and a plain select, so it vectorizes
  * (a ReLU right after a dense/conv layer is written by that layer's pass
  * instead, see fuses_relu). */
-XD_NN_SIMD static void relu_fwd(const float *restrict in, size_t sz, float *restrict out) {
+XD_NN_SIMD void xd_nn_relu_fwd(const float *restrict in, size_t sz, float *restrict out) {
     for (size_t i = 0; i < sz; i++) {
         float v = in[i];
         out[i] = v > 0 ? v : 0.0f;
@@ -95,7 +95,7 @@ void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *ou
         pool_fwd(L, in, n, out);
         break;
     case XAI_NN_RELU:
-        relu_fwd(in, sz, out);
+        xd_nn_relu_fwd(in, sz, out);
         break;
     case XAI_NN_TANH:
         for (size_t i = 0; i < sz; i++) out[i] = tanhf(in[i]);
@@ -121,12 +121,6 @@ static xai_status layer_fwd(const xai_nn *net, const xd_nn_layer *L, const float
     return XAI_OK;
 }
 
-/* Layer l is dense/conv and l + 1 < top a ReLU: one pass writes both. */
-static bool fuses_relu(const xai_nn *net, size_t l, size_t top) {
-    xai_nn_layer_kind k = net->layers[l].kind;
-    return (k == XAI_NN_DENSE || k == XAI_NN_CONV2D) && l + 1 < top &&
-           net->layers[l + 1].kind == XAI_NN_RELU;
-}
 
 void xd_nn_trace_free(xd_nn_trace *t) {
     xd_free(t->act);
@@ -156,7 +150,7 @@ xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t t
     for (size_t l = 0; l < top; l++) {
         const xd_nn_layer *L = &net->layers[l];
         xai_status st;
-        if (fuses_relu(net, l, top)) { /* the ReLU's output in the same pass */
+        if (l + 1 < top && xd_nn_relu_on_linear(net, l + 1)) { /* one pass writes both */
             st = xd_nn_linear_fwd_relu(net, L, L->w, L->b, t->act[l], n, t->act[l + 1],
                                        t->act[l + 2], err);
             l++;

@@ -399,10 +399,6 @@ static xai_status conv_run(const xai_nn *net, const xd_nn_layer *L, const conv_a
 
 /* ---- entry points --------------------------------------------------------- */
 
-XD_NN_SIMD static void relu_copy(const float *restrict in, size_t sz, float *restrict out) {
-    for (size_t i = 0; i < sz; i++) out[i] = in[i] > 0 ? in[i] : 0.0f;
-}
-
 xai_status xd_nn_linear_fwd_relu(const xai_nn *net, const xd_nn_layer *L, const float *w,
                                  const float *b, const float *in, size_t n, float *out,
                                  float *relu, xai_error *err) {
@@ -415,7 +411,7 @@ xai_status xd_nn_linear_fwd_relu(const xai_nn *net, const xd_nn_layer *L, const 
         if (b) memcpy(out + s * O, b, O * sizeof *out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)O, (int)K, 1.0f, in, (int)K,
                 w, (int)K, b ? 1.0f : 0.0f, out, (int)O);
-    if (relu) relu_copy(out, n * O, relu);
+    if (relu) xd_nn_relu_fwd(out, n * O, relu);
     return XAI_OK;
 }
 

@@ -98,14 +98,18 @@ XD_NN_SIMD static void times_input(const float *restrict a, const float *restric
 }
 
 /* One group of terms (see the table at the top); adds coef * its relevance
- * to rin, or sets rin to it when the group is one term with coef 1 (so rin
- * needs zeroing first only for the other groups). `zin` is the stored
- * pre-activation when the group is (W, a) + b, which saves the forward
- * sgemm. A single term computes s inside its backward product. */
+ * to rin, or, for the rule's first group (rin not yet written), stores it:
+ * directly when the group is one term with coef 1, else into a zeroed rin.
+ * `zin` is the stored pre-activation when the group is (W, a) + b, which
+ * saves the forward sgemm. A single term computes s inside its backward
+ * product. */
 static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const term *t, size_t nt,
-                        const float *bias, const float *zin, float eps, float coef, const float *in,
-                        const float *rout, size_t n, float *rin, scratch *S, xai_error *err) {
+                        const float *bias, const float *zin, float eps, float coef, bool first,
+                        const float *in, const float *rout, size_t n, float *rin, scratch *S,
+                        xai_error *err) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    bool set = first && nt == 1 && coef == 1;
+    if (first && !set) memset(rin, 0, isz * sizeof *rin);
     xai_status st = XAI_OK;
     const float *z = zin;
     if (z == NULL) {
@@ -128,7 +132,7 @@ static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const ter
         st = xd_nn_linear_bwd_pre(S->net, L, w, &pre, rout, n, S->c, err);
         if (st != XAI_OK) return st;
         if (t[0].a != A_ID) mod_inputs(t[0].a, in, r, isz, S->a), a = S->a;
-        times_input(a, S->c, isz, coef == 1, coef, rin);
+        times_input(a, S->c, isz, set, coef, rin);
         return XAI_OK;
     }
     xd_nn_lrp_divide(rout, z, osz, eps, S->s);
@@ -151,36 +155,33 @@ static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, cons
                       neg[] = {{W_NEG, A_POS}, {W_POS, A_NEG}}, flat[] = {{W_ONES, A_ONES}},
                       wsq[] = {{W_SQUARE, A_ONES}}, gam[] = {{W_GAMMA, A_ID}},
                       zb[] = {{W_ID, A_ID}, {W_POS, A_LOW}, {W_NEG, A_HIGH}};
-    /* One-term groups with coef 1 set rin; the others add into it. */
-    if (r->rule == XAI_NN_RULE_ZPLUS || r->rule == XAI_NN_RULE_ALPHA_BETA ||
-        r->rule == XAI_NN_RULE_ZBOX)
-        memset(rin, 0, n * L->in_c * L->in_h * L->in_w * sizeof *rin);
     switch (r->rule) {
     case XAI_NN_RULE_ZERO:
-        return group(L, r, id, 1, L->b, zout, 0, 1, in, rout, n, rin, S, err);
+        return group(L, r, id, 1, L->b, zout, 0, 1, true, in, rout, n, rin, S, err);
     case XAI_NN_RULE_GAMMA: {
         float *gb = xd_try_malloc(xd_mul(L->nb, sizeof *gb));
         if (gb == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP gamma bias");
         for (size_t o = 0; o < L->nb; o++) gb[o] = L->b[o] + r->gamma * (L->b[o] > 0 ? L->b[o] : 0);
-        xai_status st = group(L, r, gam, 1, gb, NULL, 0, 1, in, rout, n, rin, S, err);
+        xai_status st = group(L, r, gam, 1, gb, NULL, 0, 1, true, in, rout, n, rin, S, err);
         xd_free(gb);
         return st;
     }
     case XAI_NN_RULE_ZPLUS:
-        return group(L, r, zp, 2, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+        return group(L, r, zp, 2, NULL, NULL, 0, 1, true, in, rout, n, rin, S, err);
     case XAI_NN_RULE_ALPHA_BETA: {
-        xai_status st = group(L, r, zp, 2, NULL, NULL, 0, r->alpha, in, rout, n, rin, S, err);
+        xai_status st =
+            group(L, r, zp, 2, NULL, NULL, 0, r->alpha, true, in, rout, n, rin, S, err);
         if (st != XAI_OK) return st;
-        return group(L, r, neg, 2, NULL, NULL, 0, -r->beta, in, rout, n, rin, S, err);
+        return group(L, r, neg, 2, NULL, NULL, 0, -r->beta, false, in, rout, n, rin, S, err);
     }
     case XAI_NN_RULE_FLAT:
-        return group(L, r, flat, 1, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+        return group(L, r, flat, 1, NULL, NULL, 0, 1, true, in, rout, n, rin, S, err);
     case XAI_NN_RULE_WSQUARE:
-        return group(L, r, wsq, 1, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+        return group(L, r, wsq, 1, NULL, NULL, 0, 1, true, in, rout, n, rin, S, err);
     case XAI_NN_RULE_ZBOX:
-        return group(L, r, zb, 3, NULL, NULL, 0, 1, in, rout, n, rin, S, err);
+        return group(L, r, zb, 3, NULL, NULL, 0, 1, true, in, rout, n, rin, S, err);
     default:
-        return group(L, r, id, 1, L->b, zout, r->eps, 1, in, rout, n, rin, S, err);
+        return group(L, r, id, 1, L->b, zout, r->eps, 1, true, in, rout, n, rin, S, err);
     }
 }
 

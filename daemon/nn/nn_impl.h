@@ -44,6 +44,16 @@ struct xai_nn {
     void *_Atomic pool[XD_NN_POOL]; /* scratch.c: reusable buffers */
 };
 
+/* Layer l is a ReLU right after a dense or conv layer, a pair one pass
+ * does: forward, the product writes the ReLU's output too
+ * (xd_nn_linear_fwd_relu); backward, the ReLU's mask rides into the
+ * product (XD_NN_PRE_RELU). */
+static inline bool xd_nn_relu_on_linear(const xai_nn *net, size_t l) {
+    if (l == 0 || net->layers[l].kind != XAI_NN_RELU) return false;
+    xai_nn_layer_kind below = net->layers[l - 1].kind;
+    return below == XAI_NN_DENSE || below == XAI_NN_CONV2D;
+}
+
 /* Reusable scratch of at least n floats (NULL on out of memory), returned
  * with give(); clear() frees the pool (xai_nn_free). See scratch.c. */
 float *xd_nn_scratch_take(const xai_nn *net, size_t n_floats);
@@ -114,6 +124,9 @@ xai_status xd_nn_linear_bwd_pre(const xai_nn *net, const xd_nn_layer *L, const f
 
 /* s[i] = R[i] / (z[i] + eps sign z[i]), 0 where that denominator is 0. */
 void xd_nn_lrp_divide(const float *R, const float *z, size_t sz, float eps, float *s);
+
+/* out = max(in, 0), element-wise (forward.c). */
+void xd_nn_relu_fwd(const float *in, size_t sz, float *out);
 
 /* Softmax of one row z[0..k) into p; returns log sum exp z (for losses). */
 double xd_nn_softmax_row(const float *z, size_t k, float *p);

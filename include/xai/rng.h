@@ -35,6 +35,11 @@ uint64_t xai_rng_next(xai_rng *r);
 /* Writes the next n values of next() to out[0..n), the same as n calls but
  * with the state kept in registers: for hot loops that need many draws. */
 void xai_rng_fill(xai_rng *r, uint64_t *out, size_t n);
+/* The uniform double in [0, 1) that xai_rng_uniform makes of a next()
+ * value: its top 53 bits times 2^-53. */
+static inline double xai_rng_uniform_of(uint64_t word) {
+    return (double)(word >> 11) * 0x1.0p-53;
+}
 /* Uniform double in [0, 1). */
 double xai_rng_uniform(xai_rng *r);
 /* Uniform integer in [0, n); n must be > 0 (returns 0 when n == 0). */
