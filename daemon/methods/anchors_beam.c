@@ -264,23 +264,29 @@ static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, x
 
 /* ---- the beam ------------------------------------------------------- */
 
+/* The size of a \ b (sets of W words), counted up to 2; when it is 1, *f
+ * is its feature. */
+static size_t extra_features(const uint64_t *a, const uint64_t *b, size_t W, size_t *f) {
+    size_t extra = 0;
+    for (size_t w = 0; w < W && extra < 2; w++) {
+        uint64_t e = a[w] & ~b[w];
+        if (e == 0) continue;
+        extra += xd_popcount64(e);
+        *f = w * 64 + (size_t)__builtin_ctzll(e);
+    }
+    return extra;
+}
+
 /* Marks in skip (W words) the features f for which parent j + f is also
  * an earlier parent i + one feature: it was made (or filtered) with that
  * parent. psets holds the parents' sets (W words each). Parents have equal
  * sizes, so parent i ⊆ parent j + f exactly when i \ j = {f}. */
 static void made_before(const search *s, const uint64_t *psets, size_t j, uint64_t *skip) {
-    size_t W = s->W;
+    size_t W = s->W, f = 0;
     const uint64_t *pj = psets + j * W;
     memset(skip, 0, W * sizeof *skip);
-    for (size_t i = 0; i < j; i++) {
-        const uint64_t *pi = psets + i * W;
-        size_t extra = 0, w1 = 0;
-        for (size_t w = 0; w < W && extra < 2; w++) {
-            uint64_t e = pi[w] & ~pj[w];
-            if (e) extra += xd_popcount64(e), w1 = w;
-        }
-        if (extra == 1) skip[w1] |= pi[w1] & ~pj[w1];
-    }
+    for (size_t i = 0; i < j; i++)
+        if (extra_features(psets + i * W, pj, W, &f) == 1) xd_anchor_add(skip, f);
 }
 
 /* Adds to the children of parent `pset` (slot[f] = index of child pset+f,
@@ -304,14 +310,8 @@ static void parent_stats(const search *s, const uint64_t *pset, const size_t *sl
         }
     memset(base, 0, RW * sizeof *base);
     for (size_t k = 0; k < s->st.runs; k++) {
-        const uint64_t *u = s->st.run_under + k * W;
-        size_t extra = 0, g = 0, a = s->st.run_start[k], b = xd_anchor_store_run_end(&s->st, k);
-        for (size_t w = 0; w < W && extra < 2; w++) {
-            uint64_t e = u[w] & ~pset[w];
-            if (e == 0) continue;
-            extra += xd_popcount64(e);
-            g = w * 64 + (size_t)__builtin_ctzll(e);
-        }
+        size_t g = 0, a = s->st.run_start[k], b = xd_anchor_store_run_end(&s->st, k);
+        size_t extra = extra_features(s->st.run_under + k * W, pset, W, &g);
         if (a == b || extra > 1 || (extra == 1 && slot[g] == SIZE_MAX)) continue;
         const uint64_t *gr = rows + g * RW;
         size_t n = 0, pos = 0;
