@@ -275,36 +275,179 @@ TEST(KernelShap, ThreeWayTermsMakeOrderFourGamesExact) {
     }
 }
 
-TEST(KernelShap, TripleColumnsAreOddAndScreeningFindsPlantedTriples) {
-    // h_T(S) = chi_T(S) + 1 - 2 z_last changes sign with the complement, like
-    // the additive columns; and residuals made of two three-way characters
-    // (plus small noise) rank exactly those two triples first.
-    const size_t d = 9, n = 3000;
-    std::vector<uint8_t> z(n * d);
-    std::vector<double> w(n), r(n);
-    uint64_t h = 1;
+namespace {
+
+// Random coalitions over d features whose weights take `classes` values.
+struct BitRows {
+    size_t d, n;
+    std::vector<uint8_t> z;
+    std::vector<size_t> first;
+    std::vector<double> w;
+};
+
+BitRows bit_rows(size_t d, size_t n, size_t classes, uint64_t h) {
+    BitRows r{d, n, std::vector<uint8_t>(n * d), std::vector<size_t>(n), std::vector<double>(n)};
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < d; j++) z[i * d + j] = shapt::hash_unit(h++) < 0.5;
-        w[i] = 0.5 + shapt::hash_unit(h++);
+        for (size_t j = 0; j < d; j++) r.z[i * d + j] = shapt::hash_unit(h++) < 0.5;
+        r.first[i] = i;
+        r.w[i] = 0.25 + 0.5 * (double)(size_t)(shapt::hash_unit(h++) * (double)classes);
     }
-    size_t t1[3] = {1, 4, 7}, t2[3] = {0, 2, 8};
+    return r;
+}
+
+// chi_T with +1 for a feature in, -1 for one out.
+double chi(const uint8_t *z, const std::vector<size_t> &set) {
+    double c = 1;
+    for (size_t j : set) c *= z[j] ? 1.0 : -1.0;
+    return c;
+}
+
+// The regression column of a feature (z_j - z_last) or a triple (chi_T + 1
+// - 2 z_last), written out: what the bits must reproduce.
+double column(const uint8_t *z, const std::vector<size_t> &set, size_t last) {
+    if (set.size() == 1) return (double)z[set[0]] - (double)z[last];
+    return chi(z, set) + 1.0 - 2.0 * z[last];
+}
+
+// Columns: features 0..d-2, then some triples (one holding the last).
+std::vector<std::vector<size_t>> some_columns(size_t d) {
+    std::vector<std::vector<size_t>> cols;
+    for (size_t j = 0; j + 1 < d; j++) cols.push_back({j});
+    cols.push_back({0, 1, 2});
+    cols.push_back({1, 4, d - 1});
+    cols.push_back({2, 3, 5});
+    return cols;
+}
+
+void set_columns(xd_kshap_bits *b, const std::vector<std::vector<size_t>> &cols, size_t last,
+                 std::vector<double> &val) {
+    for (size_t p = 0; p < cols.size(); p++) {
+        xd_kshap_bits_column(b, p, cols[p].data(), cols[p].size(), last);
+        val.push_back(cols[p].size() == 1 ? 1.0 : 2.0);
+    }
+}
+
+}  // namespace
+
+TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
+    // 150 rows in 3 weight classes (so classes are padded inside words): the
+    // expanded rows times 1 - 2 z_last are the columns above; the Gram is
+    // sum w x x^T; bits_times is X V. With every kernel version and with the
+    // portable code alone, bit for bit the same.
+    const size_t d = 9, last = d - 1;
+    BitRows r = bit_rows(d, 150, 3, 7);
+    auto cols = some_columns(d);
+    size_t P = cols.size();
+    std::vector<double> V(P * 16);
+    for (size_t i = 0; i < V.size(); i++) V[i] = shapt::hash_unit(900 + i) - 0.5;
+    std::vector<double> G[2], X[2], T[2];
+    for (int portable = 0; portable < 2; portable++) {
+        xd_kshap_set_portable(portable == 1);
+        xd_kshap_bits b;
+        bool fits = false;
+        xai_error err;
+        ASSERT_EQ(XAI_OK, xd_kshap_bits_init(&b, r.z.data(), d, r.first.data(), r.w.data(), r.n,
+                                             P, &fits, &err));
+        ASSERT_TRUE(fits);
+        EXPECT_EQ(3u, b.n_class);
+        std::vector<double> val;
+        set_columns(&b, cols, last, val);
+        G[portable].assign(P * P, 0);
+        X[portable].assign(r.n * P, 0);
+        T[portable].assign(r.n * 16, 0);
+        std::vector<double> scratch(16);
+        xd_kshap_bits_gram(&b, val.data(), G[portable].data());
+        xd_kshap_bits_rows(&b, 0, r.n, val.data(), X[portable].data());
+        xd_kshap_bits_times(&b, 0, r.n, V.data(), 16, T[portable].data(), scratch.data());
+        xd_kshap_bits_release(&b);
+    }
+    xd_kshap_set_portable(false);
+    EXPECT_EQ(0, memcmp(G[0].data(), G[1].data(), P * P * sizeof(double)));
+    EXPECT_EQ(0, memcmp(X[0].data(), X[1].data(), r.n * P * sizeof(double)));
+    EXPECT_EQ(0, memcmp(T[0].data(), T[1].data(), r.n * 16 * sizeof(double)));
+    for (size_t u = 0; u < r.n; u++) {
+        const uint8_t *z = &r.z[u * d];
+        double sign = z[last] ? -1.0 : 1.0;
+        for (size_t p = 0; p < P; p++) {
+            ASSERT_EQ(column(z, cols[p], last), sign * X[0][u * P + p]) << u << " " << p;
+            // odd: the complement's column is the negative
+            std::vector<uint8_t> c(z, z + d);
+            for (auto &bit : c) bit ^= 1;
+            EXPECT_EQ(-column(z, cols[p], last), column(c.data(), cols[p], last));
+        }
+        for (size_t j = 0; j < 16; j++) {
+            double t = 0;
+            for (size_t p = 0; p < P; p++) t += (X[0][u * P + p] != 0) * V[p * 16 + j];
+            EXPECT_NEAR(t, T[0][u * 16 + j], 1e-12);
+        }
+    }
+    for (size_t p = 0; p < P; p++)
+        for (size_t q = 0; q < P; q++) {
+            double g = 0;
+            for (size_t u = 0; u < r.n; u++) {
+                const uint8_t *z = &r.z[u * d];
+                g += r.w[u] * column(z, cols[p], last) * column(z, cols[q], last);
+            }
+            EXPECT_NEAR(g, G[0][p * P + q], 1e-12 * r.n);
+        }
+}
+
+TEST(KernelShapBits, TooManyWeightsDoNotFit) {
+    const size_t d = 5, n = 200;
+    BitRows r = bit_rows(d, n, 1, 3);
+    for (size_t i = 0; i < n; i++) r.w[i] = 1.0 + (double)i;   // 200 distinct weights
+    xd_kshap_bits b;
+    bool fits = true;
+    xai_error err;
+    ASSERT_EQ(XAI_OK, xd_kshap_bits_init(&b, r.z.data(), d, r.first.data(), r.w.data(), n, 4,
+                                         &fits, &err));
+    EXPECT_FALSE(fits);
+    xd_kshap_bits_release(&b);
+}
+
+TEST(KernelShap, ScreeningFindsPlantedTriples) {
+    // Residuals made of two three-way characters (plus small noise) rank
+    // exactly those two triples first, with either version of the kernels.
+    const size_t d = 9, n = 3000;
+    BitRows r = bit_rows(d, n, 4, 1);
+    std::vector<size_t> t1 = {1, 4, 7}, t2 = {0, 2, 8};
+    std::vector<double> wr(n);
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *zi = &z[i * d];
-        std::vector<uint8_t> c(zi, zi + d);
-        for (auto &b : c) b ^= 1;
-        for (const size_t *t : {t1, t2})
-            EXPECT_EQ(-xd_kshap_triple_column(zi, t, d - 1), xd_kshap_triple_column(c.data(), t, d - 1));
-        auto chi = [&](const size_t *t) {
-            return (zi[t[0]] ? 1.0 : -1.0) * (zi[t[1]] ? 1.0 : -1.0) * (zi[t[2]] ? 1.0 : -1.0);
-        };
-        r[i] = 2.0 * chi(t1) - 1.0 * chi(t2) + 0.1 * (shapt::hash_unit(h++) - 0.5);
+        const uint8_t *z = &r.z[i * d];
+        double res = 2.0 * chi(z, t1) - 1.0 * chi(z, t2) + 0.1 * (shapt::hash_unit(5000 + i) - 0.5);
+        wr[i] = r.w[i] * res;
     }
     EXPECT_EQ(84u, xd_kshap_n_triples(d));
-    size_t got[6];
-    xai_error err;
-    ASSERT_EQ(XAI_OK, xd_kshap_screen_triples(z.data(), n, d, w.data(), r.data(), 2, got, &err));
-    EXPECT_EQ(std::vector<size_t>(t1, t1 + 3), std::vector<size_t>(got, got + 3));
-    EXPECT_EQ(std::vector<size_t>(t2, t2 + 3), std::vector<size_t>(got + 3, got + 6));
+    for (int portable = 0; portable < 2; portable++) {
+        xd_kshap_set_portable(portable == 1);
+        xd_kshap_bits b;
+        bool fits = false;
+        xai_error err;
+        ASSERT_EQ(XAI_OK, xd_kshap_bits_init(&b, r.z.data(), d, r.first.data(), r.w.data(), n,
+                                             d - 1, &fits, &err));
+        ASSERT_TRUE(fits);
+        size_t got[6];
+        ASSERT_EQ(XAI_OK, xd_kshap_screen_triples(&b, r.z.data(), r.first.data(), wr.data(), 2,
+                                                  got, &err));
+        EXPECT_EQ(t1, std::vector<size_t>(got, got + 3));
+        EXPECT_EQ(t2, std::vector<size_t>(got + 3, got + 6));
+        xd_kshap_bits_release(&b);
+    }
+    xd_kshap_set_portable(false);
+}
+
+TEST(KernelShap, PortableKernelsGiveTheSameBits) {
+    // The whole estimator with the default three-way terms, once with the
+    // CPU's kernels and once with the portable ones: identical values and
+    // standard errors (every version adds the same numbers in the same order).
+    Game g = shapt::nonlinear_game(20, 3, 8);
+    KsRun a = kshap(g, opts(5));
+    xd_kshap_set_portable(true);
+    KsRun b = kshap(g, opts(5));
+    xd_kshap_set_portable(false);
+    EXPECT_GT(a.info.n_triples, 0u);
+    EXPECT_EQ(0, memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)));
+    EXPECT_EQ(0, memcmp(a.se.data(), b.se.data(), a.se.size() * sizeof(double)));
 }
 
 TEST(KernelShap, MiddleSizeIsPairedUnlessShapSchedule) {

@@ -2,6 +2,7 @@
 // against an independent solver (ridge_reference.h: normal equations in long
 // double, solved by Gaussian elimination with partial pivoting).
 #include <gtest/gtest.h>
+#include <cstring>
 #include <cmath>
 #include <vector>
 
@@ -74,6 +75,25 @@ TEST(Linalg, SingularSystemGetsTheMinimumNormSolution) {
     EXPECT_EQ(1, deficient);
     EXPECT_NEAR(1.0, b[0], 1e-12);
     EXPECT_NEAR(1.0, b[1], 1e-12);
+}
+
+TEST(Linalg, SymSolveGivesABackBitForBit) {
+    // Cholesky runs in A's own storage; both paths must hand A back as it was.
+    // [[4,2,0],[2,5,1],[0,1,3]] x = A (1,2,3) = (8,15,11).
+    double A[9] = {4, 2, 0, 2, 5, 1, 0, 1, 3}, A0[9], b[3] = {8, 15, 11};
+    memcpy(A0, A, sizeof A);
+    int deficient = 1;
+    ASSERT_EQ(XAI_OK, xd_linalg_sym_solve(A, 3, b, 1, &deficient, nullptr));
+    EXPECT_EQ(0, deficient);
+    EXPECT_NEAR(1.0, b[0], 1e-12);
+    EXPECT_NEAR(2.0, b[1], 1e-12);
+    EXPECT_NEAR(3.0, b[2], 1e-12);
+    EXPECT_EQ(0, memcmp(A, A0, sizeof A));
+    double S[4] = {1, 1, 1, 1}, S0[4], c[2] = {2, 2};
+    memcpy(S0, S, sizeof S);
+    ASSERT_EQ(XAI_OK, xd_linalg_sym_solve(S, 2, c, 1, &deficient, nullptr));
+    EXPECT_EQ(1, deficient);
+    EXPECT_EQ(0, memcmp(S, S0, sizeof S));
 }
 
 TEST(Linalg, ConstantColumnWithoutPenaltyStillSolves) {

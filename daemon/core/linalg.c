@@ -45,24 +45,30 @@ cleanup:
     return st;
 }
 
-xai_status xd_linalg_sym_solve(const double *A, size_t p, double *B, size_t nrhs,
+xai_status xd_linalg_sym_solve(double *A, size_t p, double *B, size_t nrhs,
                                int *rank_deficient, xai_error *err) {
     if (rank_deficient) *rank_deficient = 0;
     if (p == 0 || nrhs == 0) return XAI_OK;
-    double *a = xd_try_malloc(xd_mul(xd_mul(p, p), sizeof *a));
+    double *diag = xd_try_malloc(xd_mul(p, sizeof *diag));
     double *b = xd_try_malloc(xd_mul(xd_mul(p, nrhs), sizeof *b));
     xai_status st = XAI_OK;
-    if (a == NULL || b == NULL) {
+    if (diag == NULL || b == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "linalg: %zu x %zu system", p, p);
         goto cleanup;
     }
-    /* A is symmetric, so its row-major copy is already column-major: only B
-     * is transposed (LAPACKE's row-major path would transpose A twice). */
-    memcpy(a, A, p * p * sizeof *a);
+    /* A is symmetric, so its row-major layout is already column-major, and
+     * Cholesky works on it in place: LAPACK's 'U' triangle is the row-major
+     * lower one, so the strict upper triangle (and the saved diagonal) give
+     * A back afterwards, with no p x p copy. Only B is transposed. */
+    for (size_t i = 0; i < p; i++) diag[i] = A[i * p + i];
     for (size_t i = 0; i < p; i++)
         for (size_t j = 0; j < nrhs; j++) b[j * p + i] = B[i * nrhs + j];
-    lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, a,
+    lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, A,
                                     (lapack_int)p, b, (lapack_int)p);
+    for (size_t i = 0; i < p; i++) {
+        A[i * p + i] = diag[i];
+        for (size_t j = 0; j < i; j++) A[i * p + j] = A[j * p + i];
+    }
     if (info == 0) {
         for (size_t i = 0; i < p; i++)
             for (size_t j = 0; j < nrhs; j++) B[i * nrhs + j] = b[j * p + i];
@@ -74,7 +80,7 @@ xai_status xd_linalg_sym_solve(const double *A, size_t p, double *B, size_t nrhs
     }
 cleanup:
     xd_free(b);
-    xd_free(a);
+    xd_free(diag);
     return st;
 }
 
@@ -175,7 +181,7 @@ cleanup:
     return st;
 }
 
-xai_status xd_linalg_sandwich_cov(const double *A, size_t p, double *S, xai_error *err) {
+xai_status xd_linalg_sandwich_cov(double *A, size_t p, double *S, xai_error *err) {
     xai_status st = xd_linalg_sym_solve(A, p, S, p, NULL, err);            /* A^-1 S */
     if (st != XAI_OK) return st;
     for (size_t i = 0; i < p; i++)                                          /* (A^-1 S)^T */
@@ -187,7 +193,7 @@ xai_status xd_linalg_sandwich_cov(const double *A, size_t p, double *S, xai_erro
     return xd_linalg_sym_solve(A, p, S, p, NULL, err);                     /* A^-1 S A^-1 */
 }
 
-xai_status xd_linalg_sandwich(const double *A, size_t p, double *g, size_t m, double *cov,
+xai_status xd_linalg_sandwich(double *A, size_t p, double *g, size_t m, double *cov,
                               xai_error *err) {
     if (p == 0) return XAI_OK;
     if (m < 2) {

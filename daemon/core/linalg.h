@@ -17,11 +17,13 @@
 #include "xai/xai.h"
 
 /* Solves A X = B for symmetric p x p A (row-major, lower triangle and upper
- * both filled) and p x nrhs B, overwriting B with X. A is left unchanged.
+ * both filled) and p x nrhs B, overwriting B with X. A is factored in
+ * place and given back on return (its lower triangle rebuilt from the
+ * upper, so a symmetric A is unchanged bit for bit): no p x p copy.
  * Cholesky first; when A is not positive definite, the minimum-norm least
  * squares solution by SVD (rcond 1e-12 relative to the largest singular
  * value). *rank_deficient (may be NULL) tells which path was taken. */
-xai_status xd_linalg_sym_solve(const double *A, size_t p, double *B, size_t nrhs,
+xai_status xd_linalg_sym_solve(double *A, size_t p, double *B, size_t nrhs,
                                int *rank_deficient, xai_error *err);
 
 /* G += c * X^T diag(w) X for X n x p (row-major), G p x p, full symmetric
@@ -45,10 +47,10 @@ xai_status xd_linalg_ridge(const double *X, size_t n, size_t p, const double *y,
  * (row-major, overwritten: centred in place) give S = m/(m-1) sum_u (g_u -
  * gbar)(g_u - gbar)^T, and cov (p x p, caller's) = A^-1 S A^-1. m < 2 gives
  * a cov of NaN. */
-xai_status xd_linalg_sandwich(const double *A, size_t p, double *g, size_t m, double *cov,
+xai_status xd_linalg_sandwich(double *A, size_t p, double *g, size_t m, double *cov,
                               xai_error *err);
 /* The last step alone: S (p x p, symmetric) becomes A^-1 S A^-1 in place. */
-xai_status xd_linalg_sandwich_cov(const double *A, size_t p, double *S, xai_error *err);
+xai_status xd_linalg_sandwich_cov(double *A, size_t p, double *S, xai_error *err);
 
 /* T = X V for X m x p and V p x q (row-major; T m x q, the caller's), by
  * cblas_dgemm. */

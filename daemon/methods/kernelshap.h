@@ -90,19 +90,7 @@ typedef xai_status (*xd_kshap_runner)(const xd_method_ctx *mc, const xd_kshap_op
 xai_status xd_kernelshap_run_kmeans(const xd_method_ctx *mc, const xd_kshap_opts *o, size_t k,
                                     xd_kshap_runner run, xai_result **out, xai_error *err);
 
-/* ---- three-way terms (kernelshap_triples.c) ------------------------------ */
-
-/* C(d, 3). */
-size_t xd_kshap_n_triples(size_t d);
-
-/* The regression column of triple t (3 feature indices) at coalition z (bytes
- * 0 or 1) once feature `last` is eliminated: chi_T(z) + 1 - 2 z_last, chi_T
- * the product of +1 (in) / -1 (out) over T, i.e. -1 when an odd number of
- * the three are out. */
-static inline double xd_kshap_triple_column(const uint8_t *z, const size_t *t, size_t last) {
-    unsigned out_parity = (1u + z[t[0]] + z[t[1]] + z[t[2]]) & 1u;
-    return (double)(2 - 2 * (int)out_parity - 2 * (int)z[last]);
-}
+/* ---- the regression's rows --------------------------------------------- */
 
 /* Whether coalitions a and b (d bytes 0 or 1) are each other's complement.
  * Every regression column is odd (x(complement) = -x), so such a pair adds
@@ -114,12 +102,83 @@ static inline bool xd_kshap_is_complement(const uint8_t *a, const uint8_t *b, si
     return true;
 }
 
-/* Screens all triples of d features over n coalitions z (n x d bytes) with
- * weights w and residuals r of the additive fit, triple T scoring
- * (sum w r h_T)^2 / sum w h_T^2; writes the m best (or all C(d, 3) when
- * fewer) to out, 3 indices each, best first. */
-xai_status xd_kshap_screen_triples(const uint8_t *z, size_t n, size_t d, const double *w,
-                                   const double *r, size_t m, size_t *out, xai_error *err);
+/* ---- the fit's rows as bits (kernelshap_bits.c) -------------------------- */
+
+/* The rows (units) of a regression whose columns are x_p = 2 a_p D_p (1 -
+ * 2 z_last), D_p the parity of a set of features xor z_last (the file's
+ * comment has the math): the rows grouped in classes of equal weight, each
+ * padded to whole 64-bit words. */
+enum { XD_KSHAP_MAX_CLASSES = 64 };
+
+typedef struct xd_kshap_bits {
+    size_t n, d;            /* rows, features */
+    size_t W;               /* 64-bit words per column */
+    size_t P, stride;       /* columns; stride = P rounded up to 8 */
+    size_t n_class;
+    size_t *class_end;      /* the word where each class ends */
+    double *class_w;        /* the weight of each class's rows */
+    size_t *pos;            /* n: the bit of each row */
+    uint64_t *feat;         /* d x W: bit = z_j of the row's coalition */
+    uint64_t *col;          /* W x stride, word-major: D_p in col[w * stride + p] */
+    uint64_t *set;          /* stride + 8: scratch, the columns a row has */
+} xd_kshap_bits;
+
+/* Whether the CPU has the instructions a version of the bit kernels or of
+ * the screening needs: always false off x86-64 with GCC or Clang, and
+ * after xd_kshap_set_portable(true), which tests use to check that every
+ * version of a kernel gives the same bits (not to be flipped while another
+ * thread runs them). */
+typedef enum {
+    XD_ISA_POPCNT,
+    XD_ISA_AVX2,
+    XD_ISA_AVX512F,
+    XD_ISA_AVX512_POPCNT,   /* AVX-512 F, DQ and VPOPCNTDQ */
+} xd_kshap_isa;
+bool xd_kshap_use_isa(xd_kshap_isa isa);
+void xd_kshap_set_portable(bool on);
+
+/* Rows u = 0..n-1: coalition first[u] of z (bytes 0 or 1, d per row),
+ * weight w[u]; room for P columns. *fits is false (and b empty) when the
+ * rows carry more than XD_KSHAP_MAX_CLASSES distinct weights. */
+xai_status xd_kshap_bits_init(xd_kshap_bits *b, const uint8_t *z, size_t d,
+                              const size_t *first, const double *w, size_t n, size_t P,
+                              bool *fits, xai_error *err);
+void xd_kshap_bits_release(xd_kshap_bits *b);
+
+/* Column p: D_p = the parity of the k features set[] xor feature `last`. */
+void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t k,
+                          size_t last);
+
+/* out[j - j0] = sum over rows of w [bit of x xor z_j], for j = j0..d-1:
+ * x is W words over the rows. */
+void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
+                             double *out);
+
+/* G (P x P, full): G[p][q] = (sum over rows of w [D_p and D_q]) val[p] val[q]. */
+void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, double *G);
+
+/* X (m x P): X[r][p] = val[p] where row u0 + r has D_p, else 0. */
+void xd_kshap_bits_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *val,
+                        double *X);
+
+/* T (m x qs) = X V for the rows u0..u0+m-1 with X[r][p] = 1 where the row
+ * has D_p, else 0: V is P x qs (qs a multiple of 8), scratch qs doubles. */
+void xd_kshap_bits_times(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
+                         size_t qs, double *T, double *scratch);
+
+/* ---- three-way terms (kernelshap_triples.c) ------------------------------ */
+
+/* C(d, 3). */
+size_t xd_kshap_n_triples(size_t d);
+
+/* Screens all triples of the d = b->d features over the rows of b (row u:
+ * coalition first[u] of z, weight from its class, wr[u] its weight times
+ * the residual of the additive fit, a complement pair's combined), triple T
+ * scoring (sum w r h_T)^2 / sum w h_T^2; writes the m best (or all C(d, 3)
+ * when fewer) to out, 3 indices each, best first. */
+xai_status xd_kshap_screen_triples(const xd_kshap_bits *b, const uint8_t *z,
+                                   const size_t *first, const double *wr, size_t m,
+                                   size_t *out, xai_error *err);
 
 /* ---- permutation sampling ----------------------------------------------- */
 

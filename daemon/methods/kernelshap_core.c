@@ -88,6 +88,7 @@ typedef struct ks {
     uint8_t *mask;              /* 2d bytes of scratch */
     size_t *idx, *pick, *scratch; /* d each */
     double *wv, *rw, *cdf;      /* per size, d each */
+    double *pairs;              /* per size s <= d/2: distinct pairs {S, complement} */
 } ks;
 
 static double link_apply(xd_link link, double p) {
@@ -303,7 +304,7 @@ static size_t pick_size(const ks *k, const schedule *sc) {
     double lag = -INFINITY;
     for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) total += k->ns[s];
     for (size_t s = sc->n_full + 1; s <= sc->n_sizes; s++) {
-        if ((double)k->ns[s] >= pairs_of(k->d, s)) continue;
+        if ((double)k->ns[s] >= k->pairs[s]) continue;
         double l = k->rw[s - 1] * (double)(total + 1) - (double)k->ns[s];
         if (l > lag) lag = l, best = s;
     }
@@ -352,7 +353,7 @@ static void stratum_weights(ks *k, const schedule *sc) {
         k->w[k->da[u]] = k->w[k->db[u]] = w;
     }
     for (size_t s = 1; s <= sc->n_sizes; s++) {
-        double n = (double)k->ns[s], f = 1.0 - n / pairs_of(k->d, s);
+        double n = (double)k->ns[s], f = 1.0 - n / k->pairs[s];
         k->fac[s] = n > 1 ? f * n / (n - 1) : f;
     }
 }
@@ -393,8 +394,6 @@ static double row_of(const ks *k, size_t i, double *x) {
     const uint8_t *z = k->z + i * k->d;     /* bytes 0 or 1 */
     double zl = (double)z[k->L];
     for (size_t j = 0; j < k->L; j++) x[j] = (double)z[j] - zl;
-    for (size_t t = 0; t < k->m; t++)
-        x[k->L + t] = xd_kshap_triple_column(z, k->trip + 3 * t, k->L);
     return target_of(k, i);
 }
 
@@ -479,30 +478,73 @@ static void theta_to_phi(const ks *k, const double *theta, double *phi, double *
     }
 }
 
+/* Per stratum, the running mean and sum of squared deviations (Welford's
+ * update) of the d projections t_uj = v_j . g_u of the draws' scores. */
+typedef struct welford {
+    double *mean, *m2;      /* (d + 1) x d */
+    size_t *seen;           /* d + 1 */
+} welford;
+
+static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
+    size_t H = d + 1;
+    wf->mean = xd_try_calloc(H * d + 1, sizeof *wf->mean);
+    wf->m2 = xd_try_calloc(H * d + 1, sizeof *wf->m2);
+    wf->seen = xd_try_calloc(H, sizeof *wf->seen);
+    if (wf->mean && wf->m2 && wf->seen) return XAI_OK;
+    return xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+}
+
+static void welford_release(welford *wf) {
+    xd_free(wf->mean);
+    xd_free(wf->m2);
+    xd_free(wf->seen);
+}
+
+static void welford_add(welford *wf, size_t d, size_t h, const double *t) {
+    size_t n = ++wf->seen[h];
+    double *mean = wf->mean + h * d, *m2 = wf->m2 + h * d;
+    for (size_t j = 0; j < d; j++) {
+        double delta = t[j] - mean[j];
+        mean[j] += delta / (double)n;
+        m2[j] += delta * (t[j] - mean[j]);
+    }
+}
+
+/* se_j = sqrt(hc sum_h fac_h m2_hj) (a stratum of one draw: its square). */
+static void welford_se(const ks *k, const welford *wf, double *se) {
+    size_t d = k->d, N = k->n_draws;
+    double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
+    for (size_t j = 0; j < d; j++) {
+        double v = 0;
+        for (size_t h = 0; h <= d; h++) {
+            double mu = wf->mean[h * d + j];
+            double q = wf->seen[h] > 1 ? wf->m2[h * d + j] : mu * mu;
+            if (wf->seen[h] > 0) v += k->fac[h] * q;
+        }
+        se[j] = sqrt(XD_MAX(hc * v, 0.0));
+    }
+}
+
 /* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
  * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
  * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
  * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
  * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
- * and one pass over the draws, accumulating each stratum's mean and sum of
- * squared deviations of t (Welford's update), costs d P per draw, not P^2.
+ * and one pass over the draws (welford) costs d P per draw, not P^2.
  * With m screened triples the variances are scaled by N / (N - m), the
  * small-sample correction of MacKinnon and White's HC1 for the m terms
  * chosen and fitted on the N draws' residuals (without it the 95% intervals
  * covered 91-92% in the calibration test, with it 95-96%). */
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
-    size_t P = k->P, d = k->d, N = k->n_draws, H = d + 1;
+    size_t P = k->P, d = k->d, N = k->n_draws;
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
     double *c = b->coef;
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
-    double *mean = xd_try_calloc(H * d + 1, sizeof *mean);
-    double *m2 = xd_try_calloc(H * d + 1, sizeof *m2);
-    size_t *seen = xd_try_calloc(H, sizeof *seen);
-    xai_status st = V && T && mean && m2 && seen
-                        ? XAI_OK
-                        : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    welford wf = {0};
+    xai_status st = V && T ? welford_init(&wf, d, err)
+                           : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     for (size_t j = 0; st == XAI_OK && j < d; j++) {
         phi_coefs(k, j, c);
         for (size_t i = 0; i < P; i++) V[i * d + j] = c[i];
@@ -513,29 +555,12 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
         for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
         xd_linalg_matmul(b->rows, m, P, V, d, T);
-        for (size_t r = 0; r < m; r++) {
-            size_t h = k->ds[u0 + r], n = ++seen[h];
-            for (size_t j = 0; j < d; j++) {
-                double t = T[r * d + j], delta = t - mean[h * d + j];
-                mean[h * d + j] += delta / (double)n;
-                m2[h * d + j] += delta * (t - mean[h * d + j]);
-            }
-        }
+        for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
     }
-    double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
-    for (size_t j = 0; st == XAI_OK && j < d; j++) {
-        double v = 0;
-        for (size_t h = 0; h < H; h++) {
-            double q = seen[h] > 1 ? m2[h * d + j] : mean[h * d + j] * mean[h * d + j];
-            if (seen[h] > 0) v += k->fac[h] * q;
-        }
-        se[j] = sqrt(XD_MAX(hc * v, 0.0));
-    }
+    if (st == XAI_OK) welford_se(k, &wf, se);
     xd_free(V);
     xd_free(T);
-    xd_free(mean);
-    xd_free(m2);
-    xd_free(seen);
+    welford_release(&wf);
     return st;
 }
 
@@ -600,33 +625,218 @@ static size_t triples_wanted(const ks *k, const schedule *sc, const xd_kshap_opt
     return XD_MIN(XD_MIN(XD_MIN(nt, quarter - k->L), half_draws - k->L), cap);
 }
 
-/* Picks the m triples that best explain the residuals of the additive fit
- * phi (every coalition, enumerated ones included). */
-static xai_status screen(ks *k, const double *phi, size_t m, xai_error *err) {
-    double *r = xd_try_malloc(xd_mul(k->n + 1, sizeof *r));
-    double *x = xd_try_malloc(xd_mul(k->P + 1, sizeof *x));
-    xai_status st = XAI_OK;
-    if (!r || !x || !k->trip) st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: screening");
-    for (size_t i = 0; st == XAI_OK && i < k->n; i++) {
-        r[i] = row_of(k, i, x);
-        for (size_t j = 0; j < k->L; j++) r[i] -= x[j] * phi[j];
+/* The fit with three-way terms, on bit rows (kernelshap_bits.c). The rows
+ * are the coalitions, a complement pair stored side by side taken as one
+ * (row u: its first coalition first[u], weight w[u] = w_a + w_b, weighted
+ * target yw[u] = w_a y'_a - w_b y'_b). The screening's denominators and the
+ * Gram matrix come from popcounts, the right side from rows expanded a
+ * chunk at a time, and the draws' scores from sums of rows of [theta | V]
+ * picked by bits; one Cholesky solves for theta and for the v_j of the
+ * standard errors together. The rows must carry few distinct weights and
+ * every draw must be one complement pair, as the improved schedule makes
+ * them; otherwise the fit stays additive. */
+enum { ROWS = 64 };              /* rows expanded at a time */
+
+typedef struct bit_fit {
+    size_t n, n_fixed;          /* rows; of which enumerated */
+    size_t *first;
+    double *w, *yw;
+    double *val;                /* P: 2 a_p, the value of a set bit */
+    double *A, *B;              /* P x P; P x (d + 1): rhs, then c_1..c_d */
+    double *X, *ys, *acc;       /* ROWS x P, ROWS, P */
+    xd_kshap_bits bits;
+} bit_fit;
+
+static void bit_fit_release(bit_fit *f) {
+    xd_free(f->first);
+    xd_free(f->w);
+    xd_free(f->yw);
+    xd_free(f->val);
+    xd_free(f->A);
+    xd_free(f->B);
+    xd_free(f->X);
+    xd_free(f->ys);
+    xd_free(f->acc);
+    xd_kshap_bits_release(&f->bits);
+}
+
+/* The rows; false when some draw is not one complement pair. */
+static bool bit_rows(const ks *k, bit_fit *f) {
+    size_t d = k->d;
+    f->n = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        if (i == k->n_fixed) f->n_fixed = f->n;
+        size_t u = f->n++;
+        f->first[u] = i;
+        f->w[u] = k->w[i];
+        f->yw[u] = k->w[i] * target_of(k, i);
+        if (i + 1 < k->n && xd_kshap_is_complement(k->z + i * d, k->z + (i + 1) * d, d)) {
+            f->w[u] += k->w[i + 1];
+            f->yw[u] -= k->w[i + 1] * target_of(k, i + 1);
+            i++;
+        }
     }
-    if (st == XAI_OK) st = xd_kshap_screen_triples(k->z, k->n, k->d, k->w, r, m, k->trip, err);
-    if (st == XAI_OK) k->m = m, k->P = k->L + m;   /* m <= C(d, 3): triples_wanted */
-    xd_free(r);
-    xd_free(x);
+    if (k->n_fixed == k->n) f->n_fixed = f->n;
+    if (f->n - f->n_fixed != k->n_draws) return false;
+    for (size_t u = 0; u < k->n_draws; u++)
+        if (f->first[f->n_fixed + u] != k->da[u] || k->db[u] != k->da[u] + 1) return false;
+    return true;
+}
+
+/* 1 - 2 z_last of row u: the sign every column of the row carries. */
+static double row_sign(const ks *k, const bit_fit *f, size_t u) {
+    return k->z[f->first[u] * k->d + k->L] ? -1.0 : 1.0;
+}
+
+/* A, and the right side into B's first column. */
+static void bit_normal_equations(const ks *k, bit_fit *f) {
+    size_t P = k->P, d1 = k->d + 1;
+    xd_kshap_bits_gram(&f->bits, f->val, f->A);
+    for (size_t p = 0; p < P; p++) f->B[p * d1] = 0;
+    for (size_t u0 = 0; u0 < f->n; u0 += ROWS) {
+        size_t m = XD_MIN((size_t)ROWS, f->n - u0);
+        xd_kshap_bits_rows(&f->bits, u0, m, f->val, f->X);
+        for (size_t r = 0; r < m; r++) f->ys[r] = f->yw[u0 + r] * row_sign(k, f, u0 + r);
+        xd_linalg_matmul(f->ys, 1, m, f->X, P, f->acc);
+        for (size_t p = 0; p < P; p++) f->B[p * d1] += f->acc[p];
+    }
+}
+
+/* The standard errors from B = [theta | v_1 .. v_d]: for draw u (row
+ * n_fixed + u), X B gives x.theta and the x.v_j at once; the pair's
+ * residuals are r_a = y'_a - x.theta and r_b = y'_b + x.theta, and its
+ * score g_u = c_u (r_a - r_b) x. */
+static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_error *err) {
+    size_t P = k->P, d = k->d, d1 = d + 1, qs = (d1 + 7) & ~(size_t)7, N = k->n_draws;
+    welford wf = {0};
+    double *V = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *V);
+    double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
+    double *scratch = xd_try_malloc(xd_mul(qs, sizeof *scratch));
+    xai_status st = V && T && scratch ? welford_init(&wf, d, err)
+                                     : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    for (size_t p = 0; st == XAI_OK && p < P; p++)    /* V = diag(2 a) B, rows padded */
+        for (size_t j = 0; j < d1; j++) V[p * qs + j] = f->val[p] * f->B[p * d1 + j];
+    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
+        size_t m = XD_MIN((size_t)ROWS, N - u0);
+        xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, V, qs, T, scratch);
+        for (size_t r = 0; r < m; r++) {
+            size_t u = u0 + r, a = k->da[u];
+            double sign = row_sign(k, f, f->n_fixed + u), *t = T + r * qs;
+            double fit = sign * t[0];
+            double ra = target_of(k, a) - fit, rb = target_of(k, a + 1) + fit;
+            double g = k->w[a] * (ra - rb) * sign;
+            for (size_t j = 0; j < d; j++) t[j] = g * t[1 + j];
+            welford_add(&wf, d, k->ds[u], t);
+        }
+    }
+    if (st == XAI_OK) welford_se(k, &wf, se);
+    welford_release(&wf);
+    xd_free(V);
+    xd_free(T);
+    xd_free(scratch);
     return st;
 }
 
-/* The additive fit, then (when wanted) the fit with screened triples. */
+/* phi_coefs for every j at once, into column j of C (row stride ldc), in
+ * O(P + m) rather than O(d P): c_j = e_j plus 2/3 on each triple holding j
+ * (j < L), c_L = minus the sum of the others. */
+static void coef_columns(const ks *k, double *C, size_t ldc) {
+    size_t L = k->L;
+    for (size_t i = 0; i < k->P; i++)
+        for (size_t j = 0; j <= L; j++) C[i * ldc + j] = 0;
+    for (size_t i = 0; i < L; i++) C[i * ldc + i] = 1, C[i * ldc + L] = -1;
+    for (size_t t = 0; t < k->m; t++)
+        for (size_t q = 0; q < 3; q++) {
+            size_t f = k->trip[3 * t + q];
+            if (f == L) continue;
+            C[(L + t) * ldc + f] += 2.0 / 3.0;
+            C[(L + t) * ldc + L] -= 2.0 / 3.0;
+        }
+}
+
+/* theta_to_phi in O(P + m), theta in column 0 of B (row stride ldb):
+ * phi_j = theta_j plus 2/3 of every triple holding j, and phi_L closes the
+ * sum to v1 - v0. */
+static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) {
+    size_t L = k->L;
+    for (size_t j = 0; j < L; j++) phi[j] = B[j * ldb];
+    for (size_t t = 0; t < k->m; t++)
+        for (size_t q = 0; q < 3; q++)
+            if (k->trip[3 * t + q] != L) phi[k->trip[3 * t + q]] += 2.0 / 3.0 * B[(L + t) * ldb];
+    phi[L] = k->v1 - k->v0;
+    for (size_t j = 0; j < L; j++) phi[L] -= phi[j];
+}
+
+/* The rows and their bits, room for P = L + m unknowns; *fits as in
+ * xd_kshap_bits_init, and false when some draw is not one pair. */
+static xai_status bit_fit_init(const ks *k, size_t m, bit_fit *f, bool *fits, xai_error *err) {
+    size_t P = k->L + m, d1 = k->d + 1, n = k->n;
+    *f = (bit_fit){
+        .first = xd_try_malloc(xd_mul(n + 1, sizeof(size_t))),
+        .w = xd_try_malloc(xd_mul(n + 1, sizeof(double))),
+        .yw = xd_try_malloc(xd_mul(n + 1, sizeof(double))),
+        .val = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
+        .A = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof(double))),
+        .B = xd_try_malloc(xd_mul(xd_mul(P, d1) + 1, sizeof(double))),
+        .X = xd_try_malloc(xd_mul(xd_mul(ROWS, P) + 1, sizeof(double))),
+        .ys = xd_try_malloc(xd_mul(ROWS, sizeof(double))),
+        .acc = xd_try_malloc(xd_mul(XD_MAX(P, n) + 1, sizeof(double))),
+    };
+    *fits = false;
+    if (!f->first || !f->w || !f->yw || !f->val || !f->A || !f->B || !f->X || !f->ys || !f->acc)
+        return xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu unknowns", P);
+    if (!bit_rows(k, f)) return XAI_OK;
+    return xd_kshap_bits_init(&f->bits, k->z, k->d, f->first, f->w, f->n, P, fits, err);
+}
+
+/* Picks the m triples that best explain the residuals of the additive fit
+ * phi over every row (enumerated ones included); k then has P = L + m. */
+static xai_status bit_screen(ks *k, bit_fit *f, const double *phi, size_t m, xai_error *err) {
+    double *wr = f->acc;                /* n doubles */
+    for (size_t u = 0; u < f->n; u++) { /* w_a r_a - w_b r_b = yw - w x.phi */
+        const uint8_t *z = k->z + f->first[u] * k->d;
+        double fit = 0, zl = (double)z[k->L];
+        for (size_t j = 0; j < k->L; j++) fit += ((double)z[j] - zl) * phi[j];
+        wr[u] = f->yw[u] - f->w[u] * fit;
+    }
+    xai_status st = xd_kshap_screen_triples(&f->bits, k->z, f->first, wr, m, k->trip, err);
+    if (st == XAI_OK) k->m = m, k->P = k->L + m;   /* m <= C(d, 3): triples_wanted */
+    return st;
+}
+
+static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xai_error *err) {
+    size_t P = k->P, d = k->d, d1 = d + 1;
+    for (size_t j = 0; j < k->L; j++) {
+        xd_kshap_bits_column(&f->bits, j, &j, 1, k->L);
+        f->val[j] = 1.0;
+    }
+    for (size_t t = 0; t < k->m; t++) {
+        xd_kshap_bits_column(&f->bits, k->L + t, k->trip + 3 * t, 3, k->L);
+        f->val[k->L + t] = 2.0;
+    }
+    bit_normal_equations(k, f);
+    coef_columns(k, f->B + 1, d1);
+    xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, NULL, err);
+    if (st != XAI_OK) return st;
+    phi_of_theta(k, f->B, d1, phi);
+    for (size_t j = 0; j < d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
+    return k->n_draws >= 2 ? bit_standard_errors(k, f, se, err) : XAI_OK;
+}
+
+/* The additive fit, then (when wanted and the rows fit in bits) the fit
+ * with screened triples. */
 static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, double *phi,
                       double *se, xai_error *err) {
     size_t m = triples_wanted(k, sc, opts);
+    bit_fit f = {0};
+    bool fits = false;
     k->m = 0;
     k->P = k->L;
-    xai_status st = solve_alloc_and_run(k, phi, se, m == 0, err);
-    if (st == XAI_OK && m > 0) st = screen(k, phi, m, err);
-    if (st == XAI_OK && m > 0) st = solve_alloc_and_run(k, phi, se, true, err);
+    xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
+    if (st == XAI_OK) st = solve_alloc_and_run(k, phi, se, !fits, err);
+    if (st == XAI_OK && fits) st = bit_screen(k, &f, phi, m, err);
+    if (st == XAI_OK && fits) st = bit_solve(k, &f, phi, se, err);
+    bit_fit_release(&f);
     return st;
 }
 
@@ -650,6 +860,7 @@ static void ks_release(ks *k) {
     xd_free(k->wv);
     xd_free(k->rw);
     xd_free(k->cdf);
+    xd_free(k->pairs);
     xd_free(k->trip);
 }
 
@@ -664,10 +875,13 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->ns = xd_try_calloc(n, sizeof(size_t));
     k->fac = xd_try_calloc(n, sizeof(double));
+    k->pairs = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
     if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
-        k->ns && k->fac)
+        k->ns && k->fac && k->pairs) {
+        for (size_t s = 1; 2 * s <= k->d; s++) k->pairs[s] = pairs_of(k->d, s);
         return XAI_OK;
+    }
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu features", k->d);
 }
 
