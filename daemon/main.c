@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include "core/core.h"
 #include "server/server.h"
 
 static xd_srv *volatile running_server;
@@ -105,6 +106,7 @@ static void install_signals(void) {
 }
 
 int main(int argc, char **argv) {
+    xd_alloc_keep_freed();      /* jobs reuse the memory of the jobs before */
     xd_srv_config cfg;
     xd_srv_config_init(&cfg);
     int r = load_config(&cfg, argc, argv);

@@ -331,16 +331,21 @@ void set_columns(xd_kshap_bits *b, const std::vector<std::vector<size_t>> &cols,
 
 TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
     // 150 rows in 3 weight classes (so classes are padded inside words): the
-    // expanded rows times 1 - 2 z_last are the columns above; the Gram is
-    // sum w x x^T; bits_times is X V. With every kernel version and with the
-    // portable code alone, bit for bit the same.
+    // rows' bits, times 2 a_p (1 - 2 z_last), are the columns above; the Gram
+    // is sum w x x^T; bits_times is the 0/1 pattern times V and bits_tsum its
+    // transpose times y. With every kernel version and with the portable code
+    // alone, bit for bit the same.
     const size_t d = 9, last = d - 1;
     BitRows r = bit_rows(d, 150, 3, 7);
     auto cols = some_columns(d);
     size_t P = cols.size();
-    std::vector<double> V(P * 16);
+    // X is read back as the product with the identity (padded to qs columns).
+    const size_t qs = 16;
+    ASSERT_LE(P, qs);
+    std::vector<double> V(P * qs), I(P * qs, 0.0), y(64 * 8, 0.0);
     for (size_t i = 0; i < V.size(); i++) V[i] = shapt::hash_unit(900 + i) - 0.5;
-    std::vector<double> G[2], X[2], T[2];
+    for (size_t p = 0; p < P; p++) I[p * qs + p] = 1.0;
+    std::vector<double> G[2], X[2], T[2], Y[2];
     for (int portable = 0; portable < 2; portable++) {
         xd_kshap_set_portable(portable == 1);
         xd_kshap_bits b;
@@ -353,34 +358,44 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
         std::vector<double> val;
         set_columns(&b, cols, last, val);
         G[portable].assign(P * P, 0);
-        X[portable].assign(r.n * P, 0);
-        T[portable].assign(r.n * 16, 0);
-        std::vector<double> scratch(16);
-        xd_kshap_bits_gram(&b, val.data(), G[portable].data());
-        xd_kshap_bits_rows(&b, 0, r.n, val.data(), X[portable].data());
-        xd_kshap_bits_times(&b, 0, r.n, V.data(), 16, T[portable].data(), scratch.data());
+        X[portable].assign(r.n * qs, 0);
+        T[portable].assign(r.n * qs, 0);
+        Y[portable].assign(P, 0);
+        std::vector<double> scratch(qs);
+        xd_kshap_bits_gram(&b, val.data(), P, G[portable].data());
+        xd_kshap_bits_times(&b, 0, r.n, I.data(), qs, X[portable].data(), scratch.data());
+        xd_kshap_bits_times(&b, 0, r.n, V.data(), qs, T[portable].data(), scratch.data());
+        ASSERT_LE(64 * b.W, y.size());
+        for (size_t u = 0; u < r.n; u++) y[b.pos[u]] = shapt::hash_unit(7000 + u) - 0.5;
+        xd_kshap_bits_tsum(&b, y.data(), P, Y[portable].data());
         xd_kshap_bits_release(&b);
     }
     xd_kshap_set_portable(false);
     EXPECT_EQ(0, memcmp(G[0].data(), G[1].data(), P * P * sizeof(double)));
-    EXPECT_EQ(0, memcmp(X[0].data(), X[1].data(), r.n * P * sizeof(double)));
-    EXPECT_EQ(0, memcmp(T[0].data(), T[1].data(), r.n * 16 * sizeof(double)));
+    EXPECT_EQ(0, memcmp(X[0].data(), X[1].data(), r.n * qs * sizeof(double)));
+    EXPECT_EQ(0, memcmp(T[0].data(), T[1].data(), r.n * qs * sizeof(double)));
+    EXPECT_EQ(0, memcmp(Y[0].data(), Y[1].data(), P * sizeof(double)));
+    std::vector<double> ysum(P, 0.0);
     for (size_t u = 0; u < r.n; u++) {
         const uint8_t *z = &r.z[u * d];
         double sign = z[last] ? -1.0 : 1.0;
         for (size_t p = 0; p < P; p++) {
-            ASSERT_EQ(column(z, cols[p], last), sign * X[0][u * P + p]) << u << " " << p;
+            // x_p = 2 a_p D_p (1 - 2 z_last), 2 a_p = 1 for a feature, 2 for a triple
+            double two_a = cols[p].size() == 1 ? 1.0 : 2.0, has = X[0][u * qs + p];
+            ASSERT_EQ(column(z, cols[p], last), two_a * has * sign) << u << " " << p;
+            ysum[p] += has * (shapt::hash_unit(7000 + u) - 0.5);
             // odd: the complement's column is the negative
             std::vector<uint8_t> c(z, z + d);
             for (auto &bit : c) bit ^= 1;
             EXPECT_EQ(-column(z, cols[p], last), column(c.data(), cols[p], last));
         }
-        for (size_t j = 0; j < 16; j++) {
+        for (size_t j = 0; j < qs; j++) {
             double t = 0;
-            for (size_t p = 0; p < P; p++) t += (X[0][u * P + p] != 0) * V[p * 16 + j];
-            EXPECT_NEAR(t, T[0][u * 16 + j], 1e-12);
+            for (size_t p = 0; p < P; p++) t += X[0][u * qs + p] * V[p * qs + j];
+            EXPECT_NEAR(t, T[0][u * qs + j], 1e-12);
         }
     }
+    for (size_t p = 0; p < P; p++) EXPECT_NEAR(ysum[p], Y[0][p], 1e-12);
     for (size_t p = 0; p < P; p++)
         for (size_t q = 0; q < P; q++) {
             double g = 0;

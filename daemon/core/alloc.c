@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "core.h"
 
 static void oom(size_t n) {
@@ -60,3 +63,10 @@ size_t xd_mul(size_t n, size_t size) {
 void xd_free(void *p) { free(p); }
 
 void xai_free(void *p) { free(p); }
+
+void xd_alloc_keep_freed(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}

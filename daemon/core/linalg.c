@@ -17,10 +17,12 @@
 
 enum { CHUNK_ROWS = 256 };
 
-/* Copies the upper triangle of a p x p row-major matrix onto the lower. */
-static void symmetrize_upper(double *G, size_t p) {
-    for (size_t i = 0; i < p; i++)
-        for (size_t j = 0; j < i; j++) G[i * p + j] = G[j * p + i];
+void xd_linalg_mirror_upper(double *G, size_t p) {
+    enum { TILE = 32 };         /* the reads go down columns: a tile at a time */
+    for (size_t i0 = 0; i0 < p; i0 += TILE)
+        for (size_t j0 = 0; j0 <= i0; j0 += TILE)
+            for (size_t i = i0; i < XD_MIN(i0 + TILE, p); i++)
+                for (size_t j = j0; j < XD_MIN(j0 + TILE, i); j++) G[i * p + j] = G[j * p + i];
 }
 
 static xai_status svd_solve(const double *A, size_t p, double *B, size_t nrhs, xai_error *err) {
@@ -65,10 +67,8 @@ xai_status xd_linalg_sym_solve(double *A, size_t p, double *B, size_t nrhs,
         for (size_t j = 0; j < nrhs; j++) b[j * p + i] = B[i * nrhs + j];
     lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, A,
                                     (lapack_int)p, b, (lapack_int)p);
-    for (size_t i = 0; i < p; i++) {
-        A[i * p + i] = diag[i];
-        for (size_t j = 0; j < i; j++) A[i * p + j] = A[j * p + i];
-    }
+    for (size_t i = 0; i < p; i++) A[i * p + i] = diag[i];
+    xd_linalg_mirror_upper(A, p);
     if (info == 0) {
         for (size_t i = 0; i < p; i++)
             for (size_t j = 0; j < nrhs; j++) B[i * nrhs + j] = b[j * p + i];
@@ -109,7 +109,7 @@ static void gram_pass(const double *X, size_t n, size_t p, const double *w, doub
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)m, c, buf,
                         (blasint)p, 1.0, G, (blasint)p);
     }
-    symmetrize_upper(G, p);
+    xd_linalg_mirror_upper(G, p);
 }
 
 xai_status xd_linalg_wgram(const double *X, size_t n, size_t p, const double *w, double c,

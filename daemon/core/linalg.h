@@ -26,6 +26,9 @@
 xai_status xd_linalg_sym_solve(double *A, size_t p, double *B, size_t nrhs,
                                int *rank_deficient, xai_error *err);
 
+/* Copies the upper triangle of the p x p row-major G onto the lower. */
+void xd_linalg_mirror_upper(double *G, size_t p);
+
 /* G += c * X^T diag(w) X for X n x p (row-major), G p x p, full symmetric
  * result; w NULL means unit weights. Rows with w <= 0 are skipped. */
 xai_status xd_linalg_wgram(const double *X, size_t n, size_t p, const double *w, double c,

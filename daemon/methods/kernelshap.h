@@ -154,12 +154,13 @@ void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t 
 void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
                              double *out);
 
-/* G (P x P, full): G[p][q] = (sum over rows of w [D_p and D_q]) val[p] val[q]. */
-void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, double *G);
+/* G (P x P, full) over the first P columns: G[p][q] = (sum over rows of
+ * w [D_p and D_q]) val[p] val[q]. */
+void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, double *G);
 
-/* X (m x P): X[r][p] = val[p] where row u0 + r has D_p, else 0. */
-void xd_kshap_bits_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *val,
-                        double *X);
+/* out[p] = sum of y[pos] over the rows with D_p, p < P; y is indexed by bit
+ * position (b->pos), 64 W values, padding 0. */
+void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, double *out);
 
 /* T (m x qs) = X V for the rows u0..u0+m-1 with X[r][p] = 1 where the row
  * has D_p, else 0: V is P x qs (qs a multiple of 8), scratch qs doubles. */

@@ -22,6 +22,7 @@
  */
 #include <string.h>
 #include "../core/core.h"
+#include "../core/linalg.h"
 #include "kernelshap.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -142,8 +143,8 @@ void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t 
 /* ---- the Gram matrix ----------------------------------------------------- */
 
 /* G[p][q] for q in [q0, q1), p <= q, one entry at a time. */
-ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t p, size_t q0,
-                            size_t q1, double *G, bool hw) {
+ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t P, size_t p,
+                            size_t q0, size_t q1, double *G, bool hw) {
     const uint64_t *col = b->col;
     size_t S = b->stride;
     for (size_t q = q0; q < q1; q++) {
@@ -154,26 +155,27 @@ ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t p,
             for (; w < b->class_end[c]; w++) cnt += pop(col[w * S + p] & col[w * S + q], hw);
             acc += b->class_w[c] * (double)cnt;
         }
-        G[p * b->P + q] = G[q * b->P + p] = acc * val[p] * val[q];
+        G[p * P + q] = acc * val[p] * val[q];
     }
 }
 
-static void gram_plain(const xd_kshap_bits *b, const double *val, double *G) {
-    for (size_t p = 0; p < b->P; p++) gram_row(b, val, p, p, b->P, G, false);
+static void gram_plain(const xd_kshap_bits *b, const double *val, size_t P, double *G) {
+    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, p, P, G, false);
 }
 
 #ifdef XD_BITS_DISPATCH
 __attribute__((target("popcnt"))) static void gram_popcnt(const xd_kshap_bits *b,
-                                                           const double *val, double *G) {
-    for (size_t p = 0; p < b->P; p++) gram_row(b, val, p, p, b->P, G, true);
+                                                           const double *val, size_t P,
+                                                           double *G) {
+    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, p, P, G, true);
 }
 
 /* Eight entries G[p][q0..q0+8) per step: the same counts and the same
  * products and sums, lane by lane, as gram_row. */
 __attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static void gram_avx512(
-    const xd_kshap_bits *b, const double *val, double *G) {
+    const xd_kshap_bits *b, const double *val, size_t P, double *G) {
     const uint64_t *col = b->col;
-    size_t S = b->stride, P = b->P;
+    size_t S = b->stride;
     double lane[8];
     for (size_t p = 0; p < P; p++) {
         size_t q0 = p & ~(size_t)7;
@@ -195,25 +197,24 @@ __attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static void gram_avx
             _mm512_storeu_pd(lane, acc);
             for (size_t i = 0; i < 8 && q0 + i < P; i++) {
                 size_t q = q0 + i;
-                if (q >= p) G[p * P + q] = G[q * P + p] = lane[i] * val[q];
+                if (q >= p) G[p * P + q] = lane[i] * val[q];
             }
         }
     }
 }
 #endif
 
-void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, double *G) {
+/* The upper triangle by one of the versions, then the lower by copy. */
+void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, double *G) {
 #ifdef XD_BITS_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_AVX512_POPCNT)) {
-        gram_avx512(b, val, G);
-        return;
-    }
-    if (xd_kshap_use_isa(XD_ISA_POPCNT)) {
-        gram_popcnt(b, val, G);
-        return;
-    }
+    if (xd_kshap_use_isa(XD_ISA_AVX512_POPCNT))
+        gram_avx512(b, val, P, G);
+    else if (xd_kshap_use_isa(XD_ISA_POPCNT))
+        gram_popcnt(b, val, P, G);
+    else
 #endif
-    gram_plain(b, val, G);
+        gram_plain(b, val, P, G);
+    xd_linalg_mirror_upper(G, P);
 }
 
 /* ---- weights of single columns ------------------------------------------ */
@@ -256,57 +257,51 @@ void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j
     weigh_plain(b, x, j0, out);
 }
 
-/* ---- rows ---------------------------------------------------------------- */
+/* ---- columns times a vector ---------------------------------------------- */
 
-/* x[p] = val[p] where bit sh of word[p] is set, else 0, without branches
- * (the bits are random): the value's bits ANDed with a mask. */
-ALWAYS_INLINE void row_plain(const uint64_t *word, unsigned sh, const double *val, size_t P,
-                             double *x) {
+/* out[p] = sum of y[pos] over the rows (by bit position) that have D_p, for
+ * p < P: for each column, its rows in position order. */
+static void tsum_plain(const xd_kshap_bits *b, const double *y, size_t P, double *out) {
     for (size_t p = 0; p < P; p++) {
-        uint64_t v, mask = (uint64_t)0 - ((word[p] >> sh) & 1u);
-        memcpy(&v, &val[p], sizeof v);
-        v &= mask;
-        memcpy(&x[p], &v, sizeof v);
-    }
-}
-
-static void rows_plain(const xd_kshap_bits *b, size_t u0, size_t m, const double *val,
-                       double *X) {
-    for (size_t r = 0; r < m; r++) {
-        size_t pos = b->pos[u0 + r];
-        row_plain(b->col + (pos / 64) * b->stride, (unsigned)(pos % 64), val, b->P, X + r * b->P);
+        double acc = 0;
+        for (size_t w = 0; w < b->W; w++)
+            for (uint64_t x = b->col[w * b->stride + p]; x; x &= x - 1)
+                acc += y[64 * w + (size_t)__builtin_ctzll(x)];
+        out[p] = acc;
     }
 }
 
 #ifdef XD_BITS_DISPATCH
-__attribute__((target("avx512f"))) static void rows_avx512(const xd_kshap_bits *b, size_t u0,
-                                                           size_t m, const double *val,
-                                                           double *X) {
-    size_t P = b->P, P8 = P & ~(size_t)7;
-    for (size_t r = 0; r < m; r++) {
-        size_t pos = b->pos[u0 + r];
-        const uint64_t *word = b->col + (pos / 64) * b->stride;
-        unsigned sh = (unsigned)(pos % 64);
-        __m512i bit = _mm512_set1_epi64((long long)(1ull << sh));
-        double *x = X + r * P;
-        for (size_t p = 0; p < P8; p += 8) {
-            __mmask8 k = _mm512_test_epi64_mask(_mm512_loadu_si512((const void *)(word + p)), bit);
-            _mm512_storeu_pd(x + p, _mm512_maskz_loadu_pd(k, val + p));
+/* Eight columns at a time, the same sums: every row is visited, and a
+ * masked add leaves the lanes of the columns the row lacks as they were. */
+__attribute__((target("avx512f"))) static void tsum_avx512(const xd_kshap_bits *b,
+                                                           const double *y, size_t P,
+                                                           double *out) {
+    for (size_t p0 = 0; p0 < P; p0 += 8) {
+        __m512d acc = _mm512_setzero_pd();
+        __m512i one = _mm512_set1_epi64(1);
+        for (size_t w = 0; w < b->W; w++) {
+            __m512i x = _mm512_loadu_si512((const void *)(b->col + w * b->stride + p0));
+            for (unsigned i = 0; i < 64; i++, x = _mm512_srli_epi64(x, 1)) {
+                __mmask8 k = _mm512_test_epi64_mask(x, one);
+                acc = _mm512_mask_add_pd(acc, k, acc, _mm512_set1_pd(y[64 * w + i]));
+            }
         }
-        row_plain(word + P8, sh, val + P8, P - P8, x + P8);
+        double lane[8];
+        _mm512_storeu_pd(lane, acc);
+        for (size_t i = 0; i < 8 && p0 + i < P; i++) out[p0 + i] = lane[i];
     }
 }
 #endif
 
-void xd_kshap_bits_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *val,
-                        double *X) {
+void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, double *out) {
 #ifdef XD_BITS_DISPATCH
     if (xd_kshap_use_isa(XD_ISA_AVX512F)) {
-        rows_avx512(b, u0, m, val, X);
+        tsum_avx512(b, y, P, out);
         return;
     }
 #endif
-    rows_plain(b, u0, m, val, X);
+    tsum_plain(b, y, P, out);
 }
 
 /* ---- rows times a matrix --------------------------------------------------- */

@@ -635,7 +635,7 @@ static size_t triples_wanted(const ks *k, const schedule *sc, const xd_kshap_opt
  * standard errors together. The rows must carry few distinct weights and
  * every draw must be one complement pair, as the improved schedule makes
  * them; otherwise the fit stays additive. */
-enum { ROWS = 64 };              /* rows expanded at a time */
+enum { ROWS = 64 };              /* rows summed at a time for the standard errors */
 
 typedef struct bit_fit {
     size_t n, n_fixed;          /* rows; of which enumerated */
@@ -643,7 +643,8 @@ typedef struct bit_fit {
     double *w, *yw;
     double *val;                /* P: 2 a_p, the value of a set bit */
     double *A, *B;              /* P x P; P x (d + 1): rhs, then c_1..c_d */
-    double *X, *ys, *acc;       /* ROWS x P, ROWS, P */
+    double *ys;                 /* by bit position: yw (1 - 2 z_last), 0 in padding */
+    double *acc;                /* max(P, n) of scratch */
     xd_kshap_bits bits;
 } bit_fit;
 
@@ -654,7 +655,6 @@ static void bit_fit_release(bit_fit *f) {
     xd_free(f->val);
     xd_free(f->A);
     xd_free(f->B);
-    xd_free(f->X);
     xd_free(f->ys);
     xd_free(f->acc);
     xd_kshap_bits_release(&f->bits);
@@ -688,18 +688,13 @@ static double row_sign(const ks *k, const bit_fit *f, size_t u) {
     return k->z[f->first[u] * k->d + k->L] ? -1.0 : 1.0;
 }
 
-/* A, and the right side into B's first column. */
-static void bit_normal_equations(const ks *k, bit_fit *f) {
-    size_t P = k->P, d1 = k->d + 1;
-    xd_kshap_bits_gram(&f->bits, f->val, f->A);
-    for (size_t p = 0; p < P; p++) f->B[p * d1] = 0;
-    for (size_t u0 = 0; u0 < f->n; u0 += ROWS) {
-        size_t m = XD_MIN((size_t)ROWS, f->n - u0);
-        xd_kshap_bits_rows(&f->bits, u0, m, f->val, f->X);
-        for (size_t r = 0; r < m; r++) f->ys[r] = f->yw[u0 + r] * row_sign(k, f, u0 + r);
-        xd_linalg_matmul(f->ys, 1, m, f->X, P, f->acc);
-        for (size_t p = 0; p < P; p++) f->B[p * d1] += f->acc[p];
-    }
+/* A and the right side (into rhs, stride ld) over the first P columns:
+ * sum w x x^T from popcounts, sum w y' x = 2 a_p (sum of ys over the rows
+ * with D_p). */
+static void bit_normal_equations(bit_fit *f, size_t P, double *rhs, size_t ld) {
+    xd_kshap_bits_gram(&f->bits, f->val, P, f->A);
+    xd_kshap_bits_tsum(&f->bits, f->ys, P, f->acc);
+    for (size_t p = 0; p < P; p++) rhs[p * ld] = f->val[p] * f->acc[p];
 }
 
 /* The standard errors from B = [theta | v_1 .. v_d]: for draw u (row
@@ -767,8 +762,9 @@ static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) 
     for (size_t j = 0; j < L; j++) phi[L] -= phi[j];
 }
 
-/* The rows and their bits, room for P = L + m unknowns; *fits as in
- * xd_kshap_bits_init, and false when some draw is not one pair. */
+/* The rows and their bits, room for P = L + m unknowns, with the additive
+ * columns set; *fits as in xd_kshap_bits_init, and false when some draw is
+ * not one pair. */
 static xai_status bit_fit_init(const ks *k, size_t m, bit_fit *f, bool *fits, xai_error *err) {
     size_t P = k->L + m, d1 = k->d + 1, n = k->n;
     *f = (bit_fit){
@@ -778,15 +774,31 @@ static xai_status bit_fit_init(const ks *k, size_t m, bit_fit *f, bool *fits, xa
         .val = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
         .A = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof(double))),
         .B = xd_try_malloc(xd_mul(xd_mul(P, d1) + 1, sizeof(double))),
-        .X = xd_try_malloc(xd_mul(xd_mul(ROWS, P) + 1, sizeof(double))),
-        .ys = xd_try_malloc(xd_mul(ROWS, sizeof(double))),
         .acc = xd_try_malloc(xd_mul(XD_MAX(P, n) + 1, sizeof(double))),
     };
     *fits = false;
-    if (!f->first || !f->w || !f->yw || !f->val || !f->A || !f->B || !f->X || !f->ys || !f->acc)
+    if (!f->first || !f->w || !f->yw || !f->val || !f->A || !f->B || !f->acc)
         return xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu unknowns", P);
     if (!bit_rows(k, f)) return XAI_OK;
-    return xd_kshap_bits_init(&f->bits, k->z, k->d, f->first, f->w, f->n, P, fits, err);
+    xai_status st = xd_kshap_bits_init(&f->bits, k->z, k->d, f->first, f->w, f->n, P, fits, err);
+    if (st != XAI_OK || !*fits) return st;
+    f->ys = xd_try_calloc(xd_mul(f->bits.W, 64) + 1, sizeof *f->ys);
+    if (f->ys == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu rows", f->n);
+    for (size_t u = 0; u < f->n; u++) f->ys[f->bits.pos[u]] = f->yw[u] * row_sign(k, f, u);
+    for (size_t j = 0; j < k->L; j++) {
+        xd_kshap_bits_column(&f->bits, j, &j, 1, k->L);
+        f->val[j] = 1.0;
+    }
+    return XAI_OK;
+}
+
+/* The additive fit (k->m = 0) on the bit rows. */
+static xai_status bit_additive(const ks *k, bit_fit *f, double *phi, xai_error *err) {
+    double *rhs = f->B;
+    bit_normal_equations(f, k->L, rhs, 1);
+    xai_status st = xd_linalg_sym_solve(f->A, k->L, rhs, 1, NULL, err);
+    if (st == XAI_OK) phi_of_theta(k, rhs, 1, phi);
+    return st;
 }
 
 /* Picks the m triples that best explain the residuals of the additive fit
@@ -806,15 +818,11 @@ static xai_status bit_screen(ks *k, bit_fit *f, const double *phi, size_t m, xai
 
 static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xai_error *err) {
     size_t P = k->P, d = k->d, d1 = d + 1;
-    for (size_t j = 0; j < k->L; j++) {
-        xd_kshap_bits_column(&f->bits, j, &j, 1, k->L);
-        f->val[j] = 1.0;
-    }
     for (size_t t = 0; t < k->m; t++) {
         xd_kshap_bits_column(&f->bits, k->L + t, k->trip + 3 * t, 3, k->L);
         f->val[k->L + t] = 2.0;
     }
-    bit_normal_equations(k, f);
+    bit_normal_equations(f, P, f->B, d1);
     coef_columns(k, f->B + 1, d1);
     xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, NULL, err);
     if (st != XAI_OK) return st;
@@ -833,7 +841,8 @@ static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, doub
     k->m = 0;
     k->P = k->L;
     xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
-    if (st == XAI_OK) st = solve_alloc_and_run(k, phi, se, !fits, err);
+    if (st == XAI_OK && !fits) st = solve_alloc_and_run(k, phi, se, true, err);
+    if (st == XAI_OK && fits) st = bit_additive(k, &f, phi, err);
     if (st == XAI_OK && fits) st = bit_screen(k, &f, phi, m, err);
     if (st == XAI_OK && fits) st = bit_solve(k, &f, phi, se, err);
     bit_fit_release(&f);
