@@ -1,6 +1,6 @@
 /* kernelshap_triples.c — the three-way terms of interaction-augmented
- * KernelSHAP: their regression columns, their Shapley values, and the
- * screening that picks which of the C(d, 3) triples to fit.
+ * KernelSHAP: why they help, their Shapley values, and the screening that
+ * picks which of the C(d, 3) triples to fit.
  *
  * Why. Paired sampling makes KernelSHAP exact for games whose Harsanyi
  * dividends have order <= 2: over a pair {S, complement} only the odd part
@@ -18,7 +18,8 @@
  *
  * Column of triple T after the last feature is eliminated for efficiency
  * (see kernelshap_core.c): h_T(S) = chi_T(S) + 1 - 2 z_last, which is odd
- * (h_T(complement) = -h_T(S)) like the additive columns.
+ * (h_T(complement) = -h_T(S)) like the additive columns; on the bit rows
+ * of kernelshap_bits.c, h_T = 2 (b_T - z_last), b_T the parity of T.
  *
  * Screening. Given the residuals r of the additive fit, triple T scores
  * (sum w r h_T)^2 / sum w h_T^2, the drop in the weighted residual sum of
