@@ -60,17 +60,19 @@ static void sift_down(scored *h, size_t n, size_t i) {
     }
 }
 
-/* The triple of lexicographic rank `rank` into t[3]. */
-static void triple_at(size_t d, size_t rank, size_t *t) {
-    for (size_t a = 0; a < d; a++)
-        for (size_t b = a + 1; b < d; b++) {
-            size_t tail = d - b - 1;        /* triples (a, b, c > b) */
-            if (rank < tail) {
-                t[0] = a, t[1] = b, t[2] = b + 1 + rank;
-                return;
-            }
-            rank -= tail;
-        }
+/* The triple of lexicographic rank `rank` into t[3], given start[i], the
+ * rank of the first triple (a, b, b + 1) of the i-th pair a < b < d - 1
+ * (pairs in lexicographic order, np of them): a binary search. */
+static void triple_at(size_t d, const size_t *start, size_t np, size_t rank, size_t *t) {
+    size_t lo = 0, hi = np;             /* the last pair with start <= rank */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (start[mid] <= rank) lo = mid;
+        else hi = mid;
+    }
+    size_t a = 0, i = lo;               /* pair i -> (a, b): rows of d - 2 - a pairs */
+    while (i >= d - 2 - a) i -= d - 2 - a, a++;
+    t[0] = a, t[1] = a + 1 + i, t[2] = t[1] + 1 + (rank - start[lo]);
 }
 
 /* The numerators of the scores, in single precision (they only rank).
@@ -199,24 +201,26 @@ xai_status xd_kshap_screen_triples(const xd_kshap_bits *b, const uint8_t *z,
     float *p1 = xd_try_calloc(n_pad, sizeof *p1), *v1 = xd_try_calloc(n_pad, sizeof *v1);
     double *n1 = xd_try_malloc(xd_mul(d, sizeof *n1)), *wd = xd_try_malloc(xd_mul(d, sizeof *wd));
     uint64_t *x = xd_try_malloc(xd_mul(W + 1, sizeof *x));
+    size_t np = d * (d - 1) / 2, *start = xd_try_malloc(xd_mul(np, sizeof *start));
     scored *heap = xd_try_malloc(xd_mul(m, sizeof *heap));
     xai_status st = XAI_OK;
-    if (!num || !den || !S || !p1 || !v1 || !n1 || !wd || !x || !heap) {
+    if (!num || !den || !S || !p1 || !v1 || !n1 || !wd || !x || !start || !heap) {
         st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: screening %zu triples", nt);
         goto done;
     }
     double swrl = 0;
     for (size_t u = 0; u < n; u++) {
-        const uint8_t *zu = z + first[u] * d;
-        for (size_t j = 0; j < d; j++) S[j * n_pad + u] = zu[j] ? 1.0f : -1.0f;
         p1[u] = (float)wr[u];
-        swrl += zu[last] ? wr[u] : -wr[u];
+        swrl += z[first[u] * d + last] ? wr[u] : -wr[u];
     }
+    for (size_t j = 0; j < d; j++)     /* column by column: the writes run in order */
+        for (size_t u = 0; u < n; u++) S[j * n_pad + u] = (float)(2 * (int)z[first[u] * d + j] - 1);
     screen_dots sd = {d, n_pad, S, p1, v1, n1};
     const uint64_t *fl = b->feat + last * W;
-    size_t q = 0;
+    size_t q = 0, pair = 0;
     for (size_t a = 0; a < d; a++)
         for (size_t bb = a + 1; bb + 1 < d; bb++) {
+            start[pair++] = q;
             const uint64_t *fa = b->feat + a * W, *fb = b->feat + bb * W;
             for (size_t w = 0; w < W; w++) x[w] = fa[w] ^ fb[w] ^ fl[w];
             xd_kshap_bits_weigh_xor(b, x, bb + 1, wd);
@@ -242,7 +246,7 @@ xai_status xd_kshap_screen_triples(const xd_kshap_bits *b, const uint8_t *z,
         scored last = heap[0];
         heap[0] = heap[k];
         sift_down(heap, k, 0);
-        triple_at(d, last.rank, out + 3 * k);
+        triple_at(d, start, pair, last.rank, out + 3 * k);
     }
 done:
     xd_free(num);
@@ -253,6 +257,7 @@ done:
     xd_free(n1);
     xd_free(wd);
     xd_free(x);
+    xd_free(start);
     xd_free(heap);
     return st;
 }
