@@ -36,6 +36,16 @@ void xd_free(void *p);
  * is kept. A no-op without glibc. */
 void xd_alloc_keep_freed(void);
 
+/* The set bits of x. Inline arithmetic: without -mpopcnt the builtin is a
+ * call into libgcc, which costs more than the counting around it (the bit
+ * kernels of anchors and KernelSHAP have POPCNT versions besides). */
+static inline size_t xd_popcount64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555u);
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (size_t)((x * 0x0101010101010101u) >> 56);
+}
+
 /* Fills err (when not NULL) with code and a printf-style message; returns
  * code, so `return xd_err(err, XAI_ERR_INVALID, "bad %s", k);` reads well. */
 xai_status xd_err(xai_error *err, xai_status code, const char *fmt, ...)

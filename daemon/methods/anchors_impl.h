@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include "../core/core.h"
 #include "method.h"
 
 #define XD_ANCHOR_WORDS(m) (((m) + 63) / 64)
@@ -27,14 +28,6 @@ static inline bool xd_anchor_has(const uint64_t *set, size_t i) {
 }
 static inline void xd_anchor_add(uint64_t *set, size_t i) {
     set[i >> 6] |= (uint64_t)1 << (i & 63);
-}
-/* The set bits of x. Inline arithmetic: without -mpopcnt the builtin is a
- * call into libgcc, which costs more than the counting around it. */
-static inline size_t xd_popcount64(uint64_t x) {
-    x = x - ((x >> 1) & 0x5555555555555555u);
-    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
-    return (size_t)((x * 0x0101010101010101u) >> 56);
 }
 /* a ⊆ b */
 static inline bool xd_anchor_subset(const uint64_t *a, const uint64_t *b, size_t words) {

@@ -13,12 +13,16 @@
  * entry is sum_c w_c popcount(D_p & D_q over the words of class c): exact
  * integer counts, then one product and one sum per class, in class order.
  *
+ * The same bits give the right side (per column, a sum of y over the rows
+ * that have it) and the products the standard errors need (per row, a sum
+ * of the rows of V for the columns it has).
+ *
  * The column bits are stored word-major (word w of every column side by
  * side), so one word of eight columns is one 512-bit load. On x86-64 with
- * AVX-512 VPOPCNTDQ the Gram runs eight entries per instruction; otherwise
- * one at a time with POPCNT (or inline arithmetic). Every version adds the
- * same integers and the same products in the same order, so all give the
- * same bits.
+ * AVX-512 (VPOPCNTDQ for the Gram) the kernels run eight columns per
+ * instruction; otherwise one at a time, with POPCNT where the CPU has it.
+ * Every version adds the same numbers in the same order, so all give the
+ * same bits (xd_kshap_set_portable lets a test compare them).
  */
 #include <string.h>
 #include "../core/core.h"
@@ -55,15 +59,8 @@ bool xd_kshap_use_isa(xd_kshap_isa isa) {
 #endif
 }
 
-ALWAYS_INLINE unsigned popcount_soft(uint64_t x) {
-    x = x - ((x >> 1) & 0x5555555555555555ull);
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return (unsigned)((x * 0x0101010101010101ull) >> 56);
-}
-
-ALWAYS_INLINE unsigned pop(uint64_t x, bool hw) {
-    return hw ? (unsigned)__builtin_popcountll(x) : popcount_soft(x);
+ALWAYS_INLINE uint64_t pop(uint64_t x, bool hw) {
+    return hw ? (uint64_t)__builtin_popcountll(x) : (uint64_t)xd_popcount64(x);
 }
 
 void xd_kshap_bits_release(xd_kshap_bits *b) {

@@ -383,7 +383,7 @@ enum { CHUNK = 256 };
 
 typedef struct solve_buf {
     double *A, *rhs;            /* P x P, P */
-    double *rows, *rw, *coef;   /* CHUNK x P, CHUNK, P (scratch for phi_coefs) */
+    double *rows, *rw;          /* CHUNK x P, CHUNK */
     double *res;                /* residual of each random coalition at beta */
     double total;               /* sum of the random counts */
 } solve_buf;
@@ -460,26 +460,33 @@ static void draw_score(const ks *k, const solve_buf *b, size_t u, double *g, dou
     }
 }
 
-/* The coefficients c of phi_j in theta: phi_j = c.theta for j < L (theta_j
- * plus 2/3 of every triple holding j) and phi_last = v1 - v0 + c.theta. */
-static void phi_coefs(const ks *k, size_t j, double *c) {
+/* The coefficients of phi in theta, phi_j = c_j . theta (+ v1 - v0 for
+ * j = L), into column j of C (P rows, stride ldc): c_j = e_j plus 2/3 on
+ * each triple holding j (j < L), c_L = minus the sum of the others. */
+static void coef_columns(const ks *k, double *C, size_t ldc) {
     size_t L = k->L;
-    memset(c, 0, k->P * sizeof *c);
-    for (size_t i = 0; i < L; i++) c[i] = j == L ? -1.0 : (double)(i == j);
+    for (size_t i = 0; i < k->P; i++)
+        for (size_t j = 0; j <= L; j++) C[i * ldc + j] = 0;
+    for (size_t i = 0; i < L; i++) C[i * ldc + i] = 1, C[i * ldc + L] = -1;
     for (size_t t = 0; t < k->m; t++)
         for (size_t q = 0; q < 3; q++) {
             size_t f = k->trip[3 * t + q];
-            if (j == L && f < L) c[L + t] -= 2.0 / 3.0;
-            if (j < L && f == j) c[L + t] += 2.0 / 3.0;
+            if (f == L) continue;
+            C[(L + t) * ldc + f] += 2.0 / 3.0;
+            C[(L + t) * ldc + L] -= 2.0 / 3.0;
         }
 }
 
-static void theta_to_phi(const ks *k, const double *theta, double *phi, double *c) {
-    for (size_t j = 0; j < k->d; j++) {
-        phi_coefs(k, j, c);
-        phi[j] = j == k->L ? k->v1 - k->v0 : 0.0;
-        for (size_t i = 0; i < k->P; i++) phi[j] += c[i] * theta[i];
-    }
+/* phi from theta (column 0 of B, row stride ldb): phi_j = theta_j plus
+ * 2/3 of every triple holding j, and phi_L closes the sum to v1 - v0. */
+static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) {
+    size_t L = k->L;
+    for (size_t j = 0; j < L; j++) phi[j] = B[j * ldb];
+    for (size_t t = 0; t < k->m; t++)
+        for (size_t q = 0; q < 3; q++)
+            if (k->trip[3 * t + q] != L) phi[k->trip[3 * t + q]] += 2.0 / 3.0 * B[(L + t) * ldb];
+    phi[L] = k->v1 - k->v0;
+    for (size_t j = 0; j < L; j++) phi[L] -= phi[j];
 }
 
 /* Per stratum, the running mean and sum of squared deviations (Welford's
@@ -545,16 +552,12 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws;
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
-    double *c = b->coef;
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
     welford wf = {0};
     xai_status st = V && T ? welford_init(&wf, d, err)
                            : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
-    for (size_t j = 0; st == XAI_OK && j < d; j++) {
-        phi_coefs(k, j, c);
-        for (size_t i = 0; i < P; i++) V[i * d + j] = c[i];
-    }
+    if (st == XAI_OK) coef_columns(k, V, d);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
     if (st == XAI_OK) residuals(k, b, theta);
     for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += CHUNK - 1) {
@@ -577,7 +580,7 @@ static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, bool
     xai_status st = normal_equations(k, b, err);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, NULL, err);
     if (st != XAI_OK) return st;
-    theta_to_phi(k, b->rhs, phi, b->coef);
+    phi_of_theta(k, b->rhs, 1, phi);
     for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
     if (k->n_draws < 2 || !with_se) return XAI_OK;
     return standard_errors(k, b, b->rhs, se, err);
@@ -591,11 +594,10 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool
         .rhs = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
         .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, P) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
-        .coef = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
     };
     xai_status st;
-    if (!b.A || !b.rhs || !b.rows || !b.rw || !b.coef || !b.res)
+    if (!b.A || !b.rhs || !b.rows || !b.rw || !b.res)
         st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: regression on %zu unknowns", P);
     else
         st = solve(k, &b, phi, se, with_se, err);
@@ -603,7 +605,6 @@ static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool
     xd_free(b.rhs);
     xd_free(b.rows);
     xd_free(b.rw);
-    xd_free(b.coef);
     xd_free(b.res);
     return st;
 }
@@ -635,8 +636,8 @@ static size_t triples_wanted(const ks *k, const schedule *sc, const xd_kshap_opt
  * are the coalitions, a complement pair stored side by side taken as one
  * (row u: its first coalition first[u], weight w[u] = w_a + w_b, weighted
  * target yw[u] = w_a y'_a - w_b y'_b). The screening's denominators and the
- * Gram matrix come from popcounts, the right side from rows expanded a
- * chunk at a time, and the draws' scores from sums of rows of [theta | V]
+ * Gram matrix come from popcounts, the right side from sums of y over each
+ * column's rows, and the draws' scores from sums of rows of [theta | V]
  * picked by bits; one Cholesky solves for theta and for the v_j of the
  * standard errors together. The rows must carry few distinct weights and
  * every draw must be one complement pair, as the improved schedule makes
@@ -736,36 +737,6 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
     xd_free(T);
     xd_free(scratch);
     return st;
-}
-
-/* phi_coefs for every j at once, into column j of C (row stride ldc), in
- * O(P + m) rather than O(d P): c_j = e_j plus 2/3 on each triple holding j
- * (j < L), c_L = minus the sum of the others. */
-static void coef_columns(const ks *k, double *C, size_t ldc) {
-    size_t L = k->L;
-    for (size_t i = 0; i < k->P; i++)
-        for (size_t j = 0; j <= L; j++) C[i * ldc + j] = 0;
-    for (size_t i = 0; i < L; i++) C[i * ldc + i] = 1, C[i * ldc + L] = -1;
-    for (size_t t = 0; t < k->m; t++)
-        for (size_t q = 0; q < 3; q++) {
-            size_t f = k->trip[3 * t + q];
-            if (f == L) continue;
-            C[(L + t) * ldc + f] += 2.0 / 3.0;
-            C[(L + t) * ldc + L] -= 2.0 / 3.0;
-        }
-}
-
-/* theta_to_phi in O(P + m), theta in column 0 of B (row stride ldb):
- * phi_j = theta_j plus 2/3 of every triple holding j, and phi_L closes the
- * sum to v1 - v0. */
-static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) {
-    size_t L = k->L;
-    for (size_t j = 0; j < L; j++) phi[j] = B[j * ldb];
-    for (size_t t = 0; t < k->m; t++)
-        for (size_t q = 0; q < 3; q++)
-            if (k->trip[3 * t + q] != L) phi[k->trip[3 * t + q]] += 2.0 / 3.0 * B[(L + t) * ldb];
-    phi[L] = k->v1 - k->v0;
-    for (size_t j = 0; j < L; j++) phi[L] -= phi[j];
 }
 
 /* The rows and their bits, room for P = L + m unknowns, with the additive
