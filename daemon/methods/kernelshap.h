@@ -108,7 +108,7 @@ static inline bool xd_kshap_is_complement(const uint8_t *a, const uint8_t *b, si
  * 2 z_last), D_p the parity of a set of features xor z_last (the file's
  * comment has the math): the rows grouped in classes of equal weight, each
  * padded to whole 64-bit words. */
-enum { XD_KSHAP_MAX_CLASSES = 64 };
+enum { XD_KSHAP_MAX_CLASSES = 128 };   /* more than the sizes of any d with triples */
 
 typedef struct xd_kshap_bits {
     size_t n, d;            /* rows, features */
