@@ -333,8 +333,8 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
     // 150 rows in 3 weight classes (so classes are padded inside words): the
     // rows' bits, times 2 a_p (1 - 2 z_last), are the columns above; the Gram
     // is sum w x x^T; bits_times is the 0/1 pattern times V and bits_tsum its
-    // transpose times y. With every kernel version and with the portable code
-    // alone, bit for bit the same.
+    // transpose times y. With the CPU's kernels, without AVX-512 and with the
+    // portable code alone, bit for bit the same.
     const size_t d = 9, last = d - 1;
     BitRows r = bit_rows(d, 150, 3, 7);
     auto cols = some_columns(d);
@@ -345,9 +345,10 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
     std::vector<double> V(P * qs), I(P * qs, 0.0), y(64 * 8, 0.0);
     for (size_t i = 0; i < V.size(); i++) V[i] = shapt::hash_unit(900 + i) - 0.5;
     for (size_t p = 0; p < P; p++) I[p * qs + p] = 1.0;
-    std::vector<double> G[2], X[2], T[2], Y[2];
-    for (int portable = 0; portable < 2; portable++) {
-        xd_kshap_set_portable(portable == 1);
+    const xd_kshap_isa_limit limits[3] = {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE};
+    std::vector<double> G[3], X[3], T[3], Y[3];
+    for (int v = 0; v < 3; v++) {
+        xd_kshap_limit_isa(limits[v]);
         xd_kshap_bits b;
         bool fits = false;
         xai_error err;
@@ -357,24 +358,25 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
         EXPECT_EQ(3u, b.n_class);
         std::vector<double> val;
         set_columns(&b, cols, last, val);
-        G[portable].assign(P * P, 0);
-        X[portable].assign(r.n * qs, 0);
-        T[portable].assign(r.n * qs, 0);
-        Y[portable].assign(P, 0);
-        std::vector<double> scratch(qs);
-        xd_kshap_bits_gram(&b, val.data(), P, G[portable].data());
-        xd_kshap_bits_times(&b, 0, r.n, I.data(), qs, X[portable].data(), scratch.data());
-        xd_kshap_bits_times(&b, 0, r.n, V.data(), qs, T[portable].data(), scratch.data());
+        G[v].assign(P * P, 0);
+        X[v].assign(r.n * qs, 0);
+        T[v].assign(r.n * qs, 0);
+        Y[v].assign(P, 0);
+        xd_kshap_bits_gram(&b, val.data(), P, G[v].data());
+        xd_kshap_bits_times(&b, 0, r.n, I.data(), qs, X[v].data());
+        xd_kshap_bits_times(&b, 0, r.n, V.data(), qs, T[v].data());
         ASSERT_LE(64 * b.W, y.size());
         for (size_t u = 0; u < r.n; u++) y[b.pos[u]] = shapt::hash_unit(7000 + u) - 0.5;
-        xd_kshap_bits_tsum(&b, y.data(), P, Y[portable].data());
+        xd_kshap_bits_tsum(&b, y.data(), P, Y[v].data());
         xd_kshap_bits_release(&b);
     }
-    xd_kshap_set_portable(false);
-    EXPECT_EQ(0, memcmp(G[0].data(), G[1].data(), P * P * sizeof(double)));
-    EXPECT_EQ(0, memcmp(X[0].data(), X[1].data(), r.n * qs * sizeof(double)));
-    EXPECT_EQ(0, memcmp(T[0].data(), T[1].data(), r.n * qs * sizeof(double)));
-    EXPECT_EQ(0, memcmp(Y[0].data(), Y[1].data(), P * sizeof(double)));
+    xd_kshap_limit_isa(XD_ISA_ALL);
+    for (int v = 1; v < 3; v++) {
+        EXPECT_EQ(0, memcmp(G[0].data(), G[v].data(), P * P * sizeof(double))) << v;
+        EXPECT_EQ(0, memcmp(X[0].data(), X[v].data(), r.n * qs * sizeof(double))) << v;
+        EXPECT_EQ(0, memcmp(T[0].data(), T[v].data(), r.n * qs * sizeof(double))) << v;
+        EXPECT_EQ(0, memcmp(Y[0].data(), Y[v].data(), P * sizeof(double))) << v;
+    }
     std::vector<double> ysum(P, 0.0);
     for (size_t u = 0; u < r.n; u++) {
         const uint8_t *z = &r.z[u * d];
@@ -434,8 +436,8 @@ TEST(KernelShap, ScreeningFindsPlantedTriples) {
         wr[i] = r.w[i] * res;
     }
     EXPECT_EQ(84u, xd_kshap_n_triples(d));
-    for (int portable = 0; portable < 2; portable++) {
-        xd_kshap_set_portable(portable == 1);
+    for (xd_kshap_isa_limit limit : {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
+        xd_kshap_limit_isa(limit);
         xd_kshap_bits b;
         bool fits = false;
         xai_error err;
@@ -449,24 +451,27 @@ TEST(KernelShap, ScreeningFindsPlantedTriples) {
         EXPECT_EQ(t2, std::vector<size_t>(got + 3, got + 6));
         xd_kshap_bits_release(&b);
     }
-    xd_kshap_set_portable(false);
+    xd_kshap_limit_isa(XD_ISA_ALL);
 }
 
 TEST(KernelShap, PortableKernelsGiveTheSameBits) {
-    // The whole estimator with the default three-way terms, once with the
-    // CPU's kernels and once with the portable ones: identical values and
-    // standard errors (every version adds the same numbers in the same order).
+    // The whole estimator with the default three-way terms, with the CPU's
+    // kernels, without AVX-512 and with the portable ones alone: identical
+    // values and standard errors (every version adds the same numbers in the
+    // same order).
     // d = 40 has more than 31 standard-error columns, past the AVX-512 row
     // sums; efficiency holds to rounding either way.
     for (size_t d : {20, 40}) {
         Game g = shapt::nonlinear_game(d, 3, 8);
         KsRun a = kshap(g, opts(5));
-        xd_kshap_set_portable(true);
-        KsRun b = kshap(g, opts(5));
-        xd_kshap_set_portable(false);
+        for (xd_kshap_isa_limit limit : {XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
+            xd_kshap_limit_isa(limit);
+            KsRun b = kshap(g, opts(5));
+            xd_kshap_limit_isa(XD_ISA_ALL);
+            EXPECT_EQ(0, memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)));
+            EXPECT_EQ(0, memcmp(a.se.data(), b.se.data(), a.se.size() * sizeof(double)));
+        }
         EXPECT_GT(a.info.n_triples, 0u);
-        EXPECT_EQ(0, memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)));
-        EXPECT_EQ(0, memcmp(a.se.data(), b.se.data(), a.se.size() * sizeof(double)));
         std::vector<uint8_t> zero(d, 0), one(d, 1);
         EXPECT_NEAR(g.value(one.data()) - g.value(zero.data()), shapt::sum(a.phi), 1e-9);
         for (double s : a.se) EXPECT_TRUE(std::isfinite(s) && s > 0);

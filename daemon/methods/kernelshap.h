@@ -120,22 +120,23 @@ typedef struct xd_kshap_bits {
     size_t *pos;            /* n: the bit of each row */
     uint64_t *feat;         /* d x W: bit = z_j of the row's coalition */
     uint64_t *col;          /* W x stride, word-major: D_p in col[w * stride + p] */
-    uint64_t *set;          /* stride + 8: scratch, the columns a row has */
+    uint64_t *set;          /* stride + 8: scratch, the columns a row has (times) */
 } xd_kshap_bits;
 
 /* Whether the CPU has the instructions a version of the bit kernels or of
- * the screening needs: always false off x86-64 with GCC or Clang, and
- * after xd_kshap_set_portable(true), which tests use to check that every
- * version of a kernel gives the same bits (not to be flipped while another
- * thread runs them). */
+ * the screening needs: always false off x86-64 with GCC or Clang, and as
+ * xd_kshap_limit_isa allows, which tests use to check that every version
+ * of a kernel gives the same bits (not to be changed while another thread
+ * runs them). */
 typedef enum {
     XD_ISA_POPCNT,
     XD_ISA_AVX2,
     XD_ISA_AVX512F,
     XD_ISA_AVX512_POPCNT,   /* AVX-512 F, DQ and VPOPCNTDQ */
 } xd_kshap_isa;
+typedef enum { XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE } xd_kshap_isa_limit;
 bool xd_kshap_use_isa(xd_kshap_isa isa);
-void xd_kshap_set_portable(bool on);
+void xd_kshap_limit_isa(xd_kshap_isa_limit limit);
 
 /* Rows u = 0..n-1: coalition first[u] of z (bytes 0 or 1, d per row),
  * weight w[u]; room for P columns. *fits is false (and b empty) when the
@@ -163,9 +164,9 @@ void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, dou
 void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, double *out);
 
 /* T (m x qs) = X V for the rows u0..u0+m-1 with X[r][p] = 1 where the row
- * has D_p, else 0: V is P x qs (qs a multiple of 8), scratch qs doubles. */
+ * has D_p, else 0: V is P x qs, qs a multiple of 4. Uses b->set. */
 void xd_kshap_bits_times(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
-                         size_t qs, double *T, double *scratch);
+                         size_t qs, double *T);
 
 /* ---- three-way terms (kernelshap_triples.c) ------------------------------ */
 

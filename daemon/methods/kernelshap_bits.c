@@ -22,7 +22,7 @@
  * AVX-512 (VPOPCNTDQ for the Gram) the kernels run eight columns per
  * instruction; otherwise one at a time, with POPCNT where the CPU has it.
  * Every version adds the same numbers in the same order, so all give the
- * same bits (xd_kshap_set_portable lets a test compare them).
+ * same bits (xd_kshap_limit_isa lets a test compare them).
  */
 #include <string.h>
 #include "../core/core.h"
@@ -36,13 +36,15 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-static bool portable_only;
+static xd_kshap_isa_limit isa_limit = XD_ISA_ALL;
 
-void xd_kshap_set_portable(bool on) { portable_only = on; }
+void xd_kshap_limit_isa(xd_kshap_isa_limit limit) { isa_limit = limit; }
 
 bool xd_kshap_use_isa(xd_kshap_isa isa) {
 #if defined(__GNUC__) && defined(__x86_64__)
-    if (portable_only) return false;
+    if (isa_limit == XD_ISA_NONE) return false;
+    if (isa_limit == XD_ISA_BELOW_AVX512 && (isa == XD_ISA_AVX512F || isa == XD_ISA_AVX512_POPCNT))
+        return false;
     __builtin_cpu_init();
     switch (isa) {
     case XD_ISA_POPCNT: return __builtin_cpu_supports("popcnt");
@@ -199,6 +201,46 @@ __attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static void gram_avx
         }
     }
 }
+/* Four entries per step with AVX2, which has no vector popcount: each byte
+ * counted by a 16-entry table (PSHUFB on its two nibbles), the bytes of a
+ * 64-bit lane summed by PSADBW; the count, below 2^52, made a double
+ * exactly by the 2^52 trick. Lane by lane the same as gram_row. */
+__attribute__((target("avx2"))) static void gram_avx2(const xd_kshap_bits *b, const double *val,
+                                                      size_t P, double *G) {
+    const uint64_t *col = b->col;
+    size_t S = b->stride;
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                           2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const __m256i exp52 = _mm256_set1_epi64x(0x4330000000000000LL);
+    const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    double lane[4];
+    for (size_t p = 0; p < P; p++) {
+        for (size_t q0 = p & ~(size_t)3; q0 < P; q0 += 4) {
+            __m256d acc = _mm256_setzero_pd();
+            size_t w = 0;
+            for (size_t c = 0; c < b->n_class; c++) {
+                __m256i cnt = zero;
+                for (; w < b->class_end[c]; w++) {
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(col + w * S + q0));
+                    x = _mm256_and_si256(x, _mm256_set1_epi64x((long long)col[w * S + p]));
+                    __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(x, nibble));
+                    __m256i hi = _mm256_shuffle_epi8(
+                        table, _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble));
+                    cnt = _mm256_add_epi64(cnt, _mm256_sad_epu8(_mm256_add_epi8(lo, hi), zero));
+                }
+                __m256d n = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(cnt, exp52)), two52);
+                acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_set1_pd(b->class_w[c]), n));
+            }
+            acc = _mm256_mul_pd(acc, _mm256_set1_pd(val[p]));
+            _mm256_storeu_pd(lane, acc);
+            for (size_t i = 0; i < 4 && q0 + i < P; i++) {
+                size_t q = q0 + i;
+                if (q >= p) G[p * P + q] = lane[i] * val[q];
+            }
+        }
+    }
+}
 #endif
 
 /* The upper triangle by one of the versions, then the lower by copy. */
@@ -206,6 +248,8 @@ void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, dou
 #ifdef XD_BITS_DISPATCH
     if (xd_kshap_use_isa(XD_ISA_AVX512_POPCNT))
         gram_avx512(b, val, P, G);
+    else if (xd_kshap_use_isa(XD_ISA_AVX2))
+        gram_avx2(b, val, P, G);
     else if (xd_kshap_use_isa(XD_ISA_POPCNT))
         gram_popcnt(b, val, P, G);
     else
@@ -303,94 +347,168 @@ void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, doubl
 
 /* ---- rows times a matrix --------------------------------------------------- */
 
-/* T[r] = sum of the rows p of V (qs doubles each) where row u0 + r has D_p:
- * the set columns in increasing p, taken alternately into two sums that
- * are added at the end (two chains of additions in flight). */
-ALWAYS_INLINE void times_row(const uint64_t *word, unsigned sh, const double *V, size_t P,
-                             size_t qs, double *t, double *t2) {
-    memset(t, 0, qs * sizeof *t);
-    memset(t2, 0, qs * sizeof *t2);
-    bool odd = false;
+/* The columns p < P that the row at bit sh of word[] has, in increasing
+ * order, into set; returns their number. No branch: the bits are random. */
+ALWAYS_INLINE size_t row_set(const uint64_t *word, unsigned sh, size_t P, uint64_t *set) {
+    size_t ns = 0;
     for (size_t p = 0; p < P; p++) {
-        if (!((word[p] >> sh) & 1u)) continue;
-        double *acc = odd ? t2 : t;
-        for (size_t j = 0; j < qs; j++) acc[j] += V[p * qs + j];
-        odd = !odd;
+        set[ns] = p;
+        ns += (word[p] >> sh) & 1u;
     }
-    for (size_t j = 0; j < qs; j++) t[j] += t2[j];
+    return ns;
+}
+
+/* t[0..qs) = the sum of the rows set[0..ns) of V (qs doubles each, qs a
+ * multiple of 4): each lane sums the rows at even places of the list and
+ * those at odd places in list order, then adds the two (two chains of
+ * additions in flight); four lanes per GCC vector, sixteen per pass. */
+typedef double quad __attribute__((vector_size(4 * sizeof(double))));
+
+ALWAYS_INLINE void add_quad(quad *acc, const double *x) {
+    quad q;
+    memcpy(&q, x, sizeof q);
+    *acc += q;
+}
+
+ALWAYS_INLINE void sum_rows(const double *V, size_t qs, const uint64_t *set, size_t ns,
+                            double *t) {
+    size_t c = 0;
+    for (; c + 16 <= qs; c += 16) {
+        quad a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        size_t i = 0;
+        for (; i + 2 <= ns; i += 2) {
+            const double *x = V + set[i] * qs + c, *y = V + set[i + 1] * qs + c;
+            add_quad(&a0, x), add_quad(&a1, x + 4), add_quad(&a2, x + 8), add_quad(&a3, x + 12);
+            add_quad(&b0, y), add_quad(&b1, y + 4), add_quad(&b2, y + 8), add_quad(&b3, y + 12);
+        }
+        if (i < ns) {
+            const double *x = V + set[i] * qs + c;
+            add_quad(&a0, x), add_quad(&a1, x + 4), add_quad(&a2, x + 8), add_quad(&a3, x + 12);
+        }
+        a0 += b0, a1 += b1, a2 += b2, a3 += b3;
+        memcpy(t + c, &a0, sizeof a0);
+        memcpy(t + c + 4, &a1, sizeof a1);
+        memcpy(t + c + 8, &a2, sizeof a2);
+        memcpy(t + c + 12, &a3, sizeof a3);
+    }
+    for (; c < qs; c += 4) {
+        quad a = {0}, b = {0};
+        size_t i = 0;
+        for (; i + 2 <= ns; i += 2)
+            add_quad(&a, V + set[i] * qs + c), add_quad(&b, V + set[i + 1] * qs + c);
+        if (i < ns) add_quad(&a, V + set[i] * qs + c);
+        a += b;
+        memcpy(t + c, &a, sizeof a);
+    }
+}
+
+ALWAYS_INLINE void times_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
+                              size_t qs, double *T) {
+    for (size_t r = 0; r < m; r++) {
+        size_t pos = b->pos[u0 + r];
+        size_t ns = row_set(b->col + (pos / 64) * b->stride, (unsigned)(pos % 64), b->P, b->set);
+        sum_rows(V, qs, b->set, ns, T + r * qs);
+    }
 }
 
 static void times_plain(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
-                        size_t qs, double *T, double *t2) {
-    for (size_t r = 0; r < m; r++) {
-        size_t pos = b->pos[u0 + r];
-        times_row(b->col + (pos / 64) * b->stride, (unsigned)(pos % 64), V, b->P, qs,
-                  T + r * qs, t2);
-    }
+                        size_t qs, double *T) {
+    times_rows(b, u0, m, V, qs, T);
 }
 
 #ifdef XD_BITS_DISPATCH
-/* The same sums eight doubles at a time, for qs <= 32: the row's set
- * columns are listed first, then taken two at a time into the two sums. */
+/* row_set four columns at a time: the row's bit moved to each lane's sign
+ * (MOVMSKPD), the lanes that have it packed to the front by a permutation
+ * from a table of the 16 masks. */
+__attribute__((target("avx2"))) static void times_avx2(const xd_kshap_bits *b, size_t u0,
+                                                       size_t m, const double *V, size_t qs,
+                                                       double *T) {
+    static const int32_t pack[16][8] = {
+        {0, 1, 2, 3, 4, 5, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {2, 3, 0, 1, 4, 5, 6, 7},
+        {0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 0, 1, 2, 3, 6, 7}, {0, 1, 4, 5, 2, 3, 6, 7},
+        {2, 3, 4, 5, 0, 1, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {6, 7, 0, 1, 2, 3, 4, 5},
+        {0, 1, 6, 7, 2, 3, 4, 5}, {2, 3, 6, 7, 0, 1, 4, 5}, {0, 1, 2, 3, 6, 7, 4, 5},
+        {4, 5, 6, 7, 0, 1, 2, 3}, {0, 1, 4, 5, 6, 7, 2, 3}, {2, 3, 4, 5, 6, 7, 0, 1},
+        {0, 1, 2, 3, 4, 5, 6, 7}};
+    uint64_t *set = b->set;
+    for (size_t r = 0; r < m; r++) {
+        size_t pos = b->pos[u0 + r], ns = 0;
+        const uint64_t *word = b->col + (pos / 64) * b->stride;
+        __m128i up = _mm_cvtsi32_si128(63 - (int)(pos % 64));
+        __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3), four = _mm256_set1_epi64x(4);
+        for (size_t p0 = 0; p0 < b->P; p0 += 4) {  /* words past P are 0 (stride) */
+            __m256i x = _mm256_sll_epi64(_mm256_loadu_si256((const __m256i *)(word + p0)), up);
+            int k = _mm256_movemask_pd(_mm256_castsi256_pd(x));
+            __m256i perm = _mm256_loadu_si256((const __m256i *)pack[k]);
+            _mm256_storeu_si256((__m256i *)(set + ns), _mm256_permutevar8x32_epi32(idx, perm));
+            ns += (size_t)__builtin_popcount((unsigned)k);
+            idx = _mm256_add_epi64(idx, four);
+        }
+        sum_rows(V, qs, set, ns, T + r * qs);
+    }
+}
+
+/* The row's list eight columns at a time (compress), the same sums. */
 __attribute__((target("avx512f"))) static void times_avx512(const xd_kshap_bits *b, size_t u0,
                                                             size_t m, const double *V,
-                                                            size_t qs, double *T,
-                                                            uint64_t *set) {
-    size_t P = b->P, nv = qs / 8;
+                                                            size_t qs, double *T) {
+    uint64_t *set = b->set;
     for (size_t r = 0; r < m; r++) {
         size_t pos = b->pos[u0 + r], ns = 0;
         const uint64_t *word = b->col + (pos / 64) * b->stride;
         __m512i bit = _mm512_set1_epi64((long long)(1ull << (pos % 64)));
         __m512i idx = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), eight = _mm512_set1_epi64(8);
-        for (size_t p0 = 0; p0 < P; p0 += 8) {  /* words past P are 0 (stride) */
+        for (size_t p0 = 0; p0 < b->P; p0 += 8) {  /* words past P are 0 (stride) */
             __mmask8 k = _mm512_test_epi64_mask(_mm512_loadu_si512((const void *)(word + p0)), bit);
             _mm512_storeu_si512((void *)(set + ns), _mm512_maskz_compress_epi64(k, idx));
             ns += (size_t)__builtin_popcount(k);
             idx = _mm512_add_epi64(idx, eight);
         }
-        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        if (qs != 32) {
+            sum_rows(V, qs, set, ns, T + r * qs);
+            continue;
+        }
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;   /* sum_rows, qs = 32 */
         __m512d b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         size_t i = 0;
         for (; i + 2 <= ns; i += 2) {
-            const double *x = V + set[i] * qs, *y = V + set[i + 1] * qs;
+            const double *x = V + set[i] * 32, *y = V + set[i + 1] * 32;
             a0 = _mm512_add_pd(a0, _mm512_loadu_pd(x));
+            a1 = _mm512_add_pd(a1, _mm512_loadu_pd(x + 8));
+            a2 = _mm512_add_pd(a2, _mm512_loadu_pd(x + 16));
+            a3 = _mm512_add_pd(a3, _mm512_loadu_pd(x + 24));
             b0 = _mm512_add_pd(b0, _mm512_loadu_pd(y));
-            if (nv > 1) {
-                a1 = _mm512_add_pd(a1, _mm512_loadu_pd(x + 8));
-                b1 = _mm512_add_pd(b1, _mm512_loadu_pd(y + 8));
-            }
-            if (nv > 2) {
-                a2 = _mm512_add_pd(a2, _mm512_loadu_pd(x + 16));
-                b2 = _mm512_add_pd(b2, _mm512_loadu_pd(y + 16));
-            }
-            if (nv > 3) {
-                a3 = _mm512_add_pd(a3, _mm512_loadu_pd(x + 24));
-                b3 = _mm512_add_pd(b3, _mm512_loadu_pd(y + 24));
-            }
+            b1 = _mm512_add_pd(b1, _mm512_loadu_pd(y + 8));
+            b2 = _mm512_add_pd(b2, _mm512_loadu_pd(y + 16));
+            b3 = _mm512_add_pd(b3, _mm512_loadu_pd(y + 24));
         }
         if (i < ns) {
-            const double *x = V + set[i] * qs;
+            const double *x = V + set[i] * 32;
             a0 = _mm512_add_pd(a0, _mm512_loadu_pd(x));
-            if (nv > 1) a1 = _mm512_add_pd(a1, _mm512_loadu_pd(x + 8));
-            if (nv > 2) a2 = _mm512_add_pd(a2, _mm512_loadu_pd(x + 16));
-            if (nv > 3) a3 = _mm512_add_pd(a3, _mm512_loadu_pd(x + 24));
+            a1 = _mm512_add_pd(a1, _mm512_loadu_pd(x + 8));
+            a2 = _mm512_add_pd(a2, _mm512_loadu_pd(x + 16));
+            a3 = _mm512_add_pd(a3, _mm512_loadu_pd(x + 24));
         }
-        double *t = T + r * qs;
+        double *t = T + r * 32;
         _mm512_storeu_pd(t, _mm512_add_pd(a0, b0));
-        if (nv > 1) _mm512_storeu_pd(t + 8, _mm512_add_pd(a1, b1));
-        if (nv > 2) _mm512_storeu_pd(t + 16, _mm512_add_pd(a2, b2));
-        if (nv > 3) _mm512_storeu_pd(t + 24, _mm512_add_pd(a3, b3));
+        _mm512_storeu_pd(t + 8, _mm512_add_pd(a1, b1));
+        _mm512_storeu_pd(t + 16, _mm512_add_pd(a2, b2));
+        _mm512_storeu_pd(t + 24, _mm512_add_pd(a3, b3));
     }
 }
 #endif
 
 void xd_kshap_bits_times(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
-                         size_t qs, double *T, double *scratch) {
+                         size_t qs, double *T) {
 #ifdef XD_BITS_DISPATCH
-    if (qs <= 32 && xd_kshap_use_isa(XD_ISA_AVX512F)) {
-        times_avx512(b, u0, m, V, qs, T, b->set);
+    if (xd_kshap_use_isa(XD_ISA_AVX512F)) {
+        times_avx512(b, u0, m, V, qs, T);
+        return;
+    }
+    if (xd_kshap_use_isa(XD_ISA_AVX2)) {
+        times_avx2(b, u0, m, V, qs, T);
         return;
     }
 #endif
-    times_plain(b, u0, m, V, qs, T, scratch);
+    times_plain(b, u0, m, V, qs, T);
 }

@@ -709,18 +709,17 @@ static void bit_normal_equations(bit_fit *f, size_t P, double *rhs, size_t ld) {
  * residuals are r_a = y'_a - x.theta and r_b = y'_b + x.theta, and its
  * score g_u = c_u (r_a - r_b) x. */
 static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_error *err) {
-    size_t P = k->P, d = k->d, d1 = d + 1, qs = (d1 + 7) & ~(size_t)7, N = k->n_draws;
+    size_t P = k->P, d = k->d, d1 = d + 1, qs = (d1 + 3) & ~(size_t)3, N = k->n_draws;
     welford wf = {0};
     double *V = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *V);
     double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
-    double *scratch = xd_try_malloc(xd_mul(qs, sizeof *scratch));
-    xai_status st = V && T && scratch ? welford_init(&wf, d, err)
-                                     : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    xai_status st = V && T ? welford_init(&wf, d, err)
+                           : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     for (size_t p = 0; st == XAI_OK && p < P; p++)    /* V = diag(2 a) B, rows padded */
         for (size_t j = 0; j < d1; j++) V[p * qs + j] = f->val[p] * f->B[p * d1 + j];
     for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
         size_t m = XD_MIN((size_t)ROWS, N - u0);
-        xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, V, qs, T, scratch);
+        xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, V, qs, T);
         for (size_t r = 0; r < m; r++) {
             size_t u = u0 + r, a = k->da[u];
             double sign = row_sign(k, f, f->n_fixed + u), *t = T + r * qs;
@@ -735,7 +734,6 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
     welford_release(&wf);
     xd_free(V);
     xd_free(T);
-    xd_free(scratch);
     return st;
 }
 
