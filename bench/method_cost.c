@@ -11,7 +11,7 @@
  *
  * One JSON object per line:
  *   {"bench":"method_cost","method":..,"d":30,"evals":..,"ns_per_eval":..,
- *    "reps":..,"malloc":"default"|"xaid"}
+ *    "reps":..,"malloc":"default"|"xaid","isa":"all"|"below-avx512"|"none"}
  * ns_per_eval is process CPU time per evaluation. Every method runs twice:
  * with glibc's malloc as it comes, then with xaid's setting
  * (xd_alloc_keep_freed), under which a job reuses the pages of the one
@@ -55,11 +55,12 @@ static xai_status oracle_eval(void *ctx, const uint8_t *m, size_t n, double *y, 
  * megabytes back to the kernel at its last free, so the next job faults
  * them in again; "xaid": after xd_alloc_keep_freed, as the daemon runs. */
 static const char *malloc_mode = "default";
+static const char *isa = "all";  /* main's argument, see there */
 
 static void report(const char *method, size_t evals, double seconds) {
     printf("{\"bench\":\"method_cost\",\"method\":\"%s\",\"d\":%d,\"evals\":%zu,"
-           "\"ns_per_eval\":%.1f,\"reps\":%d,\"malloc\":\"%s\"}\n",
-           method, D, evals, 1e9 * seconds / (double)evals, REPS, malloc_mode);
+           "\"ns_per_eval\":%.1f,\"reps\":%d,\"malloc\":\"%s\",\"isa\":\"%s\"}\n",
+           method, D, evals, 1e9 * seconds / (double)evals, REPS, malloc_mode, isa);
     fflush(stdout);
 }
 
@@ -185,7 +186,21 @@ static void bench_end_to_end(void) {
     xai_space_free(space);
 }
 
-int main(void) {
+/* Optional argument: the instruction sets KernelSHAP's bit kernels may use
+ * ("all", "below-avx512", "none"), to measure on one machine what CPUs
+ * without AVX-512, or without anything past x86-64, would get. */
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        isa = argv[1];
+        if (strcmp(isa, "below-avx512") == 0) {
+            xd_kshap_limit_isa(XD_ISA_BELOW_AVX512);
+        } else if (strcmp(isa, "none") == 0) {
+            xd_kshap_limit_isa(XD_ISA_NONE);
+        } else if (strcmp(isa, "all") != 0) {
+            fprintf(stderr, "usage: method_cost [all|below-avx512|none]\n");
+            return 2;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {    /* as inside xaid, which keeps freed memory for the next job */
             xd_alloc_keep_freed();
