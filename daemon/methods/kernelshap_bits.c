@@ -18,11 +18,12 @@
  * of the rows of V for the columns it has).
  *
  * The column bits are stored word-major (word w of every column side by
- * side), so one word of eight columns is one 512-bit load. On x86-64 with
- * AVX-512 (VPOPCNTDQ for the Gram) the kernels run eight columns per
- * instruction; otherwise one at a time, with POPCNT where the CPU has it.
- * Every version adds the same numbers in the same order, so all give the
- * same bits (xd_kshap_limit_isa lets a test compare them).
+ * side), so one word of eight columns is one 512-bit load. On x86-64 the
+ * kernels have versions for AVX-512 (VPOPCNTDQ for the Gram: eight columns
+ * per instruction), for AVX2 (four, counting nibbles by table) and POPCNT,
+ * and in plain C, chosen by the CPU. Every version adds the same numbers in
+ * the same order, so all give the same bits (xd_kshap_limit_isa lets a
+ * test compare them).
  */
 #include <string.h>
 #include "../core/core.h"
