@@ -193,9 +193,9 @@ int main(int argc, char **argv) {
     if (argc > 1) {
         isa = argv[1];
         if (strcmp(isa, "below-avx512") == 0) {
-            xd_kshap_limit_isa(XD_ISA_BELOW_AVX512);
+            xd_cpu_limit(XD_ISA_BELOW_AVX512);
         } else if (strcmp(isa, "none") == 0) {
-            xd_kshap_limit_isa(XD_ISA_NONE);
+            xd_cpu_limit(XD_ISA_NONE);
         } else if (strcmp(isa, "all") != 0) {
             fprintf(stderr, "usage: method_cost [all|below-avx512|none]\n");
             return 2;

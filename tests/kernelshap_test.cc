@@ -9,6 +9,9 @@
 
 #include "engine_fixtures.h"
 #include "shap_models.h"
+extern "C" {
+#include "core/core.h"
+}
 
 using shapt::Game;
 
@@ -345,10 +348,10 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
     std::vector<double> V(P * qs), I(P * qs, 0.0), y(64 * 8, 0.0);
     for (size_t i = 0; i < V.size(); i++) V[i] = shapt::hash_unit(900 + i) - 0.5;
     for (size_t p = 0; p < P; p++) I[p * qs + p] = 1.0;
-    const xd_kshap_isa_limit limits[3] = {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE};
+    const xd_isa_limit limits[3] = {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE};
     std::vector<double> G[3], X[3], T[3], Y[3];
     for (int v = 0; v < 3; v++) {
-        xd_kshap_limit_isa(limits[v]);
+        xd_cpu_limit(limits[v]);
         xd_kshap_bits b;
         bool fits = false;
         xai_error err;
@@ -370,7 +373,7 @@ TEST(KernelShapBits, RowsGramAndProductsMatchTheWrittenOutDesign) {
         xd_kshap_bits_tsum(&b, y.data(), P, Y[v].data());
         xd_kshap_bits_release(&b);
     }
-    xd_kshap_limit_isa(XD_ISA_ALL);
+    xd_cpu_limit(XD_ISA_ALL);
     for (int v = 1; v < 3; v++) {
         EXPECT_EQ(0, memcmp(G[0].data(), G[v].data(), P * P * sizeof(double))) << v;
         EXPECT_EQ(0, memcmp(X[0].data(), X[v].data(), r.n * qs * sizeof(double))) << v;
@@ -436,8 +439,8 @@ TEST(KernelShap, ScreeningFindsPlantedTriples) {
         wr[i] = r.w[i] * res;
     }
     EXPECT_EQ(84u, xd_kshap_n_triples(d));
-    for (xd_kshap_isa_limit limit : {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
-        xd_kshap_limit_isa(limit);
+    for (xd_isa_limit limit : {XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
+        xd_cpu_limit(limit);
         xd_kshap_bits b;
         bool fits = false;
         xai_error err;
@@ -451,7 +454,7 @@ TEST(KernelShap, ScreeningFindsPlantedTriples) {
         EXPECT_EQ(t2, std::vector<size_t>(got + 3, got + 6));
         xd_kshap_bits_release(&b);
     }
-    xd_kshap_limit_isa(XD_ISA_ALL);
+    xd_cpu_limit(XD_ISA_ALL);
 }
 
 TEST(KernelShap, PortableKernelsGiveTheSameBits) {
@@ -464,10 +467,10 @@ TEST(KernelShap, PortableKernelsGiveTheSameBits) {
     for (size_t d : {20, 40}) {
         Game g = shapt::nonlinear_game(d, 3, 8);
         KsRun a = kshap(g, opts(5));
-        for (xd_kshap_isa_limit limit : {XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
-            xd_kshap_limit_isa(limit);
+        for (xd_isa_limit limit : {XD_ISA_BELOW_AVX512, XD_ISA_NONE}) {
+            xd_cpu_limit(limit);
             KsRun b = kshap(g, opts(5));
-            xd_kshap_limit_isa(XD_ISA_ALL);
+            xd_cpu_limit(XD_ISA_ALL);
             EXPECT_EQ(0, memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)));
             EXPECT_EQ(0, memcmp(a.se.data(), b.se.data(), a.se.size() * sizeof(double)));
         }

@@ -36,6 +36,24 @@ void xd_free(void *p);
  * is kept. A no-op without glibc. */
 void xd_alloc_keep_freed(void);
 
+/* For the bit kernels compiled once per instruction set: always inlined
+ * into each version, so each gets its own code. */
+#define XD_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Whether the CPU has the instructions a version of a bit kernel needs
+ * (cpu.c): always false off x86-64 with GCC or Clang, and only what
+ * xd_cpu_limit allows, which tests and benches use to run every version on
+ * one machine (not to be changed while another thread runs the kernels). */
+typedef enum {
+    XD_ISA_POPCNT,
+    XD_ISA_AVX2,
+    XD_ISA_AVX512F,
+    XD_ISA_AVX512_POPCNT,   /* AVX-512 F, DQ and VPOPCNTDQ */
+} xd_isa;
+typedef enum { XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE } xd_isa_limit;
+bool xd_cpu_has(xd_isa isa);
+void xd_cpu_limit(xd_isa_limit limit);
+
 /* The set bits of x. Inline arithmetic: without -mpopcnt the builtin is a
  * call into libgcc, which costs more than the counting around it (the bit
  * kernels of anchors and KernelSHAP have POPCNT versions besides). */

@@ -17,15 +17,13 @@
 #define XD_POPCNT_DISPATCH 1
 #endif
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
 /* The loops, inlined into each version below; `hw` is a constant in each,
  * so the other popcount disappears. */
-ALWAYS_INLINE size_t bits(uint64_t x, bool hw) {
+XD_ALWAYS_INLINE size_t bits(uint64_t x, bool hw) {
     return hw ? (size_t)__builtin_popcountll(x) : xd_popcount64(x);
 }
 
-ALWAYS_INLINE size_t count_both(const uint64_t *a, const uint64_t *b, const uint64_t *lab,
+XD_ALWAYS_INLINE size_t count_both(const uint64_t *a, const uint64_t *b, const uint64_t *lab,
                                 size_t RW, size_t *pos, bool hw) {
     size_t n = 0, p = 0;
     for (size_t r = 0; r < RW; r++) {
@@ -37,7 +35,7 @@ ALWAYS_INLINE size_t count_both(const uint64_t *a, const uint64_t *b, const uint
     return n;
 }
 
-ALWAYS_INLINE void count_sets(const uint64_t *rows, size_t RW, const uint64_t *lab,
+XD_ALWAYS_INLINE void count_sets(const uint64_t *rows, size_t RW, const uint64_t *lab,
                               const uint32_t *orders, size_t size, size_t count, uint64_t *acc,
                               double *n, double *pos, bool hw) {
     for (size_t i = 0; i < count; i++) {
@@ -56,7 +54,7 @@ ALWAYS_INLINE void count_sets(const uint64_t *rows, size_t RW, const uint64_t *l
     }
 }
 
-ALWAYS_INLINE void count_children(const uint64_t *base, const uint64_t *rows, size_t RW,
+XD_ALWAYS_INLINE void count_children(const uint64_t *base, const uint64_t *rows, size_t RW,
                                   const uint64_t *lab, const size_t *slot, size_t m, double *n,
                                   double *pos, bool hw) {
     for (size_t f = 0; f < m; f++) {
@@ -99,7 +97,7 @@ POPCNT static void children_popcnt(const uint64_t *base, const uint64_t *rows, s
                                    double *pos) {
     count_children(base, rows, RW, lab, slot, m, n, pos, true);
 }
-#define HAVE_POPCNT() __builtin_cpu_supports("popcnt")
+#define HAVE_POPCNT() xd_cpu_has(XD_ISA_POPCNT)
 #else
 #define HAVE_POPCNT() 0
 #define both_popcnt both_plain

@@ -123,21 +123,6 @@ typedef struct xd_kshap_bits {
     uint64_t *set;          /* stride + 8: scratch, the columns a row has (times) */
 } xd_kshap_bits;
 
-/* Whether the CPU has the instructions a version of the bit kernels or of
- * the screening needs: always false off x86-64 with GCC or Clang, and as
- * xd_kshap_limit_isa allows, which tests use to check that every version
- * of a kernel gives the same bits (not to be changed while another thread
- * runs them). */
-typedef enum {
-    XD_ISA_POPCNT,
-    XD_ISA_AVX2,
-    XD_ISA_AVX512F,
-    XD_ISA_AVX512_POPCNT,   /* AVX-512 F, DQ and VPOPCNTDQ */
-} xd_kshap_isa;
-typedef enum { XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE } xd_kshap_isa_limit;
-bool xd_kshap_use_isa(xd_kshap_isa isa);
-void xd_kshap_limit_isa(xd_kshap_isa_limit limit);
-
 /* Rows u = 0..n-1: coalition first[u] of z (bytes 0 or 1, d per row),
  * weight w[u]; room for P columns. *fits is false (and b empty) when the
  * rows carry more than XD_KSHAP_MAX_CLASSES distinct weights. */

@@ -22,7 +22,7 @@
  * kernels have versions for AVX-512 (VPOPCNTDQ for the Gram: eight columns
  * per instruction), for AVX2 (four, counting nibbles by table) and POPCNT,
  * and in plain C, chosen by the CPU. Every version adds the same numbers in
- * the same order, so all give the same bits (xd_kshap_limit_isa lets a
+ * the same order, so all give the same bits (xd_cpu_limit lets a
  * test compare them).
  */
 #include <string.h>
@@ -35,34 +35,7 @@
 #include <immintrin.h>
 #endif
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-static xd_kshap_isa_limit isa_limit = XD_ISA_ALL;
-
-void xd_kshap_limit_isa(xd_kshap_isa_limit limit) { isa_limit = limit; }
-
-bool xd_kshap_use_isa(xd_kshap_isa isa) {
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (isa_limit == XD_ISA_NONE) return false;
-    if (isa_limit == XD_ISA_BELOW_AVX512 && (isa == XD_ISA_AVX512F || isa == XD_ISA_AVX512_POPCNT))
-        return false;
-    __builtin_cpu_init();
-    switch (isa) {
-    case XD_ISA_POPCNT: return __builtin_cpu_supports("popcnt");
-    case XD_ISA_AVX2: return __builtin_cpu_supports("avx2");
-    case XD_ISA_AVX512F: return __builtin_cpu_supports("avx512f");
-    case XD_ISA_AVX512_POPCNT:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vpopcntdq");
-    }
-    return false;
-#else
-    (void)isa;
-    return false;
-#endif
-}
-
-ALWAYS_INLINE uint64_t pop(uint64_t x, bool hw) {
+XD_ALWAYS_INLINE uint64_t pop(uint64_t x, bool hw) {
     return hw ? (uint64_t)__builtin_popcountll(x) : (uint64_t)xd_popcount64(x);
 }
 
@@ -142,12 +115,12 @@ void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t 
 
 /* ---- the Gram matrix ----------------------------------------------------- */
 
-/* G[p][q] for q in [q0, q1), p <= q, one entry at a time. */
-ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t P, size_t p,
-                            size_t q0, size_t q1, double *G, bool hw) {
+/* G[p][q] for q in [p, P), one entry at a time. */
+XD_ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t P, size_t p,
+                               double *G, bool hw) {
     const uint64_t *col = b->col;
     size_t S = b->stride;
-    for (size_t q = q0; q < q1; q++) {
+    for (size_t q = p; q < P; q++) {
         double acc = 0;
         size_t w = 0;
         for (size_t c = 0; c < b->n_class; c++) {
@@ -160,14 +133,14 @@ ALWAYS_INLINE void gram_row(const xd_kshap_bits *b, const double *val, size_t P,
 }
 
 static void gram_plain(const xd_kshap_bits *b, const double *val, size_t P, double *G) {
-    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, p, P, G, false);
+    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, G, false);
 }
 
 #ifdef XD_BITS_DISPATCH
 __attribute__((target("popcnt"))) static void gram_popcnt(const xd_kshap_bits *b,
                                                            const double *val, size_t P,
                                                            double *G) {
-    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, p, P, G, true);
+    for (size_t p = 0; p < P; p++) gram_row(b, val, P, p, G, true);
 }
 
 /* Eight entries G[p][q0..q0+8) per step: the same counts and the same
@@ -178,8 +151,7 @@ __attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static void gram_avx
     size_t S = b->stride;
     double lane[8];
     for (size_t p = 0; p < P; p++) {
-        size_t q0 = p & ~(size_t)7;
-        for (; q0 + 8 <= S && q0 < P; q0 += 8) {
+        for (size_t q0 = p & ~(size_t)7; q0 < P; q0 += 8) {  /* q0 + 8 <= stride */
             __m512d acc = _mm512_setzero_pd();
             size_t w = 0;
             for (size_t c = 0; c < b->n_class; c++) {
@@ -247,11 +219,11 @@ __attribute__((target("avx2"))) static void gram_avx2(const xd_kshap_bits *b, co
 /* The upper triangle by one of the versions, then the lower by copy. */
 void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, double *G) {
 #ifdef XD_BITS_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_AVX512_POPCNT))
+    if (xd_cpu_has(XD_ISA_AVX512_POPCNT))
         gram_avx512(b, val, P, G);
-    else if (xd_kshap_use_isa(XD_ISA_AVX2))
+    else if (xd_cpu_has(XD_ISA_AVX2))
         gram_avx2(b, val, P, G);
-    else if (xd_kshap_use_isa(XD_ISA_POPCNT))
+    else if (xd_cpu_has(XD_ISA_POPCNT))
         gram_popcnt(b, val, P, G);
     else
 #endif
@@ -261,7 +233,7 @@ void xd_kshap_bits_gram(const xd_kshap_bits *b, const double *val, size_t P, dou
 
 /* ---- weights of single columns ------------------------------------------ */
 
-ALWAYS_INLINE void weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
+XD_ALWAYS_INLINE void weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
                              double *out, bool hw) {
     for (size_t j = j0; j < b->d; j++) {
         const uint64_t *f = b->feat + j * b->W;
@@ -291,7 +263,7 @@ __attribute__((target("popcnt"))) static void weigh_popcnt(const xd_kshap_bits *
 void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
                              double *out) {
 #ifdef XD_BITS_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_POPCNT)) {
+    if (xd_cpu_has(XD_ISA_POPCNT)) {
         weigh_popcnt(b, x, j0, out);
         return;
     }
@@ -319,9 +291,9 @@ static void tsum_plain(const xd_kshap_bits *b, const double *y, size_t P, double
 __attribute__((target("avx512f"))) static void tsum_avx512(const xd_kshap_bits *b,
                                                            const double *y, size_t P,
                                                            double *out) {
+    __m512i one = _mm512_set1_epi64(1);
     for (size_t p0 = 0; p0 < P; p0 += 8) {
         __m512d acc = _mm512_setzero_pd();
-        __m512i one = _mm512_set1_epi64(1);
         for (size_t w = 0; w < b->W; w++) {
             __m512i x = _mm512_loadu_si512((const void *)(b->col + w * b->stride + p0));
             for (unsigned i = 0; i < 64; i++, x = _mm512_srli_epi64(x, 1)) {
@@ -338,7 +310,7 @@ __attribute__((target("avx512f"))) static void tsum_avx512(const xd_kshap_bits *
 
 void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, double *out) {
 #ifdef XD_BITS_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_AVX512F)) {
+    if (xd_cpu_has(XD_ISA_AVX512F)) {
         tsum_avx512(b, y, P, out);
         return;
     }
@@ -350,7 +322,7 @@ void xd_kshap_bits_tsum(const xd_kshap_bits *b, const double *y, size_t P, doubl
 
 /* The columns p < P that the row at bit sh of word[] has, in increasing
  * order, into set; returns their number. No branch: the bits are random. */
-ALWAYS_INLINE size_t row_set(const uint64_t *word, unsigned sh, size_t P, uint64_t *set) {
+XD_ALWAYS_INLINE size_t row_set(const uint64_t *word, unsigned sh, size_t P, uint64_t *set) {
     size_t ns = 0;
     for (size_t p = 0; p < P; p++) {
         set[ns] = p;
@@ -365,13 +337,13 @@ ALWAYS_INLINE size_t row_set(const uint64_t *word, unsigned sh, size_t P, uint64
  * additions in flight); four lanes per GCC vector, sixteen per pass. */
 typedef double quad __attribute__((vector_size(4 * sizeof(double))));
 
-ALWAYS_INLINE void add_quad(quad *acc, const double *x) {
+XD_ALWAYS_INLINE void add_quad(quad *acc, const double *x) {
     quad q;
     memcpy(&q, x, sizeof q);
     *acc += q;
 }
 
-ALWAYS_INLINE void sum_rows(const double *V, size_t qs, const uint64_t *set, size_t ns,
+XD_ALWAYS_INLINE void sum_rows(const double *V, size_t qs, const uint64_t *set, size_t ns,
                             double *t) {
     size_t c = 0;
     for (; c + 16 <= qs; c += 16) {
@@ -403,7 +375,7 @@ ALWAYS_INLINE void sum_rows(const double *V, size_t qs, const uint64_t *set, siz
     }
 }
 
-ALWAYS_INLINE void times_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
+XD_ALWAYS_INLINE void times_rows(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
                               size_t qs, double *T) {
     for (size_t r = 0; r < m; r++) {
         size_t pos = b->pos[u0 + r];
@@ -502,11 +474,11 @@ __attribute__((target("avx512f"))) static void times_avx512(const xd_kshap_bits 
 void xd_kshap_bits_times(const xd_kshap_bits *b, size_t u0, size_t m, const double *V,
                          size_t qs, double *T) {
 #ifdef XD_BITS_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_AVX512F)) {
+    if (xd_cpu_has(XD_ISA_AVX512F)) {
         times_avx512(b, u0, m, V, qs, T);
         return;
     }
-    if (xd_kshap_use_isa(XD_ISA_AVX2)) {
+    if (xd_cpu_has(XD_ISA_AVX2)) {
         times_avx2(b, u0, m, V, qs, T);
         return;
     }

@@ -89,14 +89,10 @@ static void triple_at(size_t d, const size_t *start, size_t np, size_t rank, siz
  * 4 [b_T xor b_last], a weighted popcount (xd_kshap_bits_weigh_xor). */
 enum { LANES = 8 };
 
-#if defined(__GNUC__)
-#define XD_SCREEN_VECTOR 1
 typedef float lanes_f __attribute__((vector_size(LANES * sizeof(float))));
-#endif
 #if defined(__GNUC__) && defined(__x86_64__)
 #define XD_SCREEN_DISPATCH 1
 #endif
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef struct screen_dots {
     size_t d, n_pad;
@@ -106,14 +102,13 @@ typedef struct screen_dots {
     double *n1;             /* per c in (b, d): v1 . s_c */
 } screen_dots;
 
-#ifdef XD_SCREEN_VECTOR
-ALWAYS_INLINE double lane_sum(const lanes_f *v) {
+XD_ALWAYS_INLINE double lane_sum(const lanes_f *v) {
     double s = 0;
     for (int i = 0; i < LANES; i++) s += (double)(*v)[i];
     return s;
 }
 
-ALWAYS_INLINE void dots_vector(const screen_dots *sd, size_t a, size_t b) {
+XD_ALWAYS_INLINE void dots_vector(const screen_dots *sd, size_t a, size_t b) {
     const float *S = sd->S;
     size_t n = sd->n_pad, c0 = b + 1, c = c0;
     for (size_t i = 0; i < n; i += LANES) {
@@ -162,26 +157,11 @@ __attribute__((target("avx2"))) static void dots_avx2(const screen_dots *sd, siz
     dots_vector(sd, a, b);
 }
 #endif
-#else
-/* Without vector types: the same products and sums, lane by lane. */
-static void dots_plain(const screen_dots *sd, size_t a, size_t b) {
-    size_t n = sd->n_pad, c0 = b + 1;
-    for (size_t i = 0; i < n; i++) sd->v1[i] = sd->p1[i] * (sd->S[a * n + i] * sd->S[b * n + i]);
-    for (size_t c = c0; c < sd->d; c++) {
-        float a1[LANES] = {0};
-        for (size_t i = 0; i < n; i += LANES)
-            for (int l = 0; l < LANES; l++) a1[l] += sd->v1[i + l] * sd->S[c * n + i + l];
-        double s1 = 0;
-        for (int l = 0; l < LANES; l++) s1 += (double)a1[l];
-        sd->n1[c - c0] = s1;
-    }
-}
-#endif
 
 /* n1 for the triples (a, b, c > b). */
 static void dots(const screen_dots *sd, size_t a, size_t b) {
 #ifdef XD_SCREEN_DISPATCH
-    if (xd_kshap_use_isa(XD_ISA_AVX2)) {
+    if (xd_cpu_has(XD_ISA_AVX2)) {
         dots_avx2(sd, a, b);
         return;
     }
