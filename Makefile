@@ -22,18 +22,21 @@ CC      ?= cc
 CXX     ?= c++
 PYTHON  ?= /usr/bin/python3
 
+# pkg-config runs once, when a recipe first needs the flags (not when the
+# Makefile is read), so a `make demo` that installs the packages first still
+# finds them; demo and test also re-enter make after install-deps.
 PKGS      := libzmq msgpack libpcre2-8 openblas lapacke
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 WARN     := -Wall -Wextra -Werror
-CPPFLAGS := -Iinclude -Idaemon -D_GNU_SOURCE $(PKG_CFLAGS)
+CPPFLAGS = -Iinclude -Idaemon -D_GNU_SOURCE $(PKG_CFLAGS)
 CFLAGS_COMMON := -std=c11 $(WARN) -g
 REL_CFLAGS := $(CFLAGS_COMMON) -O2 -fPIC
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 CXXFLAGS_T := -std=c++17 -Wall -Wextra -Werror -g -O1 $(SAN_FLAGS)
-LDLIBS     := $(PKG_LIBS) -lpthread -lm
+LDLIBS     = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC    := $(filter-out daemon/server/%,$(wildcard daemon/*/*.c))
 SRV_SRC    := $(wildcard daemon/server/*.c) daemon/main.c
@@ -70,7 +73,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/rel/bench/%,$(BENCH_SRC))
 EXAMPLE_BINS:= $(patsubst %.c,$(BUILD)/rel/%,$(EXAMPLE_SRC))
 EXAMPLE_SAN := $(patsubst %.c,$(BUILD)/san/%,$(EXAMPLE_SRC))
 
-.PHONY: all test test-build demo bench install-deps install clean
+.PHONY: all test test-build test-run demo demo-run bench install-deps install clean
 .DELETE_ON_ERROR:
 
 all: $(LIBXAI) $(LIBCL) $(LIBCL_SO) $(XAID) $(XAI) $(EXAMPLE_BINS) $(BENCH_BINS)
@@ -149,12 +152,21 @@ test-build: $(TEST_BINS) $(XAID_SAN) $(XAI_SAN) $(EXAMPLE_SAN) $(XAID) $(XAI) $(
 
 # Runs every test binary and the Python tests; the last line is
 # "N passed, M failed". T=<pattern> runs only the binaries matching it.
-test: test-build
+# `make test` installs what is missing first, then builds in a fresh make
+# (so the build cannot start before apt-get has finished); test-run skips
+# the install step.
+test: install-deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: test-build
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_all.sh $(T)
 
 # ---- demo, bench -----------------------------------------------------------
 
-demo: install-deps all
+demo: install-deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh examples/demo.sh
 
 bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
@@ -164,7 +176,10 @@ bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
 
 DEB_PKGS := build-essential pkg-config libzmq3-dev libmsgpack-dev libpcre2-dev \
             libopenblas-dev liblapacke-dev libgtest-dev python3 python3-zmq \
-            python3-msgpack python3-numpy python3-sklearn
+            python3-msgpack python3-numpy python3-sklearn \
+            libcurl4-openssl-dev libjansson-dev libcsv-dev libxxhash-dev \
+            clang libclang-rt-14-dev chromium python3-distributed \
+            python3-setuptools python3-mypy python3-venv python3-pip
 
 # Installs only what is missing; npm is skipped when an npm command already
 # exists (NodeSource's nodejs ships its own npm and conflicts with Debian's).
