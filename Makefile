@@ -174,7 +174,7 @@ bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
 
 # ---- dependencies ----------------------------------------------------------
 
-DEB_PKGS := build-essential pkg-config libzmq3-dev libmsgpack-dev libpcre2-dev \
+DEB_PKGS := build-essential pkg-config ca-certificates libzmq3-dev libmsgpack-dev libpcre2-dev \
             libopenblas-dev liblapacke-dev libgtest-dev python3 python3-zmq \
             python3-msgpack python3-numpy python3-sklearn \
             libcurl4-openssl-dev libjansson-dev libcsv-dev libxxhash-dev \

@@ -11,8 +11,9 @@
 #     make demo      (must exit 0)
 #     make test      (must exit 0 and end with "N passed, 0 failed")
 #
-# Nothing from the host is visible inside but /proc, /sys, /dev and the
-# host's apt sources and resolver (to reach the same archive). The bare base
+# Nothing from the host is visible inside but /proc, /sys, /dev, the host's
+# apt sources and resolver (to reach the same archive) and the workplace's
+# egress CA and npmrc (every machine of this workplace has them). The bare base
 # is kept between runs unless FRESH=1 (debootstrap again) or it is removed.
 #
 # Usage (as root, from the repository root):  sh tests/fresh_machine.sh
@@ -67,6 +68,16 @@ check() { # step: a new copy of the bare base, the tree, then `make step` in it
     mount --bind /dev "$WORK/dev"
     mount --bind /dev/pts "$WORK/dev/pts"
     mkdir -p "$WORK/dev/shm" && mount -t tmpfs shm "$WORK/dev/shm"
+    # This workplace's network trust, which every machine here has: its
+    # egress CA (ca-certificates adds it when the project installs that
+    # package) and npm's cafile setting. Nothing else of the host's.
+    if [ -d /usr/local/share/ca-certificates ]; then
+        mkdir -p "$WORK/usr/local/share/ca-certificates"
+        cp -r /usr/local/share/ca-certificates/. "$WORK/usr/local/share/ca-certificates/"
+    fi
+    for f in /etc/npmrc /usr/etc/npmrc; do
+        [ -f "$f" ] && mkdir -p "$WORK$(dirname "$f")" && cp "$f" "$WORK$f"
+    done
     mkdir -p "$WORK/root/xaid"
     git archive HEAD | tar -x -C "$WORK/root/xaid"
     echo "fresh_machine: make $step (log: $LOG/$step.log)"
