@@ -51,7 +51,7 @@ static xai_status eval_game(const xd_method_ctx *mc, double *v, xai_error *err) 
         size_t c = XD_MIN(chunk, n - base);
         for (size_t r = 0; r < c; r++)
             for (size_t i = 0; i < d; i++) masks[r * d + i] = ((base + r) >> i) & 1;
-        st = xd_method_eval_targets(mc, masks, c, v + base, n, err);
+        st = xd_method_eval_targets(mc, masks, c, v + base, 1, n, err);
         xai_eval_set_progress(mc->ev, (double)(base + c) / (double)n);
     }
     xd_free(masks);

@@ -33,16 +33,7 @@ static xai_status problem_eval(void *ctx, const uint8_t *masks, size_t n, double
         memset(row, 1, p->d);
         for (size_t j = 0; j < p->dv; j++) row[p->vary[j]] = masks[r * p->dv + j];
     }
-    if (p->mc->n_targets == 1) return xd_method_eval_target(p->mc, p->wide, n, y, err);
-    const xd_method_ctx *mc = p->mc;
-    double *out = xd_try_malloc(xd_mul(xd_mul(n, mc->k), sizeof *out));
-    if (out == NULL) return xd_err(err, XAI_ERR_NOMEM, "outputs for %zu masks", n);
-    xai_status st = xai_eval_masks(mc->ev, p->wide, n, out, err);
-    for (size_t r = 0; st == XAI_OK && r < n; r++)          /* row-major, as the oracle's */
-        for (size_t t = 0; t < mc->n_targets; t++)
-            y[r * mc->n_targets + t] = out[r * mc->k + mc->targets[t]];
-    xd_free(out);
-    return st;
+    return xd_method_eval_targets(p->mc, p->wide, n, y, p->mc->n_targets, 1, err);  /* mask-major */
 }
 
 static void problem_progress(void *ctx, double fraction) {

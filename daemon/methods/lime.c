@@ -101,7 +101,7 @@ static xai_status sample_masks(const xd_method_ctx *mc, const lime_opts *o, lime
     xd_method_rng(mc, &r, 1);
     xd_lime_text_masks(&r, d, n, wk->masks, scratch, scratch + d + 1);
     xd_free(scratch);
-    xai_status st = xd_method_eval_targets(mc, wk->masks, n, wk->y, n, err);
+    xai_status st = xd_method_eval_targets(mc, wk->masks, n, wk->y, 1, n, err);
     if (st != XAI_OK) return st;
     xd_lime_text_weights(wk->masks, n, d, o->width > 0 ? o->width : 25.0, wk->w);
     for (size_t i = 0; i < n * d; i++) wk->X[i] = wk->masks[i] ? 1.0 : 0.0;
@@ -129,7 +129,7 @@ static xai_status sample_rows(const xd_method_ctx *mc, const lime_opts *o, lime_
                                 wk->rows, wk->w, wk->conditions, err);
     xai_batch b = {.kind = XAI_INPUT_ROWS, .n = n, .cols = d, .rows = wk->rows};
     if (st == XAI_OK) st = xai_eval_inputs(mc->ev, &b, out, err);
-    if (st == XAI_OK) xd_method_pick_targets(mc, out, n, wk->y, n);
+    if (st == XAI_OK) xd_method_pick_targets(mc, out, n, wk->y, 1, n);
 cleanup:
     xd_free(out);
     xd_free(names);

@@ -52,15 +52,16 @@ void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream);
 xai_status xd_method_eval_target(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
                                  double *y, xai_error *err);
 
-/* Evaluates masks once and copies the explained columns out, target-major:
- * y[t * ld + i] = output targets[t] of mask i (ld >= n). */
+/* Evaluates masks once and copies the explained columns out: y[t * ts + i *
+ * rs] = output targets[t] of mask i. Target-major is (rs, ts) = (1, ld),
+ * ld >= n; mask-major (rs, ts) = (n_targets, 1). With one target y[i]. */
 xai_status xd_method_eval_targets(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
-                                  double *y, size_t ld, xai_error *err);
+                                  double *y, size_t rs, size_t ts, xai_error *err);
 
-/* Copies the explained columns of n output rows (k per row) target-major
- * into y[t * ld + i]. */
+/* Copies the explained columns of n output rows (k per row) into y[t * ts +
+ * i * rs]. */
 void xd_method_pick_targets(const xd_method_ctx *mc, const double *out, size_t n, double *y,
-                            size_t ld);
+                            size_t rs, size_t ts);
 
 /* A zeroed result of the context's shape: xai_result_new for a single
  * target, xai_result_new_multi with n_targets rows otherwise. */

@@ -92,7 +92,7 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     memset(masks + n_win * d, 0, d);                /* last: everything removed */
     for (size_t j = 0; j < n_win; j++)
         memset(masks + j * d + window_start(j, d, w, stride), 0, w);
-    st = xd_method_eval_targets(mc, masks, n_win + 1, y, ld, err);
+    st = xd_method_eval_targets(mc, masks, n_win + 1, y, 1, ld, err);
     if (st != XAI_OK) goto cleanup;
     xai_eval_set_progress(mc->ev, 1.0);
     for (size_t t = 0; t < kt; t++) {

@@ -231,19 +231,19 @@ void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream) {
 }
 
 void xd_method_pick_targets(const xd_method_ctx *mc, const double *out, size_t n, double *y,
-                            size_t ld) {
+                            size_t rs, size_t ts) {
     for (size_t t = 0; t < mc->n_targets; t++)
-        for (size_t i = 0; i < n; i++) y[t * ld + i] = out[i * mc->k + mc->targets[t]];
+        for (size_t i = 0; i < n; i++) y[t * ts + i * rs] = out[i * mc->k + mc->targets[t]];
 }
 
 xai_status xd_method_eval_targets(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
-                                  double *y, size_t ld, xai_error *err) {
+                                  double *y, size_t rs, size_t ts, xai_error *err) {
     if (n == 0) return XAI_OK;
     if (mc->n_targets == 1) return xd_method_eval_target(mc, masks, n, y, err);
     double *out = xd_try_malloc(xd_mul(xd_mul(n, mc->k), sizeof *out));
     if (out == NULL) return xd_err(err, XAI_ERR_NOMEM, "outputs for %zu masks", n);
     xai_status st = xai_eval_masks(mc->ev, masks, n, out, err);
-    if (st == XAI_OK) xd_method_pick_targets(mc, out, n, y, ld);
+    if (st == XAI_OK) xd_method_pick_targets(mc, out, n, y, rs, ts);
     xd_free(out);
     return st;
 }
