@@ -7,6 +7,7 @@
 // round trip of the matrix form.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -244,6 +245,47 @@ TEST(MultiTarget, KernelShapRowsEqualSingleRuns) {
     xai_value_set_str(shap, "schedule", "shap");
     same_as_single_runs(text, "kernelshap", 1e-12, shap);
     xai_value_free(shap);
+    xai_value *kmeans = xai_value_map();     // the background summarized first
+    xai_value_set_int(kmeans, "background_kmeans", 3);
+    same_as_single_runs(rows, "kernelshap", 1e-12, kmeans);
+    xai_value_free(kmeans);
+}
+
+// The joint decisions (tol, per_feature allocation) still give every target
+// estimates that add up to f_t(x) - base_t, and a stop that every target met.
+TEST(MultiTarget, JointStoppingKeepsEfficiencyPerTarget) {
+    ThreeRows rows;
+    for (const char *method : {"kernelshap", "shapley_sampling"}) {
+        xai_value *p = params_for(method, 5);
+        xai_value_set_str(p, "target", "all");
+        xai_value_set_float(p, "tol", 0.2);
+        if (std::string(method) == "shapley_sampling") {
+            xai_value_set_str(p, "estimator", "per_feature");
+            xai_value_set_int(p, "max_evals", 20000);
+        } else {
+            xai_value_set_int(p, "nsamples", 1000);
+        }
+        xai_result *r = run(rows.eval(), method, p);
+        ASSERT_NE(r, nullptr);
+        size_t d = r->d;
+        double worst = 0;
+        for (size_t t = 0; t < 3; t++) {
+            double s = 0, lo = INFINITY, hi = -INFINITY, se = 0;
+            for (size_t i = 0; i < d; i++) {
+                double v = r->values[t * d + i];
+                s += v, lo = std::min(lo, v), hi = std::max(hi, v);
+                se = std::max(se, r->stderrs[t * d + i]);
+            }
+            EXPECT_NEAR(s, r->fxs[t] - r->base_values[t], 1e-9) << method << " " << t;
+            worst = std::max(worst, se / (hi - lo));
+        }
+        // rel_se reports the worst target; converged means all met tol
+        EXPECT_NEAR(xai_value_get_number(xai_value_get(r->extra, "rel_se")), worst, 1e-12) << method;
+        if (xai_value_get_bool(xai_value_get(r->extra, "converged"))) {
+            EXPECT_LT(worst, 0.2) << method;
+        }
+        xai_result_free(r);
+    }
 }
 
 // The screened triples really are chosen per target: the fit with triples
