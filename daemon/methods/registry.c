@@ -154,7 +154,7 @@ static xai_status complete_result(xai_result *r, const xd_method *m, const xd_me
     if (r->target_name == NULL && model->class_names && model->class_names[mc->target])
         r->target_name = xd_strdup(model->class_names[mc->target]);
     r->fx = mc->fx;
-    if (r->targets != NULL && r->n_targets != mc->n_targets)
+    if (mc->multi != (r->targets != NULL) || (r->targets && r->n_targets != mc->n_targets))
         return xd_err(err, XAI_ERR_INTERNAL, "%s: %zu result rows for %zu targets", m->name,
                       r->n_targets, mc->n_targets);
     for (size_t t = 0; r->targets && t < mc->n_targets; t++) {
