@@ -37,6 +37,7 @@ static double clock_s(clockid_t id) {
 }
 
 static double model_us;   /* spin per row */
+static bool additive;     /* kernelshap without the three-way terms */
 
 static uint32_t word_hash(const char *s, size_t n) {
     uint32_t h = 2166136261u;
@@ -94,6 +95,7 @@ static int explain_once(xai_space *space, const char *method, const char *target
     xai_value_set_int(p, "seed", 1);
     if (target) xai_value_set_str(p, "target", target);
     if (strcmp(method, "kernelshap") == 0) xai_value_set_int(p, "nsamples", 2048);
+    if (strcmp(method, "kernelshap") == 0 && additive) xai_value_set_bool(p, "interactions", false);
     if (strcmp(method, "shapley_sampling") == 0) xai_value_set_int(p, "max_evals", 4096);
     if (strcmp(method, "lime") == 0) xai_value_set_int(p, "num_samples", 2000);
     xai_result *r = NULL;
@@ -125,11 +127,11 @@ static int best_of(xai_space *space, const char *method, const char *target, run
 static int bench_method(xai_space *space, size_t d, const char *method) {
     run one, all;
     if (best_of(space, method, NULL, &one) || best_of(space, method, "all", &all)) return 1;
-    printf("{\"bench\":\"multi_target\",\"method\":\"%s\",\"d\":%zu,\"k\":%d,\"model_us\":%g,"
+    printf("{\"bench\":\"multi_target\",\"method\":\"%s%s\",\"d\":%zu,\"k\":%d,\"model_us\":%g,"
            "\"rows_single\":%llu,\"rows_multi\":%llu,\"rows_ratio\":%.4f,"
            "\"cpu_single_s\":%.5f,\"cpu_multi_s\":%.5f,\"cpu_ratio\":%.4f,"
            "\"wall_single_s\":%.5f,\"wall_multi_s\":%.5f,\"wall_ratio\":%.4f}\n",
-           method, d, K, model_us, (unsigned long long)one.rows, (unsigned long long)all.rows,
+           method, additive ? "_additive" : "", d, K, model_us, (unsigned long long)one.rows, (unsigned long long)all.rows,
            (double)all.rows / (double)one.rows, one.cpu, all.cpu, all.cpu / one.cpu, one.wall,
            all.wall, all.wall / one.wall);
     fflush(stdout);
@@ -145,7 +147,10 @@ static xai_space *text_space(xai_tokenizer *tz, const char *text, xai_tokens **t
     return s;
 }
 
-int main(void) {
+/* Arguments (optional, for profiling one case): a method name, then the
+ * model's microseconds per row, then "additive" (kernelshap without
+ * three-way terms). */
+int main(int argc, char **argv) {
     /* 14 words for exact_shapley (2^14 coalitions), 40 for the others. */
     const char *short_text = "Win a free cruise today, click here to claim the prize before Friday";
     const char *long_text =
@@ -160,9 +165,13 @@ int main(void) {
     const char *methods[] = {"occlusion", "exact_shapley", "kernelshap", "shapley_sampling", "lime"};
     const double costs[] = {0, 20, 100};
     int rc = 0;
+    const char *only = argc > 1 ? argv[1] : NULL;
+    additive = argc > 3 && strcmp(argv[3], "additive") == 0;
     for (size_t c = 0; c < 3 && rc == 0; c++) {
-        model_us = costs[c];
+        model_us = argc > 2 ? atof(argv[2]) : costs[c];
+        if (argc > 2 && c > 0) break;
         for (size_t i = 0; i < 5 && rc == 0; i++) {
+            if (only && strcmp(only, methods[i]) != 0) continue;
             bool exact = strcmp(methods[i], "exact_shapley") == 0;
             xai_space *s = exact ? ss : sl;
             rc = bench_method(s, xai_space_n_features(s), methods[i]);
