@@ -136,8 +136,8 @@ xai_status xd_shap_run(const xd_method_ctx *mc, const char *method, xd_shap_esti
     if (st != XAI_OK) goto cleanup;
     size_t kt = mc->n_targets;
     so.k = kt;
-    so.phi = xd_try_calloc(xd_mul(p.dv, kt) + 1, sizeof *so.phi);
-    so.se = xd_try_calloc(xd_mul(p.dv, kt) + 1, sizeof *so.se);
+    so.phi = xd_try_calloc(XD_MAX(xd_mul(p.dv, kt), 1), sizeof *so.phi);
+    so.se = xd_try_calloc(XD_MAX(xd_mul(p.dv, kt), 1), sizeof *so.se);
     if (kt > 1) {
         so.bases = xd_try_calloc(kt, sizeof *so.bases);
         so.fulls = xd_try_calloc(kt, sizeof *so.fulls);

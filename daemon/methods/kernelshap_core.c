@@ -638,7 +638,7 @@ static xai_status solve_alloc_and_run(ks *k, double *phi, double *se, bool with_
     size_t P = k->P;
     solve_buf b = {
         .A = xd_try_malloc(xd_mul(P * P + 1, sizeof(double))),
-        .rhs = xd_try_malloc(xd_mul(xd_mul(P, k->kt) + 1, sizeof(double))),
+        .rhs = xd_try_calloc(XD_MAX(xd_mul(P, k->kt), 1), sizeof(double)),
         .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, P) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
@@ -835,7 +835,7 @@ static xai_status bit_additive(ks *k, bit_fit *f, double *phi, xai_error *err) {
         if (st == XAI_OK) phi_of_theta(k, rhs, 1, phi);
         return st;
     }
-    double *R = xd_try_malloc(xd_mul(xd_mul(L, kt) + 1, sizeof *R));
+    double *R = xd_try_calloc(XD_MAX(xd_mul(L, kt), 1), sizeof *R);
     if (R == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu targets", kt);
     xd_kshap_bits_gram(&f->bits, f->val, L, f->A);
     for (size_t t = 0; t < kt; t++) {

@@ -74,7 +74,7 @@ static xai_status work_alloc(lime_work *wk, size_t n, size_t d, size_t kt, bool 
     memset(wk, 0, sizeof *wk);
     wk->d = d;
     wk->kt = kt;
-    size_t nd = xd_mul(n, d) + 1, dk = xd_mul(d, kt) + 1;
+    size_t nd = xd_mul(n, d) + 1, dk = XD_MAX(xd_mul(d, kt), 1);
     wk->X = xd_try_malloc(xd_mul(nd, sizeof(double)));
     wk->y = xd_try_malloc(xd_mul(xd_mul(n, kt), sizeof(double)));
     wk->w = xd_try_malloc(xd_mul(n, sizeof(double)));

@@ -28,7 +28,7 @@ xai_result *xai_result_new_multi(const char *method, size_t d, size_t n_targets)
     if (r == NULL) return NULL;
     xd_free(r->values);
     r->n_targets = n_targets;
-    r->values = xd_try_calloc(xd_mul(d, n_targets) + 1, sizeof *r->values);
+    r->values = xd_try_calloc(XD_MAX(xd_mul(d, n_targets), 1), sizeof *r->values);
     r->targets = xd_try_calloc(n_targets, sizeof *r->targets);
     r->target_names = xd_try_calloc(n_targets, sizeof *r->target_names);
     r->fxs = xd_try_malloc(xd_mul(n_targets, sizeof *r->fxs));
@@ -44,7 +44,7 @@ xai_result *xai_result_new_multi(const char *method, size_t d, size_t n_targets)
 
 xai_status xai_result_alloc_stderrs(xai_result *r) {
     if (r->stderrs != NULL) return XAI_OK;
-    r->stderrs = xd_try_calloc(xd_mul(r->d, r->n_targets ? r->n_targets : 1) + 1,
+    r->stderrs = xd_try_calloc(XD_MAX(xd_mul(r->d, r->n_targets ? r->n_targets : 1), 1),
                                sizeof *r->stderrs);
     return r->stderrs ? XAI_OK : XAI_ERR_NOMEM;
 }

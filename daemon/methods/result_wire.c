@@ -235,7 +235,7 @@ static xai_status get_mat(const xai_value *m, const char *key, bool rows_form, s
     if (rows_form && (xai_value_type(v) != XAI_V_ARRAY || xai_value_len(v) != rows))
         return xd_err(err, XAI_ERR_BAD_REQUEST, "result: '%s' must be %zu arrays of %zu numbers",
                       key, rows, d);
-    double *x = xd_try_calloc(xd_mul(rows, d) + 1, sizeof *x);
+    double *x = xd_try_calloc(XD_MAX(xd_mul(rows, d), 1), sizeof *x);
     if (x == NULL) return xd_err(err, XAI_ERR_NOMEM, "result: '%s' of %zu numbers", key, d);
     xai_status st = XAI_OK;
     for (size_t t = 0; st == XAI_OK && t < rows; t++)

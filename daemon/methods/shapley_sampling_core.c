@@ -330,7 +330,7 @@ xai_status xd_shapley_sampling(const xd_oracle *o, size_t d, const xd_ss_opts *o
     xai_rng_seed(&s.rng, opts->seed, 0x7373);
     s.perm = xd_try_malloc(xd_mul(d + 1, sizeof *s.perm));
     s.scratch = xd_try_malloc(xd_mul(d + 1, sizeof *s.scratch));
-    s.c = xd_try_malloc(xd_mul(xd_mul(d, k) + 1, sizeof *s.c));
+    s.c = xd_try_calloc(XD_MAX(xd_mul(d, k), 1), sizeof *s.c);
     s.v0 = xd_try_calloc(k, sizeof *s.v0);
     s.v1 = xd_try_calloc(k, sizeof *s.v1);
     xai_status st = stat_alloc(&s.st, d * k, err);
