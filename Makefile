@@ -171,6 +171,7 @@ demo-run: all
 
 bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
 	@for b in $(BENCH_BINS); do BUILD=$(BUILD) $$b || exit 1; done
+	@BUILD=$(BUILD) $(PYTHON) bench/multi_target_daemon.py
 
 # ---- dependencies ----------------------------------------------------------
 

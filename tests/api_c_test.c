@@ -119,6 +119,36 @@ static void test_accessors(void) {
     xai_result_free(r);
 }
 
+/* The per-target accessors on both result forms: a single-target result is
+ * its one row, a multi-target one is read row by row, the old accessors
+ * read row 0, and indices past the rows give NaN / NULL / -1. */
+static void test_target_accessors(void) {
+    xai_result *one = xai_result_new("occlusion", 2), *two = xai_result_new_multi("lime", 2, 2);
+    CHECK(one != NULL && two != NULL, "xai_result_new_multi");
+    CHECK(xai_result_new_multi("lime", 2, 0) == NULL, "zero targets");
+    if (one == NULL || two == NULL) goto done;
+    one->target = 3;
+    one->values[1] = 0.5;
+    one->fx = 0.25;
+    CHECK(xai_result_n_targets(one) == 1 && xai_result_target_at(one, 0) == 3, "one row");
+    CHECK(xai_result_value_at(one, 0, 1) == 0.5 && xai_result_fx_at(one, 0) == 0.25, "row 0");
+    CHECK(xai_result_target_at(one, 1) == -1 && isnan(xai_result_value_at(one, 1, 0)), "row 1");
+    CHECK(two->targets != NULL && two->n_targets == 2, "multi form");
+    two->targets[0] = 1, two->targets[1] = 0;
+    two->fxs[1] = 0.125;
+    two->base_values[1] = -2;
+    for (size_t i = 0; i < 4; i++) two->values[i] = (double)i;
+    CHECK(xai_result_alloc_stderrs(two) == XAI_OK && two->stderrs[3] == 0, "stderrs k' x d");
+    CHECK(xai_result_n_targets(two) == 2 && xai_result_target_at(two, 1) == 0, "targets");
+    CHECK(xai_result_value_at(two, 1, 0) == 2 && xai_result_value(two, 1) == 1, "rows");
+    CHECK(xai_result_fx_at(two, 1) == 0.125 && xai_result_base_value_at(two, 1) == -2, "fx, base");
+    CHECK(xai_result_stderr_at(two, 1, 1) == 0 && isnan(xai_result_stderr_at(two, 2, 0)), "se");
+    CHECK(xai_result_target_name_at(two, 0) == NULL && xai_result_n_targets(NULL) == 0, "names");
+done:
+    xai_result_free(one);
+    xai_result_free(two);
+}
+
 static xai_status never(void *ctx, const xai_batch *b, double *out, xai_error *err) {
     (void)ctx, (void)b, (void)out, (void)err;
     return XAI_OK;
@@ -148,6 +178,7 @@ int main(void) {
     test_status_table();
     test_null_safety();
     test_accessors();
+    test_target_accessors();
     test_argument_checks();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -627,6 +627,47 @@ TEST_F(XaidE2E, OcclusionOnWordModelMatchesHand) {
     xai_result_free(r);
 }
 
+// Both classes from one job ("target": "all"): per class the closed form
+// of the hand test above (ham = 1 - spam, so its row is the negative), read
+// through the per-target accessors, with the model rows of one target.
+TEST_F(XaidE2E, AllTargetsFromOneJobMatchHand) {
+    xai_value *params = xai_value_map();
+    xai_value_set_str(params, "target", "all");
+    xai_job_request rq = {};
+    rq.model = "words";
+    rq.method = "occlusion";
+    rq.text = "Free money for the meeting, win";
+    rq.params = params;
+    xai_result *r = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &r, &err), XAI_OK) << err.message;
+    xai_value_free(params);
+    const double S = 2.5, w[6] = {2.0, 1.5, 0, 0, -1.5, 1.0};
+    ASSERT_EQ(xai_result_n_targets(r), 2u);
+    EXPECT_EQ(xai_result_target_at(r, 0), 0);
+    EXPECT_EQ(xai_result_target_at(r, 1), 1);
+    EXPECT_EQ(xai_result_target_at(r, 2), -1);
+    EXPECT_STREQ(xai_result_target_name_at(r, 0), "ham");
+    EXPECT_STREQ(xai_result_target_name_at(r, 1), "spam");
+    EXPECT_NEAR(xai_result_fx_at(r, 1), sigmoid(S), 1e-12);
+    EXPECT_NEAR(xai_result_fx_at(r, 0), 1 - sigmoid(S), 1e-12);
+    EXPECT_NEAR(xai_result_base_value_at(r, 1), sigmoid(kBias), 1e-12);
+    EXPECT_NEAR(xai_result_base_value_at(r, 0), 1 - sigmoid(kBias), 1e-12);
+    ASSERT_EQ(xai_result_n_features(r), 6u);
+    for (size_t i = 0; i < 6; i++) {
+        double spam = sigmoid(S) - sigmoid(S - w[i]);
+        EXPECT_NEAR(xai_result_value_at(r, 1, i), spam, 1e-12) << i;
+        EXPECT_NEAR(xai_result_value_at(r, 0, i), -spam, 1e-12) << i;
+        EXPECT_EQ(xai_result_value(r, i), xai_result_value_at(r, 0, i));   // old accessor: row 0
+    }
+    EXPECT_TRUE(std::isnan(xai_result_value_at(r, 2, 0)));
+    EXPECT_EQ(xai_result_fx(r), xai_result_fx_at(r, 0));
+    // One target's masks: x, 6 leave-one-out, all removed.
+    EXPECT_EQ(xai_result_stats(r)->masks_unique, 8u);
+    EXPECT_LE(xai_result_stats(r)->rows_sent, 8u);
+    xai_result_free(r);
+}
+
 // x = (1,2,3,4), one background row b = (0.5,-1,2,0): R_i = w_i (x_i - b_i) =
 // (0.5, -6, 0.5, 12); f(x) = 10.75, base f(b) = 3.75; sum R = f(x) - f(b).
 TEST_F(XaidE2E, OcclusionOnLinearRowMatchesClosedForm) {
@@ -771,6 +812,31 @@ TEST_F(XaidE2E, CliExplainJsonAndText) {
     EXPECT_EQ(out.find("pong from " + ep_), 0u) << out;
     ASSERT_EQ(run_cmd(top + "models", &out), 0);
     EXPECT_NE(out.find("ham,spam"), std::string::npos) << out;
+}
+
+// `xai explain --target all` and `--target spam,ham`: one score column per
+// class, in the order asked, and the matrix form in --json.
+TEST_F(XaidE2E, CliTargetAllShowsAColumnPerClass) {
+    std::string xai = build_dir() + "/san/xai", out;
+    std::string base = xai + " --endpoint " + ep_ + " explain --model words --no-color ";
+    ASSERT_EQ(run_cmd(base + "--text 'free report' --target all", &out), 0) << out;
+    EXPECT_NE(out.find("targets 0 (ham), 1 (spam)"), std::string::npos) << out;
+    size_t head = out.find("rank");
+    ASSERT_NE(head, std::string::npos) << out;
+    std::string header = out.substr(head, out.find('\n', head) - head);
+    EXPECT_LT(header.find("ham"), header.find("spam")) << header;
+    char row[128];   // free: spam +(sigmoid(.5) - sigmoid(-1.5)), ham the negative
+    double v = sigmoid(0.5) - sigmoid(-1.5);
+    std::snprintf(row, sizeof row, "free                     %+12.6f %+12.6f", -v, v);
+    EXPECT_NE(out.find(row), std::string::npos) << out;
+    ASSERT_EQ(run_cmd(base + "--text 'free report' --target spam,ham", &out), 0) << out;
+    EXPECT_NE(out.find("targets 1 (spam), 0 (ham)"), std::string::npos) << out;
+    std::snprintf(row, sizeof row, "free                     %+12.6f %+12.6f", v, -v);
+    EXPECT_NE(out.find(row), std::string::npos) << out;
+    ASSERT_EQ(run_cmd(base + "--text 'free report' --target 1,0 --json", &out), 0) << out;
+    EXPECT_NE(out.find("\"targets\":[1,0]"), std::string::npos) << out;
+    EXPECT_EQ(run_cmd(base + "--text 'free report' --target spam,eggs 2>&1", &out), 1);
+    EXPECT_NE(out.find("0 'ham', 1 'spam'"), std::string::npos) << out;
 }
 
 // Killing the model server mid-job ends that job with model_unavailable

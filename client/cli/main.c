@@ -4,7 +4,7 @@
  *   xai [--endpoint EP] explain --model M [--method K] (--text S | --text-file F
  *       | --row X1,X2,... | --tensor-file F | --image F.pgm [--image-max V])
  *       [--heatmap OUT.ppm|OUT.pgm [--heatmap-scale N]] [--json] [--seed N]
- *       [--target T] [--param k=v]... [--space k=v]... [--timeout-ms N]
+ *       [--target T|T1,T2,...|all] [--param k=v]... [--space k=v]... [--timeout-ms N]
  *       [--deadline-ms N] [--top N] [--no-color]
  *   xai [--endpoint EP] models | stats | ping
  *
@@ -36,7 +36,7 @@ static void usage(FILE *f) {
           "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...\n"
           "          | --tensor-file F | --image F.pgm [--image-max 1])\n"
           "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
-          "          [--json] [--seed N] [--target T] [--param key=value]... [--space key=value]...\n"
+          "          [--json] [--seed N] [--target T|T1,T2,...|all] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
           "  models   list the daemon's models\n"
           "  stats    the daemon's counters (JSON)\n"
@@ -67,9 +67,12 @@ static bool parse_long(const char *s, long lo, long *out) {
 }
 
 /* Sets params[key] to the parsed value of s. */
+/* --seed and --target; a --target with commas is a list (`ham,spam` sends
+ * ["ham", "spam"], `0,2` sends [0, 2]); `all` goes as the string. */
 static bool set_param(explain_args *a, const char *key, const char *s, char *msg, size_t len) {
     char kv[512];
-    if ((size_t)snprintf(kv, sizeof kv, "%s=%s", key, s) >= sizeof kv) {
+    bool list = strcmp(key, "target") == 0 && s[0] != '[' && strchr(s, ',') != NULL;
+    if ((size_t)snprintf(kv, sizeof kv, list ? "%s=[%s]" : "%s=%s", key, s) >= sizeof kv) {
         snprintf(msg, len, "--%s value too long", key);
         return false;
     }

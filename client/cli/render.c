@@ -8,8 +8,14 @@
  * 5% of the largest stay uncoloured. Without colour each feature token is
  * followed by its score, `token[+0.123]`. Separators between tokens are
  * printed as they are, so the text reads as it was sent.
+ *
+ * A multi-target result (several rows, `--target all` or a list) is shown
+ * as the text highlighted for its first target, then one table with a
+ * score column (and a standard-error column) per target, ranked by the
+ * largest |score| over the targets, and f(x) and the base value per target.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,49 +63,102 @@ static void render_text(FILE *f, const xai_result *r, bool color) {
     if (color) fputs("(green: supports the target, red: opposes it; stronger = larger |score|)\n", f);
 }
 
-static const xai_result *sort_ctx;
+static const double *sort_key;
 
 static int by_abs_desc(const void *a, const void *b) {
-    double x = fabs(sort_ctx->values[*(const size_t *)a]);
-    double y = fabs(sort_ctx->values[*(const size_t *)b]);
+    double x = sort_key[*(const size_t *)a], y = sort_key[*(const size_t *)b];
     if (!(x == x)) x = -1;     /* NaN last */
     if (!(y == y)) y = -1;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The top features by |score|. */
+/* The column heading of target row t: its class name, else "target N". */
+static void target_label(const xai_result *r, size_t t, char *buf, size_t len) {
+    const char *name = xai_result_target_name_at(r, t);
+    if (name) snprintf(buf, len, "%s", name);
+    else snprintf(buf, len, "target %lld", (long long)xai_result_target_at(r, t));
+}
+
+/* The table's header: rank, feature, then per target a score column (and
+ * a standard-error column). */
+static void table_header(FILE *f, const xai_result *r, bool has_x) {
+    size_t kt = xai_result_n_targets(r);
+    fprintf(f, "\n%4s  %-24s", "rank", "feature");
+    for (size_t t = 0; t < kt; t++) {
+        char label[64] = "score";
+        if (kt > 1) target_label(r, t, label, sizeof label);
+        fprintf(f, " %12.12s%s", label, r->stderrs ? "   std.err" : "");
+    }
+    fprintf(f, "%s\n", has_x ? "        value" : "");
+}
+
+/* The top features by |score| (the largest over the targets). */
 static void render_table(FILE *f, const xai_result *r, const cli_render_opts *o) {
-    size_t *idx = malloc((r->d ? r->d : 1) * sizeof *idx);
-    if (idx == NULL) return;
-    for (size_t i = 0; i < r->d; i++) idx[i] = i;
-    sort_ctx = r;
-    qsort(idx, r->d, sizeof *idx, by_abs_desc);
-    size_t top = o->top < r->d ? o->top : r->d;
-    bool has_x = o->row && o->n_cols == r->d;
-    fprintf(f, "\n%4s  %-24s %12s%s%s\n", "rank", "feature", "score",
-            r->stderrs ? "   std.err" : "", has_x ? "        value" : "");
+    size_t d = r->d, kt = xai_result_n_targets(r);
+    size_t *idx = malloc((d ? d : 1) * sizeof *idx);
+    double *key = malloc((d ? d : 1) * sizeof *key);
+    if (idx == NULL || key == NULL) {
+        free(idx);
+        free(key);
+        return;
+    }
+    for (size_t i = 0; i < d; i++) {
+        idx[i] = i;
+        key[i] = fabs(r->values[i]);
+        for (size_t t = 1; t < kt; t++)
+            if (fabs(r->values[t * d + i]) > key[i]) key[i] = fabs(r->values[t * d + i]);
+    }
+    sort_key = key;
+    qsort(idx, d, sizeof *idx, by_abs_desc);
+    size_t top = o->top < d ? o->top : d;
+    bool has_x = o->row && o->n_cols == d;
+    table_header(f, r, has_x);
     for (size_t k = 0; k < top; k++) {
         size_t i = idx[k];
-        fprintf(f, "%4zu  %-24.24s %+12.6f", k + 1, r->feature_names[i], r->values[i]);
-        if (r->stderrs) fprintf(f, " %9.4f", r->stderrs[i]);
+        fprintf(f, "%4zu  %-24.24s", k + 1, r->feature_names[i]);
+        for (size_t t = 0; t < kt; t++) {
+            fprintf(f, " %+12.6f", r->values[t * d + i]);
+            if (r->stderrs) fprintf(f, " %9.4f", r->stderrs[t * d + i]);
+        }
         if (has_x) fprintf(f, " %12.6g", o->row[i]);
         fputc('\n', f);
     }
-    if (top < r->d) fprintf(f, "      ... %zu more (--top N shows more)\n", r->d - top);
+    if (top < d) fprintf(f, "      ... %zu more (--top N shows more)\n", d - top);
+    free(key);
     free(idx);
 }
 
+/* f(x), the base value and the class of each target row. */
+static void render_targets(FILE *f, const xai_result *r) {
+    size_t kt = xai_result_n_targets(r);
+    fputc('\n', f);
+    for (size_t t = 0; t < kt; t++) {
+        const char *name = xai_result_target_name_at(r, t);
+        double base = xai_result_base_value_at(r, t);
+        fprintf(f, "f(x) = %.6f", xai_result_fx_at(r, t));
+        if (isfinite(base)) fprintf(f, "   base value = %.6f", base);
+        fprintf(f, "   target = %lld%s%s\n", (long long)xai_result_target_at(r, t),
+                name ? " " : "", name ? name : "");
+    }
+}
+
 void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o) {
-    fprintf(f, "%s explanation of model %s, target %lld%s%s%s\n\n", r->method,
-            r->model ? r->model : "?", (long long)r->target, r->target_name ? " (" : "",
-            r->target_name ? r->target_name : "", r->target_name ? ")" : "");
-    if (r->text && r->n_tokens) render_text(f, r, o->color);
+    size_t kt = xai_result_n_targets(r);
+    fprintf(f, "%s explanation of model %s, target%s ", r->method, r->model ? r->model : "?",
+            kt > 1 ? "s" : "");
+    for (size_t t = 0; t < kt; t++) {
+        const char *name = xai_result_target_name_at(r, t);
+        fprintf(f, "%s%lld%s%s%s", t ? ", " : "", (long long)xai_result_target_at(r, t),
+                name ? " (" : "", name ? name : "", name ? ")" : "");
+    }
+    fputs("\n\n", f);
+    if (r->text && r->n_tokens) {
+        if (kt > 1) fprintf(f, "(highlighted for the first target)\n");
+        render_text(f, r, o->color);
+    }
     if (r->rank >= 2) cli_render_grid(f, r, o->color);
     render_table(f, r, o);
-    fprintf(f, "\nf(x) = %.6f", r->fx);
-    if (isfinite(r->base_value)) fprintf(f, "   base value = %.6f", r->base_value);
-    fprintf(f, "   target = %lld%s%s\n", (long long)r->target,
-            r->target_name ? " " : "", r->target_name ? r->target_name : "");
+    render_targets(f, r);
     const xai_eval_stats *s = &r->stats;
     fprintf(f,
             "masks %llu (unique %llu), cache hits %llu, rows sent %llu, model calls %llu, "

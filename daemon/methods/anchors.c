@@ -248,4 +248,4 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_anchors = {"anchors", run, params};
+const xd_method xd_method_anchors = {"anchors", run, params, false};

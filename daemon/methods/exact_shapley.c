@@ -9,7 +9,8 @@
  * in double with the d weights precomputed. Coalition S is the integer whose
  * bit i is set when feature i is in S, so v is indexed by bitmask. Cost:
  * 2^d model inputs and d 2^d additions, hence the limit d <= 20. This is the
- * ground truth the sampling methods are tested against.
+ * ground truth the sampling methods are tested against. Several targets
+ * are several games over the same 2^d outputs.
  */
 #include <string.h>
 #include "../core/core.h"
@@ -40,7 +41,7 @@ xai_status xd_shapley_exact_from_values(size_t d, const double *v, double *phi) 
     return XAI_OK;
 }
 
-/* Evaluates v over all 2^d coalitions into v[0..2^d). */
+/* Evaluates v over all 2^d coalitions into v[t 2^d + S], per target t. */
 static xai_status eval_game(const xd_method_ctx *mc, double *v, xai_error *err) {
     size_t d = mc->d, n = (size_t)1 << d, chunk = XD_MIN(n, CHUNK);
     uint8_t *masks = xd_try_malloc(xd_mul(chunk, d ? d : 1));
@@ -50,7 +51,7 @@ static xai_status eval_game(const xd_method_ctx *mc, double *v, xai_error *err) 
         size_t c = XD_MIN(chunk, n - base);
         for (size_t r = 0; r < c; r++)
             for (size_t i = 0; i < d; i++) masks[r * d + i] = ((base + r) >> i) & 1;
-        st = xd_method_eval_target(mc, masks, c, v + base, err);
+        st = xd_method_eval_targets(mc, masks, c, v + base, 1, n, err);
         xai_eval_set_progress(mc->ev, (double)(base + c) / (double)n);
     }
     xd_free(masks);
@@ -64,8 +65,9 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
         return xd_err(err, XAI_ERR_LIMIT, "exact_shapley: %zu features, at most %d (2^d coalitions)",
                       d, XD_SHAPLEY_EXACT_MAX_D);
     size_t n = (size_t)1 << d;
-    double *v = xd_try_malloc(xd_mul(n, sizeof *v));
-    xai_result *r = xai_result_new("exact_shapley", d);
+    size_t kt = mc->n_targets;
+    double *v = xd_try_malloc(xd_mul(xd_mul(n, kt), sizeof *v));
+    xai_result *r = xd_method_result_new(mc, "exact_shapley");
     xai_status st = XAI_OK;
     if (v == NULL || r == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "exact_shapley: %zu coalitions", n);
@@ -73,8 +75,10 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     }
     st = eval_game(mc, v, err);
     if (st != XAI_OK) goto cleanup;
-    xd_shapley_exact_from_values(d, v, r->values);
-    r->base_value = v[0];
+    for (size_t t = 0; t < kt; t++) {
+        xd_shapley_exact_from_values(d, v + t * n, r->values + t * d);
+        xd_method_set_base(r, t, v[t * n]);
+    }
     r->extra = xai_value_map();
     if (r->extra == NULL || xai_value_set_int(r->extra, "coalitions", (int64_t)n) != XAI_OK) {
         st = xd_err(err, XAI_ERR_NOMEM, "exact_shapley: result");
@@ -88,4 +92,4 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_exact_shapley = {"exact_shapley", run, NULL};
+const xd_method xd_method_exact_shapley = {"exact_shapley", run, NULL, true};

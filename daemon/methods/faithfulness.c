@@ -112,4 +112,4 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_faithfulness = {"faithfulness", run, params};
+const xd_method xd_method_faithfulness = {"faithfulness", run, params, false};

@@ -37,19 +37,44 @@ static xai_status read_opts(const xai_value *pm, xd_kshap_opts *o, int64_t *kmea
     return XAI_OK;
 }
 
-/* What the estimator reports besides the values. */
+/* What the estimator reports besides the values (per target: k entries
+ * of fx_link and triples, k the run's targets). */
 typedef struct run_arg {
     const xd_kshap_opts *o;
     xd_kshap_info info;
     double fx_link;
+    size_t k;
+    double *fx_links;
 } run_arg;
 
 static xai_status estimate(const xd_oracle *o, size_t dv, void *arg, xd_shap_out *out,
                            xai_error *err) {
     run_arg *a = arg;
+    a->k = xd_shap_k(out);
+    a->fx_links = xd_try_calloc(a->k, sizeof *a->fx_links);
+    a->info.triples_by_target = xd_try_calloc(a->k, sizeof *a->info.triples_by_target);
+    if (a->fx_links == NULL || a->info.triples_by_target == NULL)
+        return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu targets", a->k);
     xai_status st = xd_kernelshap(o, dv, a->o, out, &a->info, err);
     a->fx_link = out->full;
+    for (size_t t = 0; t < a->k; t++) a->fx_links[t] = a->k > 1 ? out->fulls[t] : out->full;
     return st;
+}
+
+/* Several targets: extra "by_target", one map per target with what differs
+ * between them (fx_link, n_triples). */
+static xai_status add_by_target(xai_value *m, const run_arg *a) {
+    xai_value *list = xai_value_array();
+    for (size_t t = 0; list && t < a->k; t++) {
+        xai_value *e = xai_value_map();
+        if (e == NULL || xai_value_set_float(e, "fx_link", a->fx_links[t]) ||
+            xai_value_set_int(e, "n_triples", (int64_t)a->info.triples_by_target[t]) ||
+            xai_value_push(list, e)) {
+            xai_value_free(list);
+            return XAI_ERR_NOMEM;
+        }
+    }
+    return list ? xai_value_set(m, "by_target", list) : XAI_ERR_NOMEM;
 }
 
 static xai_status add_extra(xai_value *m, const run_arg *a) {
@@ -62,6 +87,7 @@ static xai_status add_extra(xai_value *m, const run_arg *a) {
     if (st == XAI_OK) st = xai_value_set_int(m, "n_sampled", (int64_t)a->info.n_sampled);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_draws", (int64_t)a->info.n_draws);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_triples", (int64_t)a->info.n_triples);
+    if (st == XAI_OK && a->k > 1) st = add_by_target(m, a);
     return st;
 }
 
@@ -75,6 +101,8 @@ static xai_status run_on(const xd_method_ctx *mc, const xd_kshap_opts *o, xai_re
         *out = NULL;
         st = xd_err(err, XAI_ERR_NOMEM, "kernelshap: result");
     }
+    xd_free(a.fx_links);
+    xd_free(a.info.triples_by_target);
     return st;
 }
 
@@ -89,4 +117,4 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     return run_on(mc, &o, out, err);
 }
 
-const xd_method xd_method_kernelshap = {"kernelshap", run, params};
+const xd_method xd_method_kernelshap = {"kernelshap", run, params, true};

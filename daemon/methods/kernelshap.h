@@ -19,7 +19,9 @@
 #include <stdbool.h>
 #include "method.h"
 
-/* The value function: fills y[0..n) with v(mask_r) for n masks of d bytes. */
+/* The value function: fills y[0..n k) with v_t(mask_r) at y[r k + t] for n
+ * masks of d bytes, k the number of targets of the run (xd_shap_out's k:
+ * several games on the same masks; 1 for one). */
 typedef struct xd_oracle {
     xai_status (*eval)(void *ctx, const uint8_t *masks, size_t n, double *y, xai_error *err);
     void *ctx;
@@ -27,17 +29,26 @@ typedef struct xd_oracle {
     void (*progress)(void *ctx, double fraction);
 } xd_oracle;
 
-/* What both estimators report besides the values. */
+/* What both estimators report besides the values. k (set by the caller,
+ * 0 means 1) is the number of targets the oracle returns per mask; with
+ * k > 1, phi and se hold k rows of d (row t for target t), bases and fulls
+ * k entries, base/full target 0's, and rel_se and converged are the joint
+ * ones (the largest rel_se; tol met by every target). */
 typedef struct xd_shap_out {
-    double *phi;            /* d values, caller's buffer */
-    double *se;             /* d standard errors, caller's buffer */
+    double *phi;            /* d values (k x d), caller's buffer */
+    double *se;             /* d standard errors (k x d), caller's buffer */
     double base;            /* v(empty mask) */
     double full;            /* v(all-ones mask) */
     size_t n_evals;         /* masks handed to the oracle, empty and full included */
     size_t n_batches;       /* estimation rounds */
     bool converged;         /* tol > 0 was met (false when tol = 0) */
     double rel_se;          /* max se / (max phi - min phi) at the end */
+    size_t k;               /* targets per mask, set by the caller (0 = 1) */
+    double *bases, *fulls;  /* k > 1: per target, caller's buffers; NULL for k = 1 */
 } xd_shap_out;
+
+/* The run's number of targets, at least 1. */
+static inline size_t xd_shap_k(const xd_shap_out *out) { return out->k ? out->k : 1; }
 
 /* ---- KernelSHAP --------------------------------------------------------- */
 
@@ -68,6 +79,9 @@ typedef struct xd_kshap_info {
      * weight of the final solve summed over the coalitions of each size
      * 0..d (0 and d are 0: empty and full enter through efficiency). */
     double *size_weight;
+    /* Optional, caller's k doubles for an oracle of k targets: the three-way
+     * terms of each target's final fit (n_triples is target 0's). */
+    size_t *triples_by_target;
 } xd_kshap_info;
 
 /* Runs KernelSHAP over d features of oracle o. The oracle's outputs are
@@ -191,7 +205,7 @@ xai_status xd_shapley_sampling(const xd_oracle *o, size_t d, const xd_ss_opts *o
 
 /* An oracle on a method context: masks over the d' features that vary are
  * widened to the space's d features (the others kept) and evaluated through
- * the evaluator; column `target` is returned. */
+ * the evaluator; the context's n_targets columns are returned. */
 typedef struct xd_shap_problem {
     const xd_method_ctx *mc;
     size_t d;               /* features of the space */
@@ -212,6 +226,8 @@ xai_status xd_shap_read_stopping(const xai_value *params, double *tol, size_t *b
 /* max se / (max phi - min phi); 0 when every se is 0, +inf when the values
  * are all equal but some se is not. */
 double xd_shap_rel_se(const double *phi, const double *se, size_t d);
+/* The largest xd_shap_rel_se over kt rows of d (phi, se kt x d). */
+double xd_shap_rel_se_all(const double *phi, const double *se, size_t d, size_t kt);
 
 /* An estimator on an oracle over dv features (arg: its options). */
 typedef xai_status (*xd_shap_estimator)(const xd_oracle *o, size_t dv, void *arg,
@@ -224,8 +240,9 @@ xai_status xd_shap_run(const xd_method_ctx *mc, const char *method, xd_shap_esti
                        void *arg, xai_result **out, xai_error *err);
 
 /* A new result holding out's values scattered to the space's features (the
- * others 0 with se 0), base_value = out->base, and the extra entries common
- * to both methods (n_evals, n_batches, converged, rel_se, n_varying). */
+ * others 0 with se 0), per target, base_value = out->base (per target), and
+ * the extra entries common to both methods (n_evals, n_batches, converged,
+ * rel_se, n_varying). */
 xai_status xd_shap_result(const xd_shap_problem *p, const char *method, const xd_shap_out *out,
                           xai_result **res, xai_error *err);
 

@@ -33,7 +33,7 @@ static xai_status problem_eval(void *ctx, const uint8_t *masks, size_t n, double
         memset(row, 1, p->d);
         for (size_t j = 0; j < p->dv; j++) row[p->vary[j]] = masks[r * p->dv + j];
     }
-    return xd_method_eval_target(p->mc, p->wide, n, y, err);
+    return xd_method_eval_targets(p->mc, p->wide, n, y, p->mc->n_targets, 1, err);  /* mask-major */
 }
 
 static void problem_progress(void *ctx, double fraction) {
@@ -86,6 +86,15 @@ double xd_shap_rel_se(const double *phi, const double *se, size_t d) {
     return hi > lo ? worst / (hi - lo) : INFINITY;
 }
 
+double xd_shap_rel_se_all(const double *phi, const double *se, size_t d, size_t kt) {
+    double worst = xd_shap_rel_se(phi, se, d);
+    for (size_t t = 1; t < kt; t++) {
+        double r = xd_shap_rel_se(phi + t * d, se + t * d, d);
+        if (r > worst || isnan(r)) worst = r;
+    }
+    return worst;
+}
+
 static xai_status common_extra(const xd_shap_problem *p, const xd_shap_out *out, xai_value *m) {
     xai_status st = xai_value_set_int(m, "n_evals", (int64_t)out->n_evals);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_batches", (int64_t)out->n_batches);
@@ -97,20 +106,23 @@ static xai_status common_extra(const xd_shap_problem *p, const xd_shap_out *out,
 
 xai_status xd_shap_result(const xd_shap_problem *p, const char *method, const xd_shap_out *out,
                           xai_result **res, xai_error *err) {
-    xai_result *r = xai_result_new(method, p->d);
+    xai_result *r = xd_method_result_new(p->mc, method);
+    size_t d = p->d, dv = p->dv, kt = p->mc->n_targets;
     *res = NULL;
     if (r == NULL) return xd_err(err, XAI_ERR_NOMEM, "%s: result of %zu features", method, p->d);
-    r->stderrs = xd_try_calloc(p->d ? p->d : 1, sizeof *r->stderrs);
     r->extra = xai_value_map();
-    if (r->stderrs == NULL || r->extra == NULL || common_extra(p, out, r->extra) != XAI_OK) {
+    if (xai_result_alloc_stderrs(r) != XAI_OK || r->extra == NULL ||
+        common_extra(p, out, r->extra) != XAI_OK) {
         xai_result_free(r);
         return xd_err(err, XAI_ERR_NOMEM, "%s: result of %zu features", method, p->d);
     }
-    for (size_t j = 0; j < p->dv; j++) {
-        r->values[p->vary[j]] = out->phi[j];
-        r->stderrs[p->vary[j]] = out->se[j];
+    for (size_t t = 0; t < kt; t++) {
+        for (size_t j = 0; j < dv; j++) {
+            r->values[t * d + p->vary[j]] = out->phi[t * dv + j];
+            r->stderrs[t * d + p->vary[j]] = out->se[t * dv + j];
+        }
+        xd_method_set_base(r, t, kt > 1 ? out->bases[t] : out->base);
     }
-    r->base_value = out->base;
     *res = r;
     return XAI_OK;
 }
@@ -122,9 +134,15 @@ xai_status xd_shap_run(const xd_method_ctx *mc, const char *method, xd_shap_esti
     *out = NULL;
     xai_status st = xd_shap_problem_init(&p, mc, err);
     if (st != XAI_OK) goto cleanup;
-    so.phi = xd_try_calloc(p.dv + 1, sizeof *so.phi);
-    so.se = xd_try_calloc(p.dv + 1, sizeof *so.se);
-    if (so.phi == NULL || so.se == NULL) {
+    size_t kt = mc->n_targets;
+    so.k = kt;
+    so.phi = xd_try_calloc(XD_MAX(xd_mul(p.dv, kt), 1), sizeof *so.phi);
+    so.se = xd_try_calloc(XD_MAX(xd_mul(p.dv, kt), 1), sizeof *so.se);
+    if (kt > 1) {
+        so.bases = xd_try_calloc(kt, sizeof *so.bases);
+        so.fulls = xd_try_calloc(kt, sizeof *so.fulls);
+    }
+    if (so.phi == NULL || so.se == NULL || (kt > 1 && (!so.bases || !so.fulls))) {
         st = xd_err(err, XAI_ERR_NOMEM, "%s: %zu features", method, p.dv);
         goto cleanup;
     }
@@ -133,6 +151,8 @@ xai_status xd_shap_run(const xd_method_ctx *mc, const char *method, xd_shap_esti
 cleanup:
     xd_free(so.phi);
     xd_free(so.se);
+    xd_free(so.bases);
+    xd_free(so.fulls);
     xd_shap_problem_release(&p);
     return st;
 }

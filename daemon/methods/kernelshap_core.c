@@ -62,6 +62,15 @@
  *
  * Every column is odd in the mask, so a complement pair stored next to
  * each other enters the Gram matrix and the screening as one row.
+ *
+ * Several targets (an oracle with k > 1): one schedule, one set of
+ * coalitions and model rows, y a matrix (coalition-major, k per row). The
+ * design does not depend on y, so the additive fits factor A once and
+ * solve for all k right-hand sides, and the standard errors share A^-1 C;
+ * residuals, scores and their Welford sums are per target. The three-way
+ * terms are screened per target (each target's residuals pick its own
+ * triples, as a run for it alone would), so the fit with triples is one
+ * factorisation per target. tol stops when every target meets it.
  */
 #include <math.h>
 #include <string.h>
@@ -87,7 +96,10 @@ typedef struct ks {
     size_t *ns;                 /* draws per stratum (d + 1) */
     double *fac;                /* per stratum: variance factor of its centred scores */
     size_t *table, table_mask; /* open addressing over random coalitions: index + 1 */
-    double weight_left, v0, v1;
+    double weight_left, v0, v1; /* v0, v1: the current target's (select_target) */
+    size_t kt, t;               /* targets (columns of y); the current one */
+    double *v0s, *v1s;          /* kt each: v(0), v(1) per target, link space */
+    size_t *m_of;               /* kt: three-way terms fitted per target */
     size_t n_evals;
     uint8_t *mask;              /* 2d bytes of scratch */
     size_t *idx, *pick, *scratch; /* d each */
@@ -110,7 +122,7 @@ static xai_status grow(ks *k, size_t need, xai_error *err) {
     if (w) k->w = w;
     double *c = w ? xd_try_realloc(k->cnt, xd_mul(cap, sizeof *c)) : NULL;
     if (c) k->cnt = c;
-    double *y = c ? xd_try_realloc(k->y, xd_mul(cap, sizeof *y)) : NULL;
+    double *y = c ? xd_try_realloc(k->y, xd_mul(xd_mul(cap, k->kt), sizeof *y)) : NULL;
     if (y) k->y = y;
     if (y == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu coalitions", cap);
     k->cap = cap;
@@ -125,7 +137,7 @@ static xai_status add(ks *k, const uint8_t *mask, double w, double c, size_t *id
     memcpy(k->z + k->n * k->d, mask, k->d);
     k->w[k->n] = w;
     k->cnt[k->n] = c;
-    k->y[k->n] = 0;
+    for (size_t t = 0; t < k->kt; t++) k->y[k->n * k->kt + t] = 0;
     if (idx) *idx = k->n;
     k->n++;
     return XAI_OK;
@@ -367,9 +379,10 @@ static void stratum_weights(ks *k, const schedule *sc) {
 static xai_status evaluate_new(ks *k, xai_error *err) {
     size_t m = k->n - k->n_done;
     if (m == 0) return XAI_OK;
-    xai_status st = k->o->eval(k->o->ctx, k->z + k->n_done * k->d, m, k->y + k->n_done, err);
+    double *y = k->y + k->n_done * k->kt;
+    xai_status st = k->o->eval(k->o->ctx, k->z + k->n_done * k->d, m, y, err);
     if (st != XAI_OK) return st;
-    for (size_t i = k->n_done; i < k->n; i++) k->y[i] = link_apply(k->link, k->y[i]);
+    for (size_t i = 0; i < m * k->kt; i++) y[i] = link_apply(k->link, y[i]);
     k->n_evals += m;
     k->n_done = k->n;
     return XAI_OK;
@@ -388,10 +401,21 @@ typedef struct solve_buf {
     double total;               /* sum of the random counts */
 } solve_buf;
 
-/* The adjusted target y' of coalition i. */
-static double target_of(const ks *k, size_t i) {
-    return k->y[i] - k->v0 - (double)k->z[i * k->d + k->L] * (k->v1 - k->v0);
+/* Makes target t the current one (target_of, phi_of_theta). */
+static void select_target(ks *k, size_t t) {
+    k->t = t;
+    k->v0 = k->v0s[t];
+    k->v1 = k->v1s[t];
 }
+
+/* The adjusted target y' of coalition i for target t. */
+static double target_at(const ks *k, size_t i, size_t t) {
+    double v0 = k->v0s[t], v1 = k->v1s[t];
+    return k->y[i * k->kt + t] - v0 - (double)k->z[i * k->d + k->L] * (v1 - v0);
+}
+
+/* The adjusted target y' of coalition i for the current target. */
+static double target_of(const ks *k, size_t i) { return target_at(k, i, k->t); }
 
 /* Regression row x (P values) of coalition i; returns its adjusted target. */
 static double row_of(const ks *k, size_t i, double *x) {
@@ -407,25 +431,28 @@ static double weight_of(const ks *k, const solve_buf *b, size_t i) {
     return b->total > 0 ? k->weight_left * k->cnt[i] / b->total : 0;
 }
 
-/* A = sum w x x^T and rhs = sum w y' x over all coalitions, a complement
- * pair stored next to each other as one row (xd_kshap_is_complement). */
+/* A = sum w x x^T and rhs = sum w y' x over all coalitions (rhs P x kt,
+ * one column per target), a complement pair stored next to each other as
+ * one row (xd_kshap_is_complement). */
 static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
-    size_t L = k->P, i = 0, d = k->d;
+    size_t L = k->P, i = 0, d = k->d, kt = k->kt;
     memset(b->A, 0, L * L * sizeof *b->A);
-    memset(b->rhs, 0, L * sizeof *b->rhs);
+    memset(b->rhs, 0, L * kt * sizeof *b->rhs);
     while (i < k->n) {
         size_t m = 0;
         for (; m < CHUNK && i < k->n; m++, i++) {
-            double *x = b->rows + m * L, ya = row_of(k, i, x), wa = weight_of(k, b, i);
-            double wy = wa * ya;
-            if (i + 1 < k->n && xd_kshap_is_complement(k->z + i * d, k->z + (i + 1) * d, d)) {
-                double wb = weight_of(k, b, i + 1);
-                wy -= wb * target_of(k, i + 1);
-                wa += wb;
-                i++;
+            double *x = b->rows + m * L, wa = weight_of(k, b, i), wb = 0;
+            row_of(k, i, x);
+            bool pair = i + 1 < k->n &&
+                        xd_kshap_is_complement(k->z + i * d, k->z + (i + 1) * d, d);
+            if (pair) wb = weight_of(k, b, i + 1);
+            for (size_t t = 0; t < kt; t++) {
+                double wy = wa * target_at(k, i, t);
+                if (pair) wy -= wb * target_at(k, i + 1, t);
+                for (size_t j = 0; j < L; j++) b->rhs[j * kt + t] += wy * x[j];
             }
+            if (pair) wa += wb, i++;
             b->rw[m] = wa;
-            for (size_t j = 0; j < L; j++) b->rhs[j] += wy * x[j];
         }
         xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->A, err);
         if (st != XAI_OK) return st;
@@ -505,6 +532,12 @@ static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
 }
 
+static void welford_clear(welford *wf, size_t d) {
+    memset(wf->mean, 0, (d + 1) * d * sizeof *wf->mean);
+    memset(wf->m2, 0, (d + 1) * d * sizeof *wf->m2);
+    memset(wf->seen, 0, (d + 1) * sizeof *wf->seen);
+}
+
 static void welford_release(welford *wf) {
     xd_free(wf->mean);
     xd_free(wf->m2);
@@ -547,51 +580,65 @@ static void welford_se(const ks *k, const welford *wf, double *se) {
  * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
  * and one pass over the draws (welford) costs d P per draw, not P^2. This
  * is the dense path, for fits without three-way terms; bit_standard_errors
- * is the same computation on bit rows. */
-static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
+ * is the same computation on bit rows. With several targets V is shared
+ * and theta holds one column per target (stride kt); se is kt x d. */
+static xai_status standard_errors(ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
-    size_t P = k->P, d = k->d, N = k->n_draws;
+    size_t P = k->P, d = k->d, N = k->n_draws, kt = k->kt;
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
+    double *beta = xd_try_malloc(xd_mul(P + 1, sizeof *beta));
     welford wf = {0};
-    xai_status st = V && T ? welford_init(&wf, d, err)
-                           : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    xai_status st = V && T && beta ? welford_init(&wf, d, err)
+                                   : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     if (st == XAI_OK) coef_columns(k, V, d);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
-    if (st == XAI_OK) residuals(k, b, theta);
-    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += CHUNK - 1) {
-        size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
-        for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
-        xd_linalg_matmul(b->rows, m, P, V, d, T);
-        for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
+    for (size_t t = 0; st == XAI_OK && t < kt; t++) {
+        select_target(k, t);
+        for (size_t p = 0; p < P; p++) beta[p] = theta[p * kt + t];
+        if (t > 0) welford_clear(&wf, d);
+        residuals(k, b, beta);
+        for (size_t u0 = 0; u0 < N; u0 += CHUNK - 1) {
+            size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
+            for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
+            xd_linalg_matmul(b->rows, m, P, V, d, T);
+            for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
+        }
+        welford_se(k, &wf, se + t * d);
     }
-    if (st == XAI_OK) welford_se(k, &wf, se);
+    xd_free(beta);
     xd_free(V);
     xd_free(T);
     welford_release(&wf);
     return st;
 }
 
-static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, bool with_se,
+/* The additive fit of every target: one factorisation of A, kt right-hand
+ * sides; phi and se are kt x d. */
+static xai_status solve(ks *k, solve_buf *b, double *phi, double *se, bool with_se,
                         xai_error *err) {
+    size_t d = k->d, kt = k->kt;
     b->total = 0;
     for (size_t i = k->n_fixed; i < k->n; i++) b->total += k->cnt[i];
     xai_status st = normal_equations(k, b, err);
-    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, NULL, err);
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, kt, NULL, err);
     if (st != XAI_OK) return st;
-    phi_of_theta(k, b->rhs, 1, phi);
-    for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
+    for (size_t t = 0; t < kt; t++) {
+        select_target(k, t);
+        phi_of_theta(k, b->rhs + t, kt, phi + t * d);
+    }
+    for (size_t j = 0; j < d * kt; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
     if (k->n_draws < 2 || !with_se) return XAI_OK;
     return standard_errors(k, b, b->rhs, se, err);
 }
 
-static xai_status solve_alloc_and_run(const ks *k, double *phi, double *se, bool with_se,
+static xai_status solve_alloc_and_run(ks *k, double *phi, double *se, bool with_se,
                                       xai_error *err) {
     size_t P = k->P;
     solve_buf b = {
         .A = xd_try_malloc(xd_mul(P * P + 1, sizeof(double))),
-        .rhs = xd_try_malloc(xd_mul(P + 1, sizeof(double))),
+        .rhs = xd_try_calloc(XD_MAX(xd_mul(P, k->kt), 1), sizeof(double)),
         .rows = xd_try_malloc(xd_mul(xd_mul(CHUNK, P) + 1, sizeof(double))),
         .rw = xd_try_malloc(xd_mul(CHUNK, sizeof(double))),
         .res = xd_try_malloc(xd_mul(k->n - k->n_fixed + 1, sizeof(double))),
@@ -767,12 +814,42 @@ static xai_status bit_fit_init(const ks *k, size_t m, bit_fit *f, bool *fits, xa
     return XAI_OK;
 }
 
-/* The additive fit (k->m = 0) on the bit rows. */
-static xai_status bit_additive(const ks *k, bit_fit *f, double *phi, xai_error *err) {
-    double *rhs = f->B;
-    bit_normal_equations(f, k->L, rhs, 1);
-    xai_status st = xd_linalg_sym_solve(f->A, k->L, rhs, 1, NULL, err);
-    if (st == XAI_OK) phi_of_theta(k, rhs, 1, phi);
+/* Points the rows' weighted targets (yw, ys) at the current target. */
+static void bit_target(const ks *k, bit_fit *f) {
+    for (size_t u = 0; u < f->n; u++) {
+        size_t i = f->first[u], next = u + 1 < f->n ? f->first[u + 1] : k->n;
+        f->yw[u] = k->w[i] * target_of(k, i);
+        if (next == i + 2) f->yw[u] -= k->w[i + 1] * target_of(k, i + 1);   /* a pair */
+        f->ys[f->bits.pos[u]] = f->yw[u] * row_sign(k, f, u);
+    }
+}
+
+/* The additive fit (k->m = 0) on the bit rows, for every target: one
+ * factorisation, kt right-hand sides; phi is kt x d. */
+static xai_status bit_additive(ks *k, bit_fit *f, double *phi, xai_error *err) {
+    size_t L = k->L, kt = k->kt;
+    if (kt == 1) {
+        double *rhs = f->B;
+        bit_normal_equations(f, L, rhs, 1);
+        xai_status st = xd_linalg_sym_solve(f->A, L, rhs, 1, NULL, err);
+        if (st == XAI_OK) phi_of_theta(k, rhs, 1, phi);
+        return st;
+    }
+    double *R = xd_try_calloc(XD_MAX(xd_mul(L, kt), 1), sizeof *R);
+    if (R == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu targets", kt);
+    xd_kshap_bits_gram(&f->bits, f->val, L, f->A);
+    for (size_t t = 0; t < kt; t++) {
+        select_target(k, t);
+        bit_target(k, f);
+        xd_kshap_bits_tsum(&f->bits, f->ys, L, f->acc);
+        for (size_t p = 0; p < L; p++) R[p * kt + t] = f->val[p] * f->acc[p];
+    }
+    xai_status st = xd_linalg_sym_solve(f->A, L, R, kt, NULL, err);
+    for (size_t t = 0; st == XAI_OK && t < kt; t++) {
+        select_target(k, t);
+        phi_of_theta(k, R + t, kt, phi + t * k->d);
+    }
+    xd_free(R);
     return st;
 }
 
@@ -807,19 +884,29 @@ static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xa
 }
 
 /* The additive fit, then (when wanted and the rows fit in bits) the fit
- * with screened triples. */
+ * with screened triples, per target (phi, se: kt x d). */
 static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, double *phi,
                       double *se, xai_error *err) {
-    size_t m = triples_wanted(k, sc, opts);
+    size_t m = triples_wanted(k, sc, opts), d = k->d;
     bit_fit f = {0};
     bool fits = false;
     k->m = 0;
     k->P = k->L;
+    select_target(k, 0);
     xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
     if (st == XAI_OK && !fits) st = solve_alloc_and_run(k, phi, se, true, err);
     if (st == XAI_OK && fits) st = bit_additive(k, &f, phi, err);
-    if (st == XAI_OK && fits) st = bit_screen(k, &f, phi, m, err);
-    if (st == XAI_OK && fits) st = bit_solve(k, &f, phi, se, err);
+    for (size_t t = 0; st == XAI_OK && t < k->kt; t++) {
+        if (fits) {
+            select_target(k, t);
+            if (k->kt > 1) bit_target(k, &f);
+            k->m = 0;
+            k->P = k->L;
+            st = bit_screen(k, &f, phi + t * d, m, err);
+            if (st == XAI_OK) st = bit_solve(k, &f, phi + t * d, se + t * d, err);
+        }
+        k->m_of[t] = k->m;
+    }
     bit_fit_release(&f);
     return st;
 }
@@ -846,6 +933,9 @@ static void ks_release(ks *k) {
     xd_free(k->cdf);
     xd_free(k->pairs);
     xd_free(k->trip);
+    xd_free(k->v0s);
+    xd_free(k->v1s);
+    xd_free(k->m_of);
 }
 
 static xai_status ks_alloc(ks *k, xai_error *err) {
@@ -861,7 +951,10 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->fac = xd_try_calloc(n, sizeof(double));
     k->pairs = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
-    if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
+    k->v0s = xd_try_calloc(k->kt, sizeof(double));
+    k->v1s = xd_try_calloc(k->kt, sizeof(double));
+    k->m_of = xd_try_calloc(k->kt, sizeof(size_t));
+    if (k->v0s && k->v1s && k->m_of && k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
         k->ns && k->fac && k->pairs) {
         for (size_t s = 1; 2 * s <= k->d; s++) k->pairs[s] = pairs_of(k->d, s);
         return XAI_OK;
@@ -875,16 +968,21 @@ static size_t auto_nsamples(size_t d, size_t asked) {
     return n;
 }
 
-/* Evaluates v(0) and v(1) (link space). */
+/* Evaluates v(0) and v(1) (link space) of every target. */
 static xai_status ends(ks *k, xai_error *err) {
     uint8_t *m = k->mask;
-    double y[2];
+    double *y = xd_try_malloc(xd_mul(2 * k->kt, sizeof *y));
+    if (y == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu targets", k->kt);
     memset(m, 0, k->d);
     memset(m + k->d, 1, k->d);
     xai_status st = k->o->eval(k->o->ctx, m, 2, y, err);
+    for (size_t t = 0; st == XAI_OK && t < k->kt; t++) {
+        k->v0s[t] = link_apply(k->link, y[t]);
+        k->v1s[t] = link_apply(k->link, y[k->kt + t]);
+    }
+    xd_free(y);
     if (st != XAI_OK) return st;
-    k->v0 = link_apply(k->link, y[0]);
-    k->v1 = link_apply(k->link, y[1]);
+    select_target(k, 0);
     k->n_evals += 2;
     return XAI_OK;
 }
@@ -928,7 +1026,7 @@ static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opt
         if (st == XAI_OK) st = fit(k, sc, opts, out->phi, out->se, err);
         if (st != XAI_OK) return st;
         out->n_batches++;
-        out->rel_se = xd_shap_rel_se(out->phi, out->se, k->d);
+        out->rel_se = xd_shap_rel_se_all(out->phi, out->se, k->d, k->kt);
         out->converged = sc->n_full == sc->n_sizes || sc->exhausted ||
                          (opts->tol > 0 && out->rel_se < opts->tol);
         if (k->o->progress) k->o->progress(k->o->ctx, total ? 1.0 - (double)sc->left / total : 1);
@@ -953,7 +1051,8 @@ static void size_weights(const ks *k, double *out) {
 
 xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
                          xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
-    ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o};
+    ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o,
+            .kt = xd_shap_k(out)};
     schedule sc;
     out->n_evals = out->n_batches = 0;
     out->converged = false;
@@ -961,7 +1060,8 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
     xai_status st = ks_alloc(&k, err);
     if (st == XAI_OK) st = ends(&k, err);
     if (st == XAI_OK && d <= 1) {
-        if (d == 1) out->phi[0] = k.v1 - k.v0, out->se[0] = 0;
+        for (size_t t = 0; d == 1 && t < k.kt; t++) out->phi[t] = k.v1s[t] - k.v0s[t], out->se[t] = 0;
+        for (size_t t = 0; t < k.kt; t++) k.m_of[t] = 0;
         out->converged = true;
     } else if (st == XAI_OK) {
         k.strat = !opts->shap_schedule;
@@ -973,12 +1073,16 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
             info->n_full_sizes = sc.n_full;
             info->n_sampled = k.n - k.n_fixed;
             info->n_draws = k.n_draws;
-            info->n_triples = k.m;
+            info->n_triples = k.m_of[0];
             if (info->size_weight) size_weights(&k, info->size_weight);
         }
     }
-    out->base = k.v0;
-    out->full = k.v1;
+    out->base = k.v0s ? k.v0s[0] : NAN;
+    out->full = k.v1s ? k.v1s[0] : NAN;
+    for (size_t t = 0; k.kt > 1 && k.v0s && t < k.kt; t++)
+        out->bases[t] = k.v0s[t], out->fulls[t] = k.v1s[t];
+    if (st == XAI_OK && info && info->triples_by_target)
+        memcpy(info->triples_by_target, k.m_of, k.kt * sizeof *k.m_of);
     out->n_evals = k.n_evals;
     ks_release(&k);
     return st;

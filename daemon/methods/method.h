@@ -6,6 +6,14 @@
  * method knows f(x) and the explained column), calls the method, and then
  * fills the fields every result has (method, seed, target, f(x), features,
  * stats, time). A method fills values, stderrs, base_value and extra.
+ *
+ * Several targets. When the request's "target" is a list or "all", the
+ * context carries k' = n_targets columns and multi is set; a method whose
+ * entry says `multi` computes all of them from one set of masks and model
+ * rows (xd_method_eval_targets) and returns a result from
+ * xd_method_result_new (n_targets x d values, base values through
+ * xd_method_set_base). xai_explain rejects such a request for a method
+ * without `multi`. A single-target request has n_targets = 1, multi false.
  */
 #ifndef XD_METHOD_H
 #define XD_METHOD_H
@@ -19,7 +27,10 @@ typedef struct xd_method_ctx {
     uint64_t seed;
     size_t d;                   /* features */
     size_t k;                   /* model outputs */
-    size_t target;              /* explained output column */
+    size_t target;              /* explained output column (targets[0]) */
+    size_t n_targets;           /* k' >= 1 explained columns */
+    const size_t *targets;      /* n_targets columns, in the order asked */
+    bool multi;                 /* a list or "all" was asked: the multi-target result form */
     const double *fx_all;       /* k outputs on the unmasked input */
     double fx;                  /* fx_all[target] */
 } xd_method_ctx;
@@ -31,6 +42,7 @@ typedef struct xd_method {
     const char *name;
     xd_method_fn run;
     const char *const *params;  /* NULL-terminated option names beyond seed/target */
+    bool multi;                 /* explains several targets from one set of rows */
 } xd_method;
 
 /* Seeds r with the job's seed and a per-purpose stream number. */
@@ -39,6 +51,24 @@ void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream);
 /* Evaluates masks and copies column `target` of the outputs into y[0..n). */
 xai_status xd_method_eval_target(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
                                  double *y, xai_error *err);
+
+/* Evaluates masks once and copies the explained columns out: y[t * ts + i *
+ * rs] = output targets[t] of mask i. Target-major is (rs, ts) = (1, ld),
+ * ld >= n; mask-major (rs, ts) = (n_targets, 1). With one target y[i]. */
+xai_status xd_method_eval_targets(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
+                                  double *y, size_t rs, size_t ts, xai_error *err);
+
+/* Copies the explained columns of n output rows (k per row) into y[t * ts +
+ * i * rs]. */
+void xd_method_pick_targets(const xd_method_ctx *mc, const double *out, size_t n, double *y,
+                            size_t rs, size_t ts);
+
+/* A zeroed result of the context's shape: xai_result_new for a single
+ * target, xai_result_new_multi with n_targets rows otherwise. */
+xai_result *xd_method_result_new(const xd_method_ctx *mc, const char *method);
+
+/* Sets the base value of row t (and base_value itself for row 0). */
+void xd_method_set_base(xai_result *r, size_t t, double base);
 
 /* Exact Shapley values of a game on d <= 20 players given by all its 2^d
  * values: v[S] for the coalition whose bit i is set when player i is in it.

@@ -14,6 +14,7 @@
  * bag of words), so windows are n-grams; for tabular spaces they are runs of
  * columns. base_value is f_t(all removed). All window masks and the all-zeros
  * mask go to the evaluator in one call, which batches and caches them.
+ * Several targets read their columns of the same outputs.
  */
 #include <string.h>
 #include "../core/core.h"
@@ -34,16 +35,16 @@ static size_t count_windows(size_t d, size_t w, size_t stride) {
     return n;
 }
 
-/* Fills the scores from the window outputs y[0..n_win). */
-static void average(const xd_method_ctx *mc, const double *y, size_t n_win, size_t w,
+/* Fills the scores from the window outputs y[0..n_win) of a target whose
+ * output on x is fx. */
+static void average(size_t d, double fx, const double *y, size_t n_win, size_t w,
                     size_t stride, double *values, double *count) {
-    size_t d = mc->d;
     memset(values, 0, d * sizeof *values);
     memset(count, 0, d * sizeof *count);
     for (size_t j = 0; j < n_win; j++) {
         size_t s = window_start(j, d, w, stride);
         for (size_t i = s; i < s + w; i++) {
-            values[i] += mc->fx - y[j];
+            values[i] += fx - y[j];
             count[i] += 1.0;
         }
     }
@@ -79,9 +80,10 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     if (st != XAI_OK) return st;
     size_t n_win = d ? count_windows(d, w, stride) : 0;
     uint8_t *masks = xd_try_malloc(xd_mul(n_win + 1, d ? d : 1));
-    double *y = xd_try_malloc(xd_mul(n_win + 1, sizeof *y));
+    size_t ld = n_win + 1, kt = mc->n_targets;
+    double *y = xd_try_malloc(xd_mul(xd_mul(ld, kt), sizeof *y));
     double *count = xd_try_malloc(xd_mul(d ? d : 1, sizeof *count));
-    xai_result *r = xai_result_new("occlusion", d);
+    xai_result *r = xd_method_result_new(mc, "occlusion");
     if (masks == NULL || y == NULL || count == NULL || r == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "occlusion: %zu windows of %zu features", n_win, d);
         goto cleanup;
@@ -90,11 +92,14 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     memset(masks + n_win * d, 0, d);                /* last: everything removed */
     for (size_t j = 0; j < n_win; j++)
         memset(masks + j * d + window_start(j, d, w, stride), 0, w);
-    st = xd_method_eval_target(mc, masks, n_win + 1, y, err);
+    st = xd_method_eval_targets(mc, masks, n_win + 1, y, 1, ld, err);
     if (st != XAI_OK) goto cleanup;
     xai_eval_set_progress(mc->ev, 1.0);
-    average(mc, y, n_win, w, stride, r->values, count);
-    r->base_value = y[n_win];
+    for (size_t t = 0; t < kt; t++) {
+        average(d, mc->fx_all[mc->targets[t]], y + t * ld, n_win, w, stride, r->values + t * d,
+                count);
+        xd_method_set_base(r, t, y[t * ld + n_win]);
+    }
     if (set_extra(r, w, stride, n_win) != XAI_OK) {
         st = xd_err(err, XAI_ERR_NOMEM, "occlusion: result");
         goto cleanup;
@@ -109,4 +114,4 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_occlusion = {"occlusion", run, params};
+const xd_method xd_method_occlusion = {"occlusion", run, params, true};

@@ -2,6 +2,7 @@
  * that prepares the common context, runs a method and completes its result.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "../core/core.h"
 #include "method.h"
@@ -44,34 +45,102 @@ static xai_status check_params(const xd_method *m, const xai_value *params, xai_
     return xai_opt_check_keys(params, allowed, m->name, err);
 }
 
-/* Resolves "target": an output index, a class name, or the argmax of f(x). */
-static xai_status resolve_target(const xai_eval *ev, const xai_value *params, const double *fx,
-                                 size_t k, size_t *target, xai_error *err) {
-    const xai_value *t = xai_value_get(params, "target");
-    if (t == NULL || xai_value_type(t) == XAI_V_NIL) {
-        size_t best = 0;
-        for (size_t j = 1; j < k; j++)
-            if (fx[j] > fx[best]) best = j;
-        *target = best;
-        return XAI_OK;
+/* The model's classes for an error message: "0 'ham', 1 'spam'" (or
+ * "outputs 0..k-1" when they have no names), cut to fit buf. */
+static void describe_classes(const xai_model *m, size_t k, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = 0;
+    if (m->class_names == NULL) {
+        snprintf(buf, cap, "outputs 0..%zu", k ? k - 1 : 0);
+        return;
     }
+    for (size_t j = 0; j < k; j++) {
+        int w = snprintf(buf + len, cap - len, "%s%zu '%s'", j ? ", " : "", j,
+                         m->class_names[j] ? m->class_names[j] : "");
+        if (w < 0 || len + (size_t)w + 6 >= cap) {
+            snprintf(buf + len, cap - len, ", ...");
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
+/* One target entry: an output index or a class name. */
+static xai_status resolve_one(const xai_eval *ev, const xai_value *t, size_t k, size_t *col,
+                              xai_error *err) {
+    const xai_model *m = xai_eval_model(ev);
+    char classes[160];
     if (xai_value_type(t) == XAI_V_INT) {
         int64_t i = xai_value_get_int(t);
-        if (i < 0 || (size_t)i >= k)
-            return xd_err(err, XAI_ERR_INVALID, "target %lld is not an output index in [0, %zu)",
-                          (long long)i, k);
-        *target = (size_t)i;
-        return XAI_OK;
-    }
-    const char *name = xai_value_get_str(t, NULL);
-    const xai_model *m = xai_eval_model(ev);
-    if (name == NULL) return xd_err(err, XAI_ERR_INVALID, "target must be an index or a class name");
-    for (size_t j = 0; m->class_names && j < k; j++)
-        if (m->class_names[j] && strcmp(m->class_names[j], name) == 0) {
-            *target = j;
+        if (i >= 0 && (size_t)i < k) {
+            *col = (size_t)i;
             return XAI_OK;
         }
-    return xd_err(err, XAI_ERR_INVALID, "target '%s' is not a class of the model", name);
+        describe_classes(m, k, classes, sizeof classes);
+        return xd_err(err, XAI_ERR_INVALID, "target %lld is not an output index in [0, %zu); "
+                      "the classes are %s", (long long)i, k, classes);
+    }
+    const char *name = xai_value_get_str(t, NULL);
+    for (size_t j = 0; name && m->class_names && j < k; j++)
+        if (m->class_names[j] && strcmp(m->class_names[j], name) == 0) {
+            *col = j;
+            return XAI_OK;
+        }
+    describe_classes(m, k, classes, sizeof classes);
+    if (name == NULL)
+        return xd_err(err, XAI_ERR_INVALID, "target must be an index, a class name, a list of "
+                      "them or \"all\"; the classes are %s", classes);
+    return xd_err(err, XAI_ERR_INVALID, "target '%.40s' is not a class of the model; the classes "
+                  "are %s", name, classes);
+}
+
+/* A list of targets: non-empty, each an index or name, none twice. */
+static xai_status resolve_list(const xai_eval *ev, const xai_value *t, size_t k, size_t *cols,
+                               size_t *n, xai_error *err) {
+    size_t len = xai_value_len(t);
+    if (len == 0) return xd_err(err, XAI_ERR_INVALID, "target: an empty list");
+    if (len > k)
+        return xd_err(err, XAI_ERR_INVALID, "target: %zu entries, the model has %zu outputs",
+                      len, k);
+    for (size_t i = 0; i < len; i++) {
+        xai_status st = resolve_one(ev, xai_value_at(t, i), k, &cols[i], err);
+        if (st != XAI_OK) return st;
+        for (size_t j = 0; j < i; j++)
+            if (cols[j] == cols[i])
+                return xd_err(err, XAI_ERR_INVALID, "target: output %zu is listed twice", cols[i]);
+    }
+    *n = len;
+    return XAI_OK;
+}
+
+/* Resolves "target" into mc->targets (cols, k entries of room): absent or
+ * nil gives the argmax of f(x); an index or a class name one column; a list
+ * or "all" (every output in order; it wins over a class named "all") the
+ * multi-target form. */
+static xai_status resolve_targets(const xai_eval *ev, const xai_value *params, const double *fx,
+                                  size_t k, size_t *cols, xd_method_ctx *mc, xai_error *err) {
+    const xai_value *t = xai_value_get(params, "target");
+    const char *s = xai_value_get_str(t, NULL);
+    xai_status st = XAI_OK;
+    mc->n_targets = 1;
+    mc->multi = false;
+    if (t == NULL || xai_value_type(t) == XAI_V_NIL) {
+        cols[0] = 0;
+        for (size_t j = 1; j < k; j++)
+            if (fx[j] > fx[cols[0]]) cols[0] = j;
+    } else if (s != NULL && strcmp(s, "all") == 0) {
+        for (size_t j = 0; j < k; j++) cols[j] = j;
+        mc->n_targets = k;
+        mc->multi = true;
+    } else if (xai_value_type(t) == XAI_V_ARRAY) {
+        st = resolve_list(ev, t, k, cols, &mc->n_targets, err);
+        mc->multi = true;
+    } else {
+        st = resolve_one(ev, t, k, &cols[0], err);
+    }
+    mc->targets = cols;
+    mc->target = cols[0];
+    return st;
 }
 
 /* Fills what every result carries, from the context. */
@@ -85,6 +154,16 @@ static xai_status complete_result(xai_result *r, const xd_method *m, const xd_me
     if (r->target_name == NULL && model->class_names && model->class_names[mc->target])
         r->target_name = xd_strdup(model->class_names[mc->target]);
     r->fx = mc->fx;
+    if (mc->multi != (r->targets != NULL) || (r->targets && r->n_targets != mc->n_targets))
+        return xd_err(err, XAI_ERR_INTERNAL, "%s: %zu result rows for %zu targets", m->name,
+                      r->n_targets, mc->n_targets);
+    for (size_t t = 0; r->targets && t < mc->n_targets; t++) {
+        size_t c = mc->targets[t];
+        r->targets[t] = (int64_t)c;
+        r->fxs[t] = mc->fx_all[c];
+        if (r->target_names[t] == NULL && model->class_names && model->class_names[c])
+            r->target_names[t] = xd_strdup(model->class_names[c]);
+    }
     xai_status st = xai_result_describe(r, mc->ev, err);
     r->seconds = xd_now() - t0;
     return st;
@@ -112,17 +191,24 @@ xai_status xai_explain(xai_eval *ev, const char *method, const xai_value *params
     mc.seed = (uint64_t)seed;
 
     double *fx = xd_try_calloc(mc.k, sizeof *fx);
+    size_t *cols = xd_try_calloc(mc.k ? mc.k : 1, sizeof *cols);
     uint8_t *ones = xd_try_malloc(mc.d ? mc.d : 1);
     xai_result *r = NULL;
-    if (fx == NULL || ones == NULL) {
+    if (fx == NULL || cols == NULL || ones == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "explain: %zu features", mc.d);
         goto cleanup;
     }
     memset(ones, 1, mc.d);
     st = xai_eval_masks(ev, ones, 1, fx, err);
     if (st != XAI_OK) goto cleanup;
-    st = resolve_target(ev, params, fx, mc.k, &mc.target, err);
+    st = resolve_targets(ev, params, fx, mc.k, cols, &mc, err);
     if (st != XAI_OK) goto cleanup;
+    if (mc.multi && !m->multi) {
+        st = xd_err(err, XAI_ERR_UNSUPPORTED, "%s explains one target at a time: give one class "
+                    "index or name (or none: the predicted class), not a list or \"all\"",
+                    m->name);
+        goto cleanup;
+    }
     mc.fx_all = fx;
     mc.fx = fx[mc.target];
 
@@ -135,12 +221,41 @@ xai_status xai_explain(xai_eval *ev, const char *method, const xai_value *params
 cleanup:
     xai_result_free(r);
     xd_free(ones);
+    xd_free(cols);
     xd_free(fx);
     return st;
 }
 
 void xd_method_rng(const xd_method_ctx *mc, xai_rng *r, uint64_t stream) {
     xai_rng_seed(r, mc->seed, stream);
+}
+
+void xd_method_pick_targets(const xd_method_ctx *mc, const double *out, size_t n, double *y,
+                            size_t rs, size_t ts) {
+    for (size_t t = 0; t < mc->n_targets; t++)
+        for (size_t i = 0; i < n; i++) y[t * ts + i * rs] = out[i * mc->k + mc->targets[t]];
+}
+
+xai_status xd_method_eval_targets(const xd_method_ctx *mc, const uint8_t *masks, size_t n,
+                                  double *y, size_t rs, size_t ts, xai_error *err) {
+    if (n == 0) return XAI_OK;
+    if (mc->n_targets == 1) return xd_method_eval_target(mc, masks, n, y, err);
+    double *out = xd_try_malloc(xd_mul(xd_mul(n, mc->k), sizeof *out));
+    if (out == NULL) return xd_err(err, XAI_ERR_NOMEM, "outputs for %zu masks", n);
+    xai_status st = xai_eval_masks(mc->ev, masks, n, out, err);
+    if (st == XAI_OK) xd_method_pick_targets(mc, out, n, y, rs, ts);
+    xd_free(out);
+    return st;
+}
+
+xai_result *xd_method_result_new(const xd_method_ctx *mc, const char *method) {
+    return mc->multi ? xai_result_new_multi(method, mc->d, mc->n_targets)
+                     : xai_result_new(method, mc->d);
+}
+
+void xd_method_set_base(xai_result *r, size_t t, double base) {
+    if (r->base_values) r->base_values[t] = base;
+    if (t == 0) r->base_value = base;
 }
 
 xai_status xd_method_eval_target(const xd_method_ctx *mc, const uint8_t *masks, size_t n,

@@ -1,5 +1,5 @@
 /* result.c — creating, freeing and describing xai_result (the wire form and
- * JSON are in result_wire.c).
+ * JSON are in result_wire.c), with one target or several (result.h).
  */
 #include <math.h>
 #include <string.h>
@@ -11,6 +11,7 @@ xai_result *xai_result_new(const char *method, size_t d) {
     if (r == NULL) return NULL;
     r->method = method ? xd_strdup(method) : NULL;
     r->d = d;
+    r->n_targets = 1;
     r->base_value = NAN;
     r->feature_names = xd_try_calloc(d, sizeof *r->feature_names);
     r->values = xd_try_calloc(d, sizeof *r->values);
@@ -19,6 +20,33 @@ xai_result *xai_result_new(const char *method, size_t d) {
         return NULL;
     }
     return r;
+}
+
+xai_result *xai_result_new_multi(const char *method, size_t d, size_t n_targets) {
+    if (n_targets == 0) return NULL;
+    xai_result *r = xai_result_new(method, d);
+    if (r == NULL) return NULL;
+    xd_free(r->values);
+    r->n_targets = n_targets;
+    r->values = xd_try_calloc(XD_MAX(xd_mul(d, n_targets), 1), sizeof *r->values);
+    r->targets = xd_try_calloc(n_targets, sizeof *r->targets);
+    r->target_names = xd_try_calloc(n_targets, sizeof *r->target_names);
+    r->fxs = xd_try_malloc(xd_mul(n_targets, sizeof *r->fxs));
+    r->base_values = xd_try_malloc(xd_mul(n_targets, sizeof *r->base_values));
+    if (!r->values || !r->targets || !r->target_names || !r->fxs || !r->base_values) {
+        xai_result_free(r);
+        return NULL;
+    }
+    for (size_t t = 0; t < n_targets; t++) r->fxs[t] = r->base_values[t] = NAN;
+    r->fx = NAN;
+    return r;
+}
+
+xai_status xai_result_alloc_stderrs(xai_result *r) {
+    if (r->stderrs != NULL) return XAI_OK;
+    r->stderrs = xd_try_calloc(XD_MAX(xd_mul(r->d, r->n_targets ? r->n_targets : 1), 1),
+                               sizeof *r->stderrs);
+    return r->stderrs ? XAI_OK : XAI_ERR_NOMEM;
 }
 
 void xai_result_free(xai_result *r) {
@@ -31,6 +59,11 @@ void xai_result_free(xai_result *r) {
     xd_free(r->feature_names);
     xd_free(r->values);
     xd_free(r->stderrs);
+    for (size_t t = 0; r->target_names && t < r->n_targets; t++) xd_free(r->target_names[t]);
+    xd_free(r->target_names);
+    xd_free(r->targets);
+    xd_free(r->fxs);
+    xd_free(r->base_values);
     xd_free(r->text);
     xd_free(r->token_start);
     xd_free(r->token_end);

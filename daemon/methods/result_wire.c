@@ -7,6 +7,12 @@
  * is. Parsing trusts nothing: every field is type-checked, arrays must have
  * the lengths the result implies (d values, d names, 3 ints per token), and
  * offsets must lie inside the text. Optional fields may be absent.
+ *
+ * A multi-target result (r->targets != NULL, result.h) has "targets" and
+ * "target_names" arrays, "fx" and "base_value" arrays of k' numbers, and
+ * "values" / "stderrs" as k' arrays of d numbers; "target" and
+ * "target_name" are the first target's. The presence of "targets" is what
+ * selects that form when parsing.
  */
 #include <math.h>
 #include <string.h>
@@ -77,20 +83,73 @@ static xai_value *shape_value(const xai_result *r) {
     return a;
 }
 
+/* n numbers, NaN as nil. */
+static xai_value *nums_value(const double *x, size_t n) {
+    xai_value *a = xai_value_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (xai_value_push(a, num_or_nil(x[i])) != XAI_OK) {
+            xai_value_free(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* rows arrays of d numbers each, from the rows x d matrix x. */
+static xai_value *matrix_value(const double *x, size_t rows, size_t d) {
+    xai_value *a = xai_value_array();
+    for (size_t t = 0; a && t < rows; t++)
+        if (xai_value_push(a, xai_value_float_array(x + t * d, d)) != XAI_OK) {
+            xai_value_free(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* The per-target fields of the multi-target form. */
+static xai_status set_targets(xai_value *m, const xai_result *r) {
+    size_t kt = r->n_targets;
+    xai_value *t = xai_value_array(), *names = xai_value_array();
+    for (size_t i = 0; t && names && i < kt; i++)
+        if (xai_value_push(t, xai_value_int(r->targets[i])) ||
+            xai_value_push(names, str_or_nil(r->target_names[i])))
+            break;
+    if (t == NULL || names == NULL || xai_value_len(t) != kt || xai_value_len(names) != kt) {
+        xai_value_free(t);
+        xai_value_free(names);
+        return XAI_ERR_NOMEM;
+    }
+    if (xai_value_set(m, "targets", t) || xai_value_set(m, "target_names", names) ||
+        xai_value_set_int(m, "target", r->targets[0]) ||
+        xai_value_set(m, "target_name", str_or_nil(r->target_names[0])) ||
+        xai_value_set(m, "fx", nums_value(r->fxs, kt)) ||
+        xai_value_set(m, "base_value", nums_value(r->base_values, kt)) ||
+        xai_value_set(m, "values", matrix_value(r->values, kt, r->d)) ||
+        xai_value_set(m, "stderrs", r->stderrs ? matrix_value(r->stderrs, kt, r->d)
+                                               : xai_value_nil()))
+        return XAI_ERR_NOMEM;
+    return XAI_OK;
+}
+
+static xai_status set_single(xai_value *m, const xai_result *r) {
+    if (xai_value_set_int(m, "target", r->target) ||
+        xai_value_set(m, "target_name", str_or_nil(r->target_name)) ||
+        xai_value_set(m, "fx", num_or_nil(r->fx)) ||
+        xai_value_set(m, "base_value", num_or_nil(r->base_value)) ||
+        xai_value_set(m, "values", xai_value_float_array(r->values, r->d)) ||
+        xai_value_set(m, "stderrs", r->stderrs ? xai_value_float_array(r->stderrs, r->d)
+                                               : xai_value_nil()))
+        return XAI_ERR_NOMEM;
+    return XAI_OK;
+}
+
 xai_value *xai_result_to_value(const xai_result *r) {
     xai_value *m = xai_value_map();
     if (m == NULL || r == NULL) goto fail;
     if (xai_value_set(m, "method", str_or_nil(r->method)) ||
         xai_value_set(m, "model", str_or_nil(r->model)) ||
         xai_value_set_int(m, "seed", (int64_t)r->seed) ||
-        xai_value_set_int(m, "target", r->target) ||
-        xai_value_set(m, "target_name", str_or_nil(r->target_name)) ||
-        xai_value_set(m, "fx", num_or_nil(r->fx)) ||
-        xai_value_set(m, "base_value", num_or_nil(r->base_value)) ||
-        xai_value_set(m, "features", names_value(r->feature_names, r->d)) ||
-        xai_value_set(m, "values", xai_value_float_array(r->values, r->d)) ||
-        xai_value_set(m, "stderrs", r->stderrs ? xai_value_float_array(r->stderrs, r->d)
-                                               : xai_value_nil()))
+        (r->targets ? set_targets(m, r) : set_single(m, r)) ||
+        xai_value_set(m, "features", names_value(r->feature_names, r->d)))
         goto fail;
     if (r->text != NULL &&
         (xai_value_set_str(m, "text", r->text) || xai_value_set(m, "tokens", tokens_value(r))))
@@ -152,23 +211,38 @@ static xai_status get_num(const xai_value *m, const char *key, double *out, xai_
     return XAI_OK;
 }
 
-/* An array of exactly d numbers (nil entries read as NaN) into a new vector. */
-static xai_status get_vec(const xai_value *m, const char *key, size_t d, double **out,
-                          xai_error *err) {
-    const xai_value *v = xai_value_get(m, key);
+/* v must be an array of exactly d numbers (nil entries read as NaN), read
+ * into x[0..d). */
+static xai_status read_nums(const xai_value *v, const char *key, size_t d, double *x,
+                            xai_error *err) {
     if (xai_value_type(v) != XAI_V_ARRAY || xai_value_len(v) != d)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "result: '%s' must be an array of %zu numbers",
                       key, d);
-    double *x = xd_try_calloc(d ? d : 1, sizeof *x);
-    if (x == NULL) return xd_err(err, XAI_ERR_NOMEM, "result: '%s' of %zu numbers", key, d);
     for (size_t i = 0; i < d; i++) {
         const xai_value *e = xai_value_at(v, i);
         if (xai_value_type(e) == XAI_V_NIL) x[i] = NAN;
         else if (xai_value_is_number(e)) x[i] = xai_value_get_number(e);
-        else {
-            xd_free(x);
-            return xd_err(err, XAI_ERR_BAD_REQUEST, "result: '%s'[%zu] is not a number", key, i);
-        }
+        else return xd_err(err, XAI_ERR_BAD_REQUEST, "result: '%s'[%zu] is not a number", key, i);
+    }
+    return XAI_OK;
+}
+
+/* Field `key`: rows arrays of d numbers when rows_form, else one array of d
+ * (rows = 1); into a new rows x d matrix replacing *out. */
+static xai_status get_mat(const xai_value *m, const char *key, bool rows_form, size_t rows,
+                          size_t d, double **out, xai_error *err) {
+    const xai_value *v = xai_value_get(m, key);
+    if (rows_form && (xai_value_type(v) != XAI_V_ARRAY || xai_value_len(v) != rows))
+        return xd_err(err, XAI_ERR_BAD_REQUEST, "result: '%s' must be %zu arrays of %zu numbers",
+                      key, rows, d);
+    double *x = xd_try_calloc(XD_MAX(xd_mul(rows, d), 1), sizeof *x);
+    if (x == NULL) return xd_err(err, XAI_ERR_NOMEM, "result: '%s' of %zu numbers", key, d);
+    xai_status st = XAI_OK;
+    for (size_t t = 0; st == XAI_OK && t < rows; t++)
+        st = read_nums(rows_form ? xai_value_at(v, t) : v, key, d, x + t * d, err);
+    if (st != XAI_OK) {
+        xd_free(x);
+        return st;
     }
     xd_free(*out);
     *out = x;
@@ -258,7 +332,8 @@ static xai_status get_stats(const xai_value *m, xai_eval_stats *s, xai_error *er
     return xd_eval_stats_from_value(v, s, err);
 }
 
-/* The scalar fields: method, model, seed, target, target_name, fx, base_value, seconds. */
+/* The scalar fields: method, model, seed, target, target_name, fx,
+ * base_value, seconds (fx and base_value only in the single-target form). */
 static xai_status get_scalars(const xai_value *m, xai_result *r, xai_error *err) {
     xai_status st;
     int64_t seed, target;
@@ -270,11 +345,40 @@ static xai_status get_scalars(const xai_value *m, xai_result *r, xai_error *err)
         return st;
     r->seed = (uint64_t)seed;
     r->target = target;
-    if ((st = get_num(m, "fx", &r->fx, err)) || (st = get_num(m, "base_value", &r->base_value, err)) ||
-        (st = get_num(m, "seconds", &r->seconds, err)))
+    if (r->targets == NULL &&
+        ((st = get_num(m, "fx", &r->fx, err)) || (st = get_num(m, "base_value", &r->base_value, err))))
         return st;
+    if ((st = get_num(m, "seconds", &r->seconds, err))) return st;
     if (isnan(r->seconds)) r->seconds = 0;
     return XAI_OK;
+}
+
+/* The per-target arrays of the multi-target form (r from
+ * xai_result_new_multi with as many rows as "targets" has entries). */
+static xai_status get_targets(const xai_value *m, xai_result *r, xai_error *err) {
+    const xai_value *t = xai_value_get(m, "targets"), *names = xai_value_get(m, "target_names");
+    size_t kt = r->n_targets;
+    if (names != NULL && xai_value_type(names) != XAI_V_NIL &&
+        (xai_value_type(names) != XAI_V_ARRAY || xai_value_len(names) != kt))
+        return bad(err, "target_names", "must be an array as long as 'targets'");
+    for (size_t i = 0; i < kt; i++) {
+        const xai_value *e = xai_value_at(t, i);
+        const xai_value *n = names ? xai_value_at(names, i) : NULL;
+        if (xai_value_type(e) != XAI_V_INT || xai_value_get_int(e) < 0)
+            return bad(err, "targets", "must hold non-negative ints");
+        r->targets[i] = xai_value_get_int(e);
+        if (n == NULL || xai_value_type(n) == XAI_V_NIL) continue;
+        const char *s = xai_value_get_str(n, NULL);
+        if (s == NULL) return bad(err, "target_names", "must hold strings or nil");
+        if ((r->target_names[i] = xd_strdup(s)) == NULL)
+            return xd_err(err, XAI_ERR_NOMEM, "result: target names");
+    }
+    xai_status st = read_nums(xai_value_get(m, "fx"), "fx", kt, r->fxs, err);
+    if (st == XAI_OK) st = read_nums(xai_value_get(m, "base_value"), "base_value", kt,
+                                     r->base_values, err);
+    r->fx = r->fxs[0];
+    r->base_value = r->base_values[0];
+    return st;
 }
 
 xai_status xai_result_from_value(const xai_value *v, xai_result **out, xai_error *err) {
@@ -284,16 +388,20 @@ xai_status xai_result_from_value(const xai_value *v, xai_result **out, xai_error
     const xai_value *f = xai_value_get(v, "features");
     if (method == NULL) return bad(err, "method", "must be a string");
     if (xai_value_type(f) != XAI_V_ARRAY) return bad(err, "features", "must be an array");
-    size_t d = xai_value_len(f);
-    xai_result *r = xai_result_new(method, d);
+    size_t d = xai_value_len(f), kt = 1;
+    const xai_value *tv = xai_value_get(v, "targets");
+    bool multi = tv != NULL && xai_value_type(tv) != XAI_V_NIL;
+    if (multi && (xai_value_type(tv) != XAI_V_ARRAY || (kt = xai_value_len(tv)) == 0))
+        return bad(err, "targets", "must be a non-empty array");
+    xai_result *r = multi ? xai_result_new_multi(method, d, kt) : xai_result_new(method, d);
     if (r == NULL) return xd_err(err, XAI_ERR_NOMEM, "result of %zu features", d);
     xai_status st;
     const xai_value *se = xai_value_get(v, "stderrs"), *extra = xai_value_get(v, "extra");
-    if ((st = get_scalars(v, r, err)) || (st = get_names(v, r, err)) ||
-        (st = get_vec(v, "values", d, &r->values, err)))
+    if ((multi && (st = get_targets(v, r, err))) || (st = get_scalars(v, r, err)) ||
+        (st = get_names(v, r, err)) || (st = get_mat(v, "values", multi, kt, d, &r->values, err)))
         goto fail;
     if (se != NULL && xai_value_type(se) != XAI_V_NIL &&
-        (st = get_vec(v, "stderrs", d, &r->stderrs, err)))
+        (st = get_mat(v, "stderrs", multi, kt, d, &r->stderrs, err)))
         goto fail;
     if ((st = get_tokens(v, r, err)) || (st = get_shape(v, r, err)) ||
         (st = get_stats(v, &r->stats, err)))

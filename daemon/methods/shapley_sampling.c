@@ -56,4 +56,4 @@ static xai_status run(const xd_method_ctx *mc, xai_result **out, xai_error *err)
     return st;
 }
 
-const xd_method xd_method_shapley_sampling = {"shapley_sampling", run, params};
+const xd_method xd_method_shapley_sampling = {"shapley_sampling", run, params, true};

@@ -25,6 +25,13 @@
  *
  * Both stop early, between batches, when tol > 0 and max se / (max phi -
  * min phi) < tol.
+ *
+ * Several targets (an oracle with k > 1) share every mask and model row:
+ * each target keeps its own statistics, so with the antithetic estimator
+ * and tol = 0 every target gets exactly the numbers a run for it alone
+ * gives. What steers sampling is decided jointly: the stop waits until
+ * every target meets tol, and the per-feature allocation follows each
+ * feature's variance summed over the targets.
  */
 #include <math.h>
 #include <string.h>
@@ -64,23 +71,23 @@ static void stat_free(stat *s) {
 
 typedef struct ss {
     const xd_oracle *o;
-    size_t d;
-    double v0, v1;
+    size_t d, k;            /* features; targets */
+    double *v0, *v1;        /* k each */
     xd_shap_out *out;
     xai_rng rng;
-    stat st;
+    stat st;                /* k x d: target t, feature i at t d + i */
     uint8_t *masks;         /* cap x d */
-    double *y;              /* cap */
+    double *y;              /* cap x k */
     size_t cap;
     size_t *perm, *scratch; /* d each */
-    double *c;              /* d: one draw's contributions */
+    double *c;              /* k x d: one draw's contributions */
 } ss;
 
 static xai_status ensure(ss *s, size_t n, xai_error *err) {
     if (n <= s->cap) return XAI_OK;
     uint8_t *m = xd_try_realloc(s->masks, xd_mul(n, s->d));
     if (m) s->masks = m;
-    double *y = m ? xd_try_realloc(s->y, xd_mul(n, sizeof *y)) : NULL;
+    double *y = m ? xd_try_realloc(s->y, xd_mul(xd_mul(n, s->k), sizeof *y)) : NULL;
     if (y == NULL) return xd_err(err, XAI_ERR_NOMEM, "shapley_sampling: %zu masks", n);
     s->y = y;
     s->cap = n;
@@ -109,24 +116,25 @@ static void pair_masks(const ss *s, const size_t *perm, uint8_t *m) {
     }
 }
 
-/* Folds one pair's outputs y[0 .. 2(d-1)) into the statistics: the forward
- * walk's outputs come first, then the backward walk's. */
-static void pair_fold(ss *s, const size_t *perm, const double *y) {
-    size_t d = s->d;
-    const double *yf = y, *yb = y + (d - 1);
-    double prev = s->v0;
+/* Folds one pair's outputs (rows y[0 .. 2(d-1)) of k) into the statistics
+ * of target q: the forward walk's outputs come first, then the backward
+ * walk's. */
+static void pair_fold(ss *s, size_t q, const size_t *perm, const double *y) {
+    size_t d = s->d, k = s->k;
+    const double *yf = y + q, *yb = y + (d - 1) * k + q;
+    double prev = s->v0[q], *c = s->c + q * d;
     for (size_t t = 1; t <= d; t++) {
-        double v = t < d ? yf[t - 1] : s->v1;
-        s->c[perm[t - 1]] = 0.5 * (v - prev);
+        double v = t < d ? yf[(t - 1) * k] : s->v1[q];
+        c[perm[t - 1]] = 0.5 * (v - prev);
         prev = v;
     }
-    prev = s->v0;
+    prev = s->v0[q];
     for (size_t t = 1; t <= d; t++) {
-        double v = t < d ? yb[t - 1] : s->v1;
-        s->c[perm[d - t]] += 0.5 * (v - prev);
+        double v = t < d ? yb[(t - 1) * k] : s->v1[q];
+        c[perm[d - t]] += 0.5 * (v - prev);
         prev = v;
     }
-    for (size_t i = 0; i < d; i++) stat_add(&s->st, i, s->c[i]);
+    for (size_t i = 0; i < d; i++) stat_add(&s->st, q * d + i, c[i]);
 }
 
 static xai_status antithetic_batch(ss *s, size_t pairs, xai_error *err) {
@@ -143,7 +151,7 @@ static xai_status antithetic_batch(ss *s, size_t pairs, xai_error *err) {
     }
     st = eval(s, pairs * per, err);
     for (size_t p = 0; st == XAI_OK && p < pairs; p++)
-        pair_fold(s, perms + p * s->d, s->y + p * per);
+        for (size_t q = 0; q < s->k; q++) pair_fold(s, q, perms + p * s->d, s->y + p * per * s->k);
     xd_free(perms);
     return st;
 }
@@ -173,26 +181,36 @@ static xai_status feature_batch(ss *s, const size_t *count, xai_error *err) {
         for (size_t c = 0; c < count[i]; c++, r++) feature_masks(s, i, s->masks + 2 * r * d);
     st = eval(s, 2 * n, err);
     r = 0;
+    size_t k = s->k;
     for (size_t i = 0; st == XAI_OK && i < d; i++)
         for (size_t c = 0; c < count[i]; c++, r++)
-            stat_add(&s->st, i, s->y[2 * r] - s->y[2 * r + 1]);
+            for (size_t q = 0; q < k; q++)
+                stat_add(&s->st, q * d + i, s->y[2 * r * k + q] - s->y[(2 * r + 1) * k + q]);
     return st;
 }
 
+/* Feature i's sample variance, summed over the targets (the joint rule). */
+static double feature_var(const ss *s, size_t i) {
+    double v = stat_var(&s->st, i);
+    for (size_t q = 1; q < s->k; q++) v += stat_var(&s->st, q * s->d + i);
+    return v;
+}
+
 /* Shares `budget` new draws so that the totals follow the variances
- * (largest remainders; nothing when every variance is 0). */
+ * (largest remainders; nothing when every variance is 0). Every target has
+ * the same counts, so target 0's stand for all. */
 static size_t allocate(const ss *s, size_t budget, size_t *count) {
     size_t d = s->d, have = 0, given = 0;
     double vs = 0;
     for (size_t i = 0; i < d; i++) {
-        vs += stat_var(&s->st, i);
+        vs += feature_var(s, i);
         have += s->st.n[i];
         count[i] = 0;
     }
     if (!(vs > 0)) return 0;
     double want = 0, *frac = s->c;
     for (size_t i = 0; i < d; i++) {
-        double t = (double)(have + budget) * stat_var(&s->st, i) / vs - (double)s->st.n[i];
+        double t = (double)(have + budget) * feature_var(s, i) / vs - (double)s->st.n[i];
         frac[i] = t > 0 ? t : 0;
         want += frac[i];
     }
@@ -213,28 +231,35 @@ static size_t allocate(const ss *s, size_t budget, size_t *count) {
 
 /* ---- estimates ------------------------------------------------------------ */
 
-static void estimate(ss *s, bool per_feature) {
+/* Target q's estimates into row q of phi and se. */
+static void estimate_target(ss *s, size_t q, bool per_feature) {
     size_t d = s->d;
-    double vs = 0, sum = 0;
+    const stat *st = &s->st;
+    double vs = 0, sum = 0, *phi = s->out->phi + q * d, *se = s->out->se + q * d, *c = s->c;
     for (size_t i = 0; i < d; i++) {
-        size_t n = s->st.n[i];
-        s->out->phi[i] = s->st.mean[i];
-        s->c[i] = n > 1 ? stat_var(&s->st, i) / (double)n : (n ? INFINITY : 0);
-        vs += s->c[i];
-        sum += s->out->phi[i];
+        size_t n = st->n[q * d + i];
+        phi[i] = st->mean[q * d + i];
+        c[i] = n > 1 ? stat_var(st, q * d + i) / (double)n : (n ? INFINITY : 0);
+        vs += c[i];
+        sum += phi[i];
     }
-    double gap = (s->v1 - s->v0) - sum;
+    double gap = (s->v1[q] - s->v0[q]) - sum;
     for (size_t i = 0; i < d; i++) {
-        double v = s->c[i];
+        double v = c[i];
         if (per_feature && vs > 0 && isfinite(vs)) {
-            s->out->phi[i] += v / vs * gap;
+            phi[i] += v / vs * gap;
             v -= v * v / vs;
         } else if (per_feature && !(vs > 0)) {
-            s->out->phi[i] += gap / (double)d;
+            phi[i] += gap / (double)d;
         }
-        s->out->se[i] = sqrt(XD_MAX(v, 0.0));
+        se[i] = sqrt(XD_MAX(v, 0.0));
     }
-    s->out->rel_se = xd_shap_rel_se(s->out->phi, s->out->se, d);
+}
+
+/* Every target's estimates; rel_se is the largest (the joint stop). */
+static void estimate(ss *s, bool per_feature) {
+    for (size_t q = 0; q < s->k; q++) estimate_target(s, q, per_feature);
+    s->out->rel_se = xd_shap_rel_se_all(s->out->phi, s->out->se, s->d, s->k);
 }
 
 static bool done(ss *s, const xd_ss_opts *o, double fraction) {
@@ -288,36 +313,45 @@ static xai_status ends(ss *s, xai_error *err) {
     memset(s->masks, 0, s->d);
     memset(s->masks + s->d, 1, s->d);
     st = eval(s, 2, err);
-    s->v0 = s->y[0];
-    s->v1 = s->y[1];
+    for (size_t q = 0; q < s->k; q++) {
+        s->v0[q] = s->y[q];
+        s->v1[q] = s->y[s->k + q];
+    }
     return st;
 }
 
 xai_status xd_shapley_sampling(const xd_oracle *o, size_t d, const xd_ss_opts *opts,
                                xd_shap_out *out, xai_error *err) {
-    ss s = {.o = o, .d = d, .out = out};
+    size_t k = xd_shap_k(out);
+    ss s = {.o = o, .d = d, .k = k, .out = out};
     out->n_evals = out->n_batches = 0;
     out->converged = false;
     out->rel_se = 0;
     xai_rng_seed(&s.rng, opts->seed, 0x7373);
     s.perm = xd_try_malloc(xd_mul(d + 1, sizeof *s.perm));
     s.scratch = xd_try_malloc(xd_mul(d + 1, sizeof *s.scratch));
-    s.c = xd_try_malloc(xd_mul(d + 1, sizeof *s.c));
-    xai_status st = stat_alloc(&s.st, d, err);
-    if (st == XAI_OK && (!s.perm || !s.scratch || !s.c))
+    s.c = xd_try_calloc(XD_MAX(xd_mul(d, k), 1), sizeof *s.c);
+    s.v0 = xd_try_calloc(k, sizeof *s.v0);
+    s.v1 = xd_try_calloc(k, sizeof *s.v1);
+    xai_status st = stat_alloc(&s.st, d * k, err);
+    if (st == XAI_OK && (!s.perm || !s.scratch || !s.c || !s.v0 || !s.v1))
         st = xd_err(err, XAI_ERR_NOMEM, "shapley_sampling: %zu features", d);
     if (st == XAI_OK) st = ends(&s, err);
     size_t budget = opts->max_evals ? opts->max_evals : 2 * d + 2048;
     budget = budget > 2 ? budget - 2 : 0;
     if (st == XAI_OK && d == 1) {
-        out->phi[0] = s.v1 - s.v0, out->se[0] = 0, out->converged = true;
+        for (size_t q = 0; q < k; q++) out->phi[q] = s.v1[q] - s.v0[q], out->se[q] = 0;
+        out->converged = true;
     } else if (st == XAI_OK && d > 1) {
         st = opts->estimator == XD_SS_PER_FEATURE ? run_per_feature(&s, opts, budget, err)
                                                   : run_antithetic(&s, opts, budget, err);
     }
-    out->base = s.v0;
-    out->full = s.v1;
+    out->base = s.v0[0];
+    out->full = s.v1[0];
+    for (size_t q = 0; k > 1 && q < k; q++) out->bases[q] = s.v0[q], out->fulls[q] = s.v1[q];
     stat_free(&s.st);
+    xd_free(s.v0);
+    xd_free(s.v1);
     xd_free(s.c);
     xd_free(s.scratch);
     xd_free(s.perm);

@@ -77,7 +77,10 @@ xai_status xai_client_stats(xai_client *c, xai_value **out, xai_error *err);
 /* Round trip to the daemon; *seconds is the time it took. */
 xai_status xai_client_ping(xai_client *c, double *seconds, xai_error *err);
 
-/* Result accessors (the struct is also readable directly, see result.h). */
+/* Result accessors (the struct is also readable directly, see result.h).
+ * A multi-target result (a `target` list or "all") has n_targets rows; the
+ * accessors without a target index read row 0, so code written for one
+ * target keeps working. Out-of-range indices give NaN, NULL or -1. */
 size_t xai_result_n_features(const xai_result *r);
 const char *xai_result_feature_name(const xai_result *r, size_t i);
 double xai_result_value(const xai_result *r, size_t i);
@@ -86,6 +89,22 @@ double xai_result_stderr(const xai_result *r, size_t i);
 double xai_result_base_value(const xai_result *r);
 double xai_result_fx(const xai_result *r);
 const xai_eval_stats *xai_result_stats(const xai_result *r);
+
+/* Rows of the result: the number of explained targets (1 for a
+ * single-target result, 0 for NULL). */
+size_t xai_result_n_targets(const xai_result *r);
+/* The output column of row t (the result's target for a single-target
+ * result's row 0), or -1. */
+int64_t xai_result_target_at(const xai_result *r, size_t t);
+/* Its class name, or NULL when the model names none. */
+const char *xai_result_target_name_at(const xai_result *r, size_t t);
+/* The score of feature i for row t. */
+double xai_result_value_at(const xai_result *r, size_t t, size_t i);
+/* Its standard error; NaN when the method reports none. */
+double xai_result_stderr_at(const xai_result *r, size_t t, size_t i);
+/* f_t(x) and the base value of row t. */
+double xai_result_fx_at(const xai_result *r, size_t t);
+double xai_result_base_value_at(const xai_result *r, size_t t);
 
 #ifdef __cplusplus
 }

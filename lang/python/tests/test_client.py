@@ -84,6 +84,9 @@ class FakeDaemon(threading.Thread):
 
     @staticmethod
     def result(msg):
+        target = (msg.get("params") or {}).get("target")
+        if isinstance(target, list) or target == "all":
+            return FakeDaemon.multi_result(msg, target)
         # echoes the request so the test sees what the client sent
         vals = xai.encode_matrix(np.array([0.5, -0.25, 2.0]))
         vals["shape"] = [3]
@@ -91,6 +94,19 @@ class FakeDaemon(threading.Thread):
                 "stderrs": [0.1, 0.2, 0.3], "base_value": 0.1, "fx": 0.9,
                 "features": ["a", "b", "c"], "echo_params": msg.get("params"),
                 "echo_input": msg["input"]}
+
+
+    @staticmethod
+    def multi_result(msg, target):
+        # the matrix form of docs/PROTOCOL.md: rows as binary vectors (as
+        # xaid sends them) for the values, plain lists for the stderrs
+        rows = [xai.encode_matrix(np.array([0.5, -0.25, 2.0]) * (t + 1)) for t in range(2)]
+        for r in rows:
+            r["shape"] = [3]
+        return {"method": msg["method"], "targets": [1, 0], "target_names": ["spam", None],
+                "target": 1, "target_name": "spam", "fx": [0.9, 0.1], "base_value": [0.2, None],
+                "values": rows, "stderrs": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]],
+                "features": ["a", "b", "c"], "echo_params": msg.get("params")}
 
 
 class ClientAgainstFake(unittest.TestCase):
@@ -126,6 +142,27 @@ class ClientAgainstFake(unittest.TestCase):
         self.assertEqual(seen, [0.25, 0.75])
         self.assertEqual(r["echo_params"], {"window": 2, "seed": 3, "target": "spam"})
         self.assertEqual(r["echo_input"], {"text": "hi there"})
+
+    def test_several_targets_decode_to_matrices(self):
+        r = self.client.explain("m", "occlusion", text="x", target=["spam", 0])
+        self.assertEqual(r["echo_params"], {"target": ["spam", 0]})
+        self.assertEqual(r["values"].shape, (2, 3))
+        np.testing.assert_array_equal(r["values"][1], [1.0, -0.5, 4.0])
+        self.assertEqual(r["stderrs"].shape, (2, 3))
+        np.testing.assert_array_equal(r["fx"], [0.9, 0.1])
+        self.assertEqual(r["base_value"][0], 0.2)
+        self.assertTrue(np.isnan(r["base_value"][1]))
+        rows = xai.per_target(r)
+        self.assertEqual([t["target"] for t in rows], [1, 0])
+        self.assertEqual([t["target_name"] for t in rows], ["spam", None])
+        np.testing.assert_array_equal(rows[1]["stderrs"], [0.4, 0.5, 0.6])
+        r = self.client.explain("m", "occlusion", text="x", target="all")
+        self.assertEqual(r["echo_params"], {"target": "all"})
+        one = self.client.explain("m", "occlusion", text="x", target=1)
+        rows = xai.per_target(one)
+        self.assertEqual(len(rows), 1)
+        np.testing.assert_array_equal(rows[0]["values"], [0.5, -0.25, 2.0])
+        self.assertEqual(rows[0]["fx"], 0.9)
 
     def test_row_input(self):
         r = self.client.explain("m", "occlusion", row=np.array([1, 2.5]))

@@ -268,6 +268,23 @@ class EndToEnd(unittest.TestCase):
         spans = [(s, e) for s, e, feat in r["tokens"] if feat >= 0]
         self.assertEqual([text[s:e] for s, e in spans], ["Free", "money", "free", "MEETING", "now"])
 
+    def test_text_occlusion_all_targets(self):
+        text = "Free money, free MEETING now"
+        r = self.client.explain("t", "occlusion", text=text, target="all", seed=0)
+        # outputs [-s, s]: class 1's row is the weights, class 0's their negative
+        self.assertEqual(r["targets"], [0, 1])
+        self.assertEqual(r["target_names"], ["neg", "pos"])
+        self.assertEqual(r["values"].shape, (2, 5))
+        np.testing.assert_allclose(r["values"][1], [2.0, 1.0, 2.0, -1.5, 0.0], atol=1e-12)
+        np.testing.assert_allclose(r["values"][0], -r["values"][1], atol=1e-12)
+        np.testing.assert_allclose(r["fx"], [-3.5, 3.5], atol=1e-12)
+        np.testing.assert_allclose(r["base_value"], [0.0, 0.0], atol=1e-12)
+        self.assertEqual(r["target"], 0)
+        rows = xai.per_target(r)
+        self.assertEqual([t["target_name"] for t in rows], ["neg", "pos"])
+        r = self.client.explain("t", "occlusion", text=text, target=["pos"])
+        self.assertEqual(r["values"].shape, (1, 5))
+
     def test_text_occlusion_windows(self):
         r = self.client.explain("t", "occlusion", text="free money meeting free",
                                 params={"window": 2, "stride": 1}, target="pos")

@@ -11,8 +11,8 @@ The wire contract is docs/PROTOCOL.md. Needs pyzmq, msgpack and numpy
 
 from .protocol import ERROR_CODES, VERSION, XaiError, decode_matrix, encode_matrix
 from .server import serve, serve_in_thread
-from .client import Client, decode_result
+from .client import Client, decode_result, per_target
 
 __version__ = "0.1.0"
 __all__ = ["serve", "serve_in_thread", "Client", "XaiError", "encode_matrix",
-           "decode_matrix", "decode_result", "ERROR_CODES", "VERSION"]
+           "decode_matrix", "decode_result", "per_target", "ERROR_CODES", "VERSION"]

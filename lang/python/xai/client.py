@@ -12,6 +12,14 @@ client. A Client is used by one thread at a time.
 
 Failures raise XaiError(code, message) with the daemon's stable code; a wait
 that runs out raises XaiError("timeout") and the job goes on.
+
+Several targets. ``target`` may be a class index, a class name, a list of
+them or ``"all"``. A result of a list or "all" (docs/PROTOCOL.md, "Several
+targets") carries ``targets`` and ``target_names``; decode_result() then
+gives ``values`` and ``stderrs`` as k' x d numpy arrays (row t explains
+``targets[t]``) and ``fx`` and ``base_value`` as numpy vectors of k' (NaN
+where the daemon sent nil). A single-target result keeps its shape: d
+values, scalar fx and base_value. per_target() walks both forms alike.
 """
 
 import collections
@@ -27,21 +35,53 @@ _DECODED = ("values", "stderrs")
 
 
 def _decode_array(x):
-    """A result array (nested numbers or a binary matrix) as numpy float64."""
+    """A result array (nested numbers, a binary matrix, or a list of rows
+    that are either) as numpy float64; nil entries become NaN."""
     if is_matrix(x):
         a = decode_matrix(x, "result")
         shape = x.get("shape")
         return a.reshape(shape[0]) if len(shape) == 1 else a
-    return np.asarray(x, dtype=np.float64)
+    if isinstance(x, (list, tuple)) and any(is_matrix(e) or isinstance(e, (list, tuple))
+                                            for e in x):
+        return np.stack([_decode_array(e) for e in x]) if x else np.zeros((0, 0))
+    return np.asarray([np.nan if e is None else e for e in x], dtype=np.float64)
 
 
 def decode_result(result):
-    """The result map with values/stderrs as numpy arrays (stderrs may be None)."""
+    """The result map with values/stderrs as numpy arrays (stderrs may be
+    None): d values for one target; for several (a "targets" key) k' x d
+    matrices, and fx and base_value as vectors of k'."""
     out = dict(result)
     for key in _DECODED:
         if out.get(key) is not None:
             out[key] = _decode_array(out[key])
+    if out.get("targets") is not None:
+        for key in ("fx", "base_value"):
+            if out.get(key) is not None:
+                out[key] = _decode_array(out[key])
     return out
+
+
+def per_target(result):
+    """The rows of a decoded result, for one target or several alike: a list
+    of dicts {target, target_name, values, stderrs, fx, base_value}, one per
+    explained target in the order asked."""
+    if result.get("targets") is None:
+        return [{k: result.get(k) for k in
+                 ("target", "target_name", "values", "stderrs", "fx", "base_value")}]
+    names = result.get("target_names") or [None] * len(result["targets"])
+    se = result.get("stderrs")
+    return [{"target": t, "target_name": names[i], "values": result["values"][i],
+             "stderrs": None if se is None else se[i], "fx": float(result["fx"][i]),
+             "base_value": float(result["base_value"][i])}
+            for i, t in enumerate(result["targets"])]
+
+
+def _target_param(target):
+    """A class index, a class name, "all", or a list of indices and names."""
+    if isinstance(target, (list, tuple)):
+        return [t if isinstance(t, str) else int(t) for t in target]
+    return target if isinstance(target, str) else int(target)
 
 
 class Client:
@@ -108,7 +148,9 @@ class Client:
 
     def submit(self, model, method, text=None, row=None, params=None, space=None,
                seed=None, target=None, deadline_ms=None):
-        """Sends an explain job; returns its job id once the daemon accepts it."""
+        """Sends an explain job; returns its job id once the daemon accepts it.
+        target: a class index or name, a list of them, or "all" (several
+        targets: see the module docstring)."""
         if (text is None) == (row is None):
             raise XaiError("invalid_argument", "give exactly one of text and row")
         if text is not None:
@@ -119,7 +161,7 @@ class Client:
         if seed is not None:
             params["seed"] = int(seed)
         if target is not None:
-            params["target"] = target if isinstance(target, str) else int(target)
+            params["target"] = _target_param(target)
         fields = {"model": model, "method": method, "input": inp, "params": params}
         if space:
             fields["space"] = space
