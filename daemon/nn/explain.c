@@ -27,8 +27,8 @@ const char *const *xai_nn_method_names(void) {
 static const char *const keys_common[] = {"target", "seed", NULL};
 static const char *const keys_saliency[] = {"abs", NULL};
 static const char *const keys_ig[] = {"steps", "rule", "baseline", NULL};
-static const char *const keys_lrp[] = {"composite", "rules", "epsilon", "gamma",
-                                       "alpha",     "low",   "high",    NULL};
+static const char *const keys_lrp[] = {"composite", "rules", "epsilon",      "gamma", "alpha",
+                                       "low",       "high",  "pool_epsilon", NULL};
 static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", NULL};
 static const char *const keys_cam[] = {"layer", "relu", "upsample", NULL};
 
@@ -128,6 +128,7 @@ static xai_status parse_lrp(const xai_nn *net, const xai_value *p, xai_nn_lrp_op
     double lo, hi;
     xai_status st = opt_enum(p, "composite", comps, 0, &c, err);
     if (st == XAI_OK) st = xai_opt_float(p, "epsilon", 1e-6, 0, 1e6, &o->epsilon, err);
+    if (st == XAI_OK) st = xai_opt_float(p, "pool_epsilon", 1e-6, 0, 1e6, &o->pool_epsilon, err);
     if (st == XAI_OK) st = xai_opt_float(p, "gamma", 0.25, 0, 1e6, &o->gamma, err);
     if (st == XAI_OK) st = xai_opt_float(p, "alpha", 2, 1, 1e6, &o->alpha, err);
     if (st == XAI_OK) st = xai_opt_float(p, "low", 0, -1e30, 1e30, &lo, err);

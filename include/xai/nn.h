@@ -204,8 +204,12 @@ xai_status xai_nn_integrated_gradients(const xai_nn *net, const float *x, size_t
  *   LRP-0       q = a_j w_jk;                   bias b_k in the denominator
  *   epsilon     as LRP-0, denominator z_k + eps * sign(z_k) (sign(0) = +1);
  *               bias b_k in the denominator
- *   gamma       q = a_j (w_jk + gamma w_jk^+);  bias b_k + gamma b_k^+ in the
- *               denominator (meant for a_j >= 0, i.e. after ReLU)
+ *   gamma       the generalised gamma rule (zennit's Gamma): where z_k > 0,
+ *               q = a_j^+ (w_jk + gamma w_jk^+) + a_j^- (w_jk + gamma w_jk^-),
+ *               bias b_k + gamma b_k^+ in the denominator; where z_k < 0,
+ *               q = a_j^+ (w_jk + gamma w_jk^-) + a_j^- (w_jk + gamma w_jk^+),
+ *               bias b_k + gamma b_k^-; z_k = 0 sends nothing. For a_j >= 0
+ *               and z_k > 0 this is the original rule, a_j (w + gamma w^+)
  *   z+          q = a_j^+ w_jk^+ + a_j^- w_jk^- (the positive contributions);
  *               bias ignored
  *   alpha-beta  alpha * (positive contributions / their sum)
@@ -221,7 +225,7 @@ xai_status xai_nn_integrated_gradients(const xai_nn *net, const float *x, size_t
  * contributions.
  * Other layers: max pooling gives each window's relevance to its winner,
  * average pooling (and global average pooling) in proportion to the inputs
- * (LRP-0 on the pooling as a linear map, with epsilon if set), flatten and
+ * (LRP-0 on the pooling as a linear map, stabilised by pool_epsilon), flatten and
  * activation functions pass relevance through unchanged. */
 typedef enum xai_nn_rule {
     XAI_NN_RULE_DEFAULT = 0,    /* in a per-layer list: the composite's choice */
@@ -239,7 +243,10 @@ typedef enum xai_nn_rule {
  *   NONE              epsilon everywhere (LRP-0 when epsilon = 0)
  *   EPSILON_PLUS      z+ on conv layers, epsilon on dense layers
  *   EPSILON_PLUS_FLAT as EPSILON_PLUS, flat on the first dense/conv layer
- *   EPSILON_GAMMA_BOX z^B on the first layer, gamma on conv, epsilon on dense
+ *   EPSILON_GAMMA_BOX z^B on the first conv layer, gamma on the other conv
+ *                     layers, epsilon on dense (zennit's EpsilonGammaBox: an
+ *                     MLP gets epsilon everywhere; ask for z^B on a first
+ *                     dense layer with a per-layer list)
  *   EPSILON_ALPHA2_BETA1  alpha=2, beta=1 on conv, epsilon on dense
  * A per-layer list (`rules`) overrides the composite wherever its entry is
  * not XAI_NN_RULE_DEFAULT. */
@@ -255,16 +262,18 @@ typedef struct xai_nn_lrp_opts {
     xai_nn_composite composite;
     const xai_nn_rule *rules;   /* n_layers entries (entries of layers without
                                    weights are ignored), or NULL */
-    double epsilon;             /* epsilon rule and pooling stabilizer; < 0 = 1e-6 */
+    double epsilon;             /* epsilon rule; < 0 = 1e-6 */
     double gamma;               /* < 0 = 0.25 */
     double alpha;               /* alpha-beta: alpha, beta = alpha - 1; < 1 = 2 */
     float low, high;            /* z^B bounds when low_v/high_v are NULL;
                                    both 0 = the sample's min and max */
     const float *low_v, *high_v;/* per-pixel bounds (input_size floats), or NULL */
+    double pool_epsilon;        /* average-pooling stabilizer (zennit: 1e-6 whatever
+                                   the rules' epsilon); < 0 = 1e-6 */
 } xai_nn_lrp_opts;
 
 /* Fills opts with the defaults (composite NONE, epsilon 1e-6, gamma 0.25,
- * alpha 2, bounds from the data). */
+ * alpha 2, bounds from the data, pool_epsilon 1e-6). */
 void xai_nn_lrp_opts_init(xai_nn_lrp_opts *opts);
 
 /* Relevance of every input for targets (see the conventions at the top).
@@ -355,7 +364,7 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
  *                   "rules" array of n_layers strings ("default", "zero",
  *                   "epsilon", "gamma", "zplus", "alpha_beta", "flat",
  *                   "wsquare", "zbox"); "epsilon", "gamma", "alpha",
- *                   "low", "high" numbers
+ *                   "low", "high", "pool_epsilon" numbers
  *   "smoothgrad"    "base" method name (saliency), "n_samples" (50),
  *                   "sigma" (0.15), "kind" "plain" | "squared" | "vargrad",
  *                   plus the base method's params
