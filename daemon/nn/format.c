@@ -143,6 +143,22 @@ static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_erro
                                 : xai_nn_add_avgpool2d(net, k, stride, err);
     } else if (strcmp(type, "batchnorm") == 0) {
         st = load_batchnorm(net, m, l, err);
+    } else if (strcmp(type, "conv1d") == 0) {
+        size_t pad = 0;
+        if ((st = get_size(m, "out", -1, l, &out, err)) == XAI_OK &&
+            (st = get_size(m, "kernel", -1, l, &k, err)) == XAI_OK &&
+            (st = get_size(m, "stride", 1, l, &stride, err)) == XAI_OK &&
+            (st = get_size(m, "padding", 0, l, &pad, err)) == XAI_OK &&
+            (st = xai_nn_add_conv1d(net, out, k, stride, pad, err)) == XAI_OK)
+            st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "token_pool") == 0) {
+        static const char *const modes[] = {"mean", "max", "sum"};
+        const xai_value *mv = xai_value_get(m, "mode");
+        const char *mode = mv ? xai_value_get_str(mv, NULL) : "mean";
+        size_t i = 0;
+        while (mode && i < 3 && strcmp(mode, modes[i]) != 0) i++;
+        if (mode == NULL || i == 3) return bad(err, "mode is not mean, max or sum:", l, "mode");
+        st = xai_nn_add_token_pool(net, (xai_nn_pool_mode)i, err);
     } else {
         static const struct {
             const char *name;
@@ -163,6 +179,55 @@ static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_erro
     return as_format(st, err);
 }
 
+/* The vocabulary array into vocab[] (pointers into the value). */
+static xai_status get_vocab(const xai_value *e, const char ***vocab, size_t *n, xai_error *err) {
+    const xai_value *v = xai_value_get(e, "vocab");
+    *vocab = NULL;
+    *n = xai_value_len(v);
+    if (xai_value_type(v) != XAI_V_ARRAY || *n == 0)
+        return bad(err, "missing or empty", (size_t)-1, "embedding.vocab");
+    *vocab = xd_try_malloc(xd_mul(*n, sizeof **vocab));
+    if (*vocab == NULL) return xd_err(err, XAI_ERR_NOMEM, "xnn: vocabulary of %zu words", *n);
+    for (size_t i = 0; i < *n; i++) {
+        size_t len = 0;
+        const char *w = xai_value_get_str(xai_value_at(v, i), &len);
+        if (w == NULL || strlen(w) != len)
+            return xd_err(err, XAI_ERR_FORMAT, "xnn: embedding.vocab entry %zu is not a string", i);
+        (*vocab)[i] = w;
+    }
+    return XAI_OK;
+}
+
+/* A text network from the top-level "embedding" map (docs/NN_FORMAT.md). */
+static xai_status text_from_value(const xai_value *e, xai_nn **out, xai_error *err) {
+    xai_nn_text_opts o = {0};
+    const char **vocab = NULL;
+    float *w = NULL;
+    const xai_value *lc = xai_value_get(e, "lowercase"), *pat = xai_value_get(e, "pattern");
+    xai_status st = xai_value_type(e) == XAI_V_MAP ? XAI_OK
+                                                   : bad(err, "not a map:", (size_t)-1, "embedding");
+    if (st == XAI_OK) st = get_vocab(e, &vocab, &o.n_vocab, err);
+    if (st == XAI_OK) st = get_size(e, "dim", -1, (size_t)-1, &o.dim, err);
+    if (st == XAI_OK) st = get_size(e, "oov", -1, (size_t)-1, &o.oov, err);
+    if (st == XAI_OK) st = get_size(e, "max_len", 512, (size_t)-1, &o.max_len, err);
+    if (st == XAI_OK && lc != NULL && xai_value_type(lc) != XAI_V_BOOL)
+        st = bad(err, "not a bool:", (size_t)-1, "embedding.lowercase");
+    if (st == XAI_OK && pat != NULL && xai_value_type(pat) != XAI_V_STR)
+        st = bad(err, "not a string:", (size_t)-1, "embedding.pattern");
+    if (st == XAI_OK) {
+        o.vocab = vocab;
+        o.lowercase = lc && xai_value_get_bool(lc);
+        o.pattern = pat ? xai_value_get_str(pat, NULL) : NULL;
+        st = xai_nn_new_text(&o, out, err);
+    }
+    if (st == XAI_OK) st = get_floats(e, "weight", xd_mul(o.n_vocab, o.dim), (size_t)-1, &w, err);
+    if (st == XAI_OK) st = xai_nn_set_embedding(*out, w, o.n_vocab * o.dim, err);
+    xd_free(w);
+    xd_free(vocab);
+    if (st == XAI_ERR_PATTERN) st = err ? (err->code = XAI_ERR_FORMAT) : XAI_ERR_FORMAT;
+    return as_format(st, err);
+}
+
 /* The decoded top-level map into a network. */
 static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err) {
     const xai_value *ver = xai_value_get(root, "version");
@@ -172,10 +237,16 @@ static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err
         return xd_err(err, XAI_ERR_FORMAT, "xnn: unsupported version %lld (this build reads %d)",
                       (long long)xai_value_get_int(ver), XNN_VERSION);
     const xai_value *in = xai_value_get(root, "input"), *layers = xai_value_get(root, "layers");
+    const xai_value *emb = xai_value_get(root, "embedding");
     size_t s[3];
-    if (xai_value_type(in) != XAI_V_ARRAY || xai_value_len(in) != 3 ||
-        xai_value_type(layers) != XAI_V_ARRAY)
-        return bad(err, "missing", (size_t)-1, "input [c, h, w] or layers");
+    xai_status st;
+    if (xai_value_type(layers) != XAI_V_ARRAY) return bad(err, "missing", (size_t)-1, "layers");
+    if (emb != NULL) {
+        st = text_from_value(emb, out, err);
+        goto layers;
+    }
+    if (xai_value_type(in) != XAI_V_ARRAY || xai_value_len(in) != 3)
+        return bad(err, "missing", (size_t)-1, "input [c, h, w] or embedding");
     for (size_t i = 0; i < 3; i++) {
         const xai_value *v = xai_value_at(in, i);
         if (xai_value_type(v) != XAI_V_INT || xai_value_get_int(v) < 1 ||
@@ -183,8 +254,9 @@ static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err
             return bad(err, "bad", (size_t)-1, "input shape");
         s[i] = (size_t)xai_value_get_int(v);
     }
-    xai_status st = xai_nn_new(s[0], s[1], s[2], out, err);
-    if (st != XAI_OK) return as_format(st, err);
+    st = as_format(xai_nn_new(s[0], s[1], s[2], out, err), err);
+layers:
+    if (st != XAI_OK) return st;
     for (size_t l = 0; l < xai_value_len(layers) && st == XAI_OK; l++)
         st = load_layer(*out, xai_value_at(layers, l), l, err);
     if (st == XAI_OK && (*out)->n == 0) st = bad(err, "no", (size_t)-1, "layers");
@@ -264,7 +336,7 @@ static xai_value *layer_value(const xd_nn_layer *L) {
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
     xai_status st = xai_value_set_str(m, "type", xai_nn_layer_kind_name(L->kind));
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+    if (xd_nn_is_linear(L)) {
         if (st == XAI_OK) st = xai_value_set_int(m, "out", (int64_t)L->out_c);
         if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
         if (st == XAI_OK) st = xai_value_set(m, "bias", float_bin(L->b, L->nb));
@@ -276,6 +348,13 @@ static xai_value *layer_value(const xd_nn_layer *L) {
         if (st == XAI_OK) st = xai_value_push(k, xai_value_int((int64_t)L->kw));
         if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
         if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (L->kind == XAI_NN_CONV1D) {
+        if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kw);
+        if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
+        if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (L->kind == XAI_NN_TOKEN_POOL) {
+        static const char *const modes[] = {"mean", "max", "sum"};
+        if (st == XAI_OK) st = xai_value_set_str(m, "mode", modes[L->mode]);
     } else if (L->kind == XAI_NN_MAXPOOL2D || L->kind == XAI_NN_AVGPOOL2D) {
         if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kh);
         if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
@@ -285,6 +364,30 @@ static xai_value *layer_value(const xd_nn_layer *L) {
         return NULL;
     }
     return m;
+}
+
+/* The "embedding" map of a text network. */
+static xai_value *text_value(const xd_nn_text *t) {
+    xai_value *e = xai_value_map(), *v = xai_value_array();
+    xai_status st = e && v ? XAI_OK : XAI_ERR_NOMEM;
+    for (size_t i = 0; i < t->n_vocab && st == XAI_OK; i++)
+        st = xai_value_push(v, xai_value_str(t->words[i]));
+    if (st == XAI_OK) {
+        st = xai_value_set(e, "vocab", v);
+        v = NULL;
+    }
+    if (st == XAI_OK) st = xai_value_set_int(e, "dim", (int64_t)t->dim);
+    if (st == XAI_OK) st = xai_value_set_int(e, "oov", (int64_t)t->oov);
+    if (st == XAI_OK) st = xai_value_set_bool(e, "lowercase", t->lowercase);
+    if (st == XAI_OK) st = xai_value_set_int(e, "max_len", (int64_t)t->max_len);
+    if (st == XAI_OK && t->pattern) st = xai_value_set_str(e, "pattern", t->pattern);
+    if (st == XAI_OK) st = xai_value_set(e, "weight", float_bin(t->emb, t->n_vocab * t->dim));
+    xai_value_free(v);
+    if (st != XAI_OK) {
+        xai_value_free(e);
+        return NULL;
+    }
+    return e;
 }
 
 static xai_value *net_value(const xai_nn *net) {
@@ -297,6 +400,7 @@ static xai_value *net_value(const xai_nn *net) {
         st = xai_value_push(in, xai_value_int((int64_t)s[i]));
     for (size_t l = 0; l < net->n && st == XAI_OK; l++)
         st = xai_value_push(layers, layer_value(&net->layers[l]));
+    if (st == XAI_OK && net->text) st = xai_value_set(root, "embedding", text_value(net->text));
     if (st == XAI_OK) {
         st = xai_value_set(root, "input", in);
         in = NULL;

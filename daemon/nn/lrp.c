@@ -234,7 +234,8 @@ static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, cons
     }
 }
 
-/* Average pooling as a linear map: R_j = a_j sum_k (1/k^2) R_k / (z_k +- eps). */
+/* Average (or sum) pooling as a linear map: R_j = a_j sum_k c R_k / (z_k +- eps),
+ * c = 1/window (1 for a sum). */
 static void lrp_avgpool(const xd_nn_layer *L, float eps, const float *in, const float *zout,
                         const float *rout, size_t n, float *rin, float *s) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
@@ -247,7 +248,7 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
                            float pool_eps, const float *in, const float *outv, const float *rout,
                            size_t n, float *rin, xai_error *err) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+    if (xd_nn_is_linear(L)) {
         scratch S = {net, NULL, NULL, NULL, NULL, NULL};
         float **bufs[5] = {&S.w, &S.a, &S.c, &S.z, &S.s};
         const size_t sizes[5] = {L->nw, isz, isz, osz, osz};
@@ -259,14 +260,14 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
         for (int i = 0; i < 5; i++) xd_nn_scratch_give(net, *bufs[i]);
         return st;
     }
-    if (L->kind == XAI_NN_AVGPOOL2D || L->kind == XAI_NN_GLOBAL_AVGPOOL) {
+    if (xd_nn_is_pool(L) && !xd_nn_pool_is_max(L)) {
         float *s = xd_nn_scratch_take(net, osz);
         if (s == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP scratch for %zu samples", n);
         lrp_avgpool(L, pool_eps, in, outv, rout, n, rin, s);
         xd_nn_scratch_give(net, s);
         return XAI_OK;
     }
-    if (L->kind == XAI_NN_MAXPOOL2D) {
+    if (xd_nn_is_pool(L)) { /* max: the winner takes the window's relevance */
         xd_nn_simple_bwd(L, XD_NN_GRAD, in, outv, rout, n, rin);
         return XAI_OK;
     }

@@ -25,7 +25,7 @@ void xai_nn_lrp_opts_init(xai_nn_lrp_opts *o) {
  * (zennit's EpsilonGammaBox puts ZBox on the first convolution only). */
 static xai_nn_rule composite_rule(xai_nn_composite c, const xd_nn_layer *L, bool first,
                                   bool first_conv) {
-    bool conv = L->kind == XAI_NN_CONV2D;
+    bool conv = xd_nn_is_conv(L);
     switch (c) {
     case XAI_NN_COMPOSITE_EPSILON_PLUS:
         return conv ? XAI_NN_RULE_ZPLUS : XAI_NN_RULE_EPSILON;
@@ -71,7 +71,7 @@ static xai_status resolve(const xai_nn *net, const xai_nn_lrp_opts *o, const flo
         r->alpha = (float)alpha;
         r->beta = (float)(alpha - 1);
         if (L->nw == 0) continue;
-        bool conv = L->kind == XAI_NN_CONV2D;
+        bool conv = xd_nn_is_conv(L);
         r->rule = composite_rule(o->composite, L, first, conv && first_conv);
         first = false;
         first_conv = first_conv && !conv;

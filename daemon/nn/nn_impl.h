@@ -14,12 +14,15 @@
 
 #include <stdatomic.h>
 #include "xai/nn.h"
+#include "xai/text.h"
 
 typedef struct xd_nn_layer {
     xai_nn_layer_kind kind;
     size_t in_c, in_h, in_w;
     size_t out_c, out_h, out_w;
-    size_t kh, kw, stride, pad; /* conv and pooling */
+    size_t kh, kw, stride, pad; /* conv and pooling; pad: left/right (and top/bottom for conv2d) */
+    size_t pad_h;               /* top/bottom padding (conv2d: = pad; conv1d: 0) */
+    xai_nn_pool_mode mode;      /* token_pool */
     float *w;                   /* O x K (dense/conv), owned */
     float *b;                   /* O, owned */
     size_t nw, nb;
@@ -37,12 +40,63 @@ typedef struct xd_nn_layer {
 #define XD_NN_SIMD
 #endif
 
+/* What makes a network read text (text.c): the tokenizer, the vocabulary
+ * and the embedding. */
+typedef struct xd_nn_text {
+    size_t n_vocab, dim, oov, max_len;
+    bool lowercase;
+    char *pattern;       /* NULL = the default */
+    char **words;        /* n_vocab, owned */
+    size_t *sorted;      /* word indices in strcmp order, for lookups */
+    float *emb;          /* n_vocab x dim, owned */
+    xai_tokenizer *tok;
+} xd_nn_text;
+
 struct xai_nn {
     size_t in_c, in_h, in_w;
     size_t n, cap;
     xd_nn_layer *layers;
+    xd_nn_text *text;               /* NULL unless the network reads text */
+    bool borrowed;                  /* an instance (xd_nn_instance): weights and
+                                       text belong to the network it was made from */
     void *_Atomic pool[XD_NN_POOL]; /* scratch.c: reusable buffers */
 };
+
+/* Layers with an O x K weight matrix: dense, conv2d, conv1d. */
+static inline bool xd_nn_is_linear(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D || L->kind == XAI_NN_CONV1D;
+}
+static inline bool xd_nn_is_conv(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_CONV2D || L->kind == XAI_NN_CONV1D;
+}
+/* Pooling kinds, as windows: max or a scaled sum (mean: 1/window). */
+static inline bool xd_nn_pool_is_max(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_MAXPOOL2D || (L->kind == XAI_NN_TOKEN_POOL && L->mode == XAI_NN_POOL_MAX);
+}
+static inline float xd_nn_pool_scale(const xd_nn_layer *L) {
+    if (L->kind == XAI_NN_TOKEN_POOL && L->mode == XAI_NN_POOL_SUM) return 1.0f;
+    return 1.0f / (float)(L->kh * L->kw);
+}
+static inline bool xd_nn_is_pool(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_MAXPOOL2D || L->kind == XAI_NN_AVGPOOL2D ||
+           L->kind == XAI_NN_GLOBAL_AVGPOOL || L->kind == XAI_NN_TOKEN_POOL;
+}
+
+/* Frees a network's text part (text.c); NULL is fine. */
+void xd_nn_text_free(xd_nn_text *t);
+/* The embedded sequence of n token ids: dim x 1 x n floats into out. */
+void xd_nn_embed(const xai_nn *net, const int64_t *ids, size_t n, float *out);
+/* Runs m sequences of n token ids each (ids: m x n) through a text network
+ * instantiated for n tokens; out gets m x (n_logits, or output_size when
+ * !logits) floats. */
+xai_status xd_nn_text_run(const xai_nn *net, const int64_t *ids, size_t m, size_t n, bool logits,
+                          float *out, xai_error *err);
+
+/* The network tmpl laid out for inputs tmpl->in_c x tmpl->in_h x width:
+ * the same layers and weights (borrowed: tmpl must outlive it), every
+ * shape recomputed; an error naming the first layer that does not fit.
+ * Free with xai_nn_free. */
+xai_status xd_nn_instance(const xai_nn *tmpl, size_t width, xai_nn **out, xai_error *err);
 
 /* Layer l is a ReLU right after a dense or conv layer, a pair one pass
  * does: forward, the product writes the ReLU's output too
@@ -50,8 +104,7 @@ struct xai_nn {
  * product (XD_NN_PRE_RELU). */
 static inline bool xd_nn_relu_on_linear(const xai_nn *net, size_t l) {
     if (l == 0 || net->layers[l].kind != XAI_NN_RELU) return false;
-    xai_nn_layer_kind below = net->layers[l - 1].kind;
-    return below == XAI_NN_DENSE || below == XAI_NN_CONV2D;
+    return xd_nn_is_linear(&net->layers[l - 1]);
 }
 
 /* Reusable scratch of at least n floats (NULL on out of memory), returned

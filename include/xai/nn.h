@@ -54,8 +54,17 @@ typedef enum xai_nn_layer_kind {
     XAI_NN_RELU = 7,
     XAI_NN_TANH = 8,
     XAI_NN_SIGMOID = 9,
-    XAI_NN_SOFTMAX = 10
+    XAI_NN_SOFTMAX = 10,
+    XAI_NN_CONV1D = 11,
+    XAI_NN_TOKEN_POOL = 12
 } xai_nn_layer_kind;
+
+/* How token_pool reduces the positions of each channel. Stable numbers. */
+typedef enum xai_nn_pool_mode {
+    XAI_NN_POOL_MEAN = 0,
+    XAI_NN_POOL_MAX = 1,
+    XAI_NN_POOL_SUM = 2
+} xai_nn_pool_mode;
 
 /* ---- building ------------------------------------------------------- */
 
@@ -76,6 +85,17 @@ xai_status xai_nn_add_conv2d(xai_nn *net, size_t out_channels, size_t kernel_h, 
 xai_status xai_nn_add_maxpool2d(xai_nn *net, size_t k, size_t stride, xai_error *err);
 xai_status xai_nn_add_avgpool2d(xai_nn *net, size_t k, size_t stride, xai_error *err);
 xai_status xai_nn_add_global_avgpool(xai_nn *net, xai_error *err);
+/* 1-D convolution over the positions of a sequence c x 1 x L (a text
+ * network's embedded tokens: c = the embedding dimension, L = the tokens):
+ * kernel k, stride, zero padding on both ends of the sequence; output
+ * out_channels x 1 x ((L + 2p - k)/s + 1). Weights out x c x k
+ * (torch.nn.Conv1d's layout). */
+xai_status xai_nn_add_conv1d(xai_nn *net, size_t out_channels, size_t kernel, size_t stride,
+                             size_t padding, xai_error *err);
+/* Pooling over all positions of each channel (c x h x w -> c x 1 x 1):
+ * the mean, the max (the first maximum wins the gradient) or the sum. On
+ * a text network the positions are the tokens, however many the text has. */
+xai_status xai_nn_add_token_pool(xai_nn *net, xai_nn_pool_mode mode, xai_error *err);
 xai_status xai_nn_add_flatten(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_relu(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_tanh(xai_nn *net, xai_error *err);
@@ -376,6 +396,85 @@ xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
 /* NULL-terminated list of the method names xai_nn_explain knows. */
 const char *const *xai_nn_method_names(void);
 
+/* ---- text networks ------------------------------------------------------
+ * A text network reads a text: xaid's PCRE2 tokenizer (include/xai/text.h)
+ * splits it into tokens, each token (ASCII letters folded to lower case
+ * when `lowercase`) is looked up in the vocabulary (out-of-vocabulary
+ * tokens get index `oov`), and the embedding (n_vocab x dim float32, the
+ * layout of torch.nn.Embedding.weight) turns the n tokens into a sequence
+ * dim x 1 x n: channel = embedding dimension, position = token. The layers
+ * then run on that sequence: conv1d over positions, activations,
+ * token_pool (mean / max / sum over the tokens) down to a vector, dense
+ * layers. Layers before the pooling take any number of tokens; the network
+ * is instantiated for each text's length (the weights are shared), so a
+ * text of n tokens runs exactly as torch runs it on those n tokens.
+ *
+ * The network's nominal input (xai_nn_input_size, xai_nn_gradient, ...) is
+ * the sequence of max_len tokens, dim x 1 x max_len; the text functions
+ * below are what a caller normally uses. */
+typedef struct xai_nn_text_opts {
+    const char *const *vocab;   /* n_vocab distinct UTF-8 strings */
+    size_t n_vocab;
+    size_t dim;                 /* embedding dimension >= 1 */
+    size_t oov;                 /* index of the out-of-vocabulary entry, < n_vocab */
+    bool lowercase;             /* fold A-Z to a-z before the lookup */
+    const char *pattern;        /* token pattern; NULL or "" = XAI_DEFAULT_TOKEN_PATTERN */
+    size_t max_len;             /* most tokens a text may have; 0 = 512 */
+} xai_nn_text_opts;
+
+/* A text network without layers (embedding zero; set it with
+ * xai_nn_set_embedding). XAI_ERR_INVALID for duplicate or empty words, an
+ * oov out of range, zero dim; XAI_ERR_PATTERN for a pattern that does not
+ * compile. */
+xai_status xai_nn_new_text(const xai_nn_text_opts *opts, xai_nn **out, xai_error *err);
+/* Sets the embedding, n_vocab x dim floats (nw must be exactly that). */
+xai_status xai_nn_set_embedding(xai_nn *net, const float *w, size_t nw, xai_error *err);
+/* Whether net reads text; its embedding (NULL, 0 for other networks). */
+bool xai_nn_is_text(const xai_nn *net);
+void xai_nn_get_embedding(const xai_nn *net, const float **w, size_t *n_vocab, size_t *dim);
+/* The vocabulary index of one token (after case folding), or the oov index.
+ * (size_t)-1 for a network that is not a text network. */
+size_t xai_nn_token_index(const xai_nn *net, const char *token, size_t len);
+/* Tokenizes text[0..len) with the network's tokenizer and looks every token
+ * up. *toks (free with xai_tokens_free) and *ids (toks->n entries, free
+ * with xai_free) are the caller's; both NULL on error. XAI_ERR_LIMIT when
+ * the text has more than max_len tokens. */
+xai_status xai_nn_text_ids(const xai_nn *net, const char *text, size_t len, xai_tokens **toks,
+                           int64_t **ids, xai_error *err);
+/* The network's logits (or its final outputs, `logits` false) for each of
+ * n texts: out gets n x k floats. A text must have at least as many tokens
+ * as the layers need (a conv1d's kernel, without padding). */
+xai_status xai_nn_text_forward(const xai_nn *net, const char *const *texts, const size_t *lens,
+                               size_t n, bool logits, float *out, xai_error *err);
+
+/* A native method on one text, with one value per token: the method runs on
+ * the embedded sequence (dim x n values) exactly as xai_nn_explain runs it
+ * on a tensor, and token t's value is the sum over the dim embedding values
+ * of token t (gradient x input, integrated gradients and LRP summed are the
+ * token's share of the logit: LRP conserves per token, IG is complete over
+ * the tokens; saliency sums the gradient, or its absolute values with
+ * "abs"). The result looks like a sampling method's on a text space:
+ * d = n tokens, feature names = the tokens' text, the text and every
+ * token's span, token_feature[t] = t, rank 0; target and fx as in
+ * xai_nn_explain. Methods and params as xai_nn_explain, except gradcam
+ * (not for text networks) and "baseline" (dim x n numbers: an embedded
+ * baseline; default zeros). XAI_ERR_INVALID for a network that does not
+ * read text, a text without tokens, or too few tokens for its layers. */
+xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char *text,
+                               size_t len, const xai_value *params, xai_result **out,
+                               xai_error *err);
+
+/* Occlusion on token indices, without rendering text: values[t] =
+ * f_target(text) - f_target(text with token t replaced by the index of
+ * mask_token (NULL = "UNK"; the oov index when it is not in the
+ * vocabulary)), all n + 1 sequences in one batch. What the sampling
+ * occlusion computes through a text space whose mask token is mask_token
+ * (window 1), without re-tokenizing. target < 0 = the predicted class. The
+ * result is shaped as xai_nn_explain_text's (method "occlusion"). */
+xai_status xai_nn_text_occlusion(const xai_nn *net, const char *text, size_t len,
+                                 const char *mask_token, int64_t target, xai_result **out,
+                                 xai_error *err);
+
 /* ---- the network as a model for sampling methods ----------------------- */
 
 /* Fills *model so the evaluator can call the network: ROWS input of
@@ -384,6 +483,9 @@ const char *const *xai_nn_method_names(void);
  * softmax), or the logits when `logits` is set. The model borrows `net`
  * (ctx = net), which must outlive it. name may be NULL. */
 void xai_nn_model(const xai_nn *net, bool logits, const char *name, xai_model *model);
+/* The same for a text network: a TEXT model; each text is tokenized and
+ * embedded by the network (xai_nn_text_forward). */
+void xai_nn_text_model(const xai_nn *net, bool logits, const char *name, xai_model *model);
 
 /* Tensor space over x (c x h x w doubles, copied): features are pixels (all
  * channels of one position) or patch x patch squares (the last ones clipped

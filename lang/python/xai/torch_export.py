@@ -7,6 +7,19 @@ native engine loads it (xai_nn_load) and runs gradient and LRP methods on it.
     from xai.torch_export import export
     export(model, (1, 8, 8), "digits.xnn")
 
+Text networks: export_text(embedding, body, vocab, ...) writes a network
+that reads text (docs/NN_FORMAT.md, "embedding"): an nn.Embedding, or an
+nn.EmbeddingBag (mode mean, sum or max: exported as the embedding followed
+by token_pool), the vocabulary in index order, the out-of-vocabulary index,
+ASCII case folding and the tokenizer pattern xaid uses (PCRE2, default
+\\w+), then `body`, a Sequential that reads the embedded tokens as torch's
+Conv1d does, (N, dim, n_tokens): Conv1d (groups 1, dilation 1, zero
+padding), AdaptiveMaxPool1d(1) / AdaptiveAvgPool1d(1) (token_pool max /
+mean over the tokens), a module of class TokenPool with a `mode` attribute
+"mean" | "max" | "sum" (pooling over dim 2), and every module below.
+
+    export_text(model.emb, model.body, vocab, "clf.xnn", oov=0, lowercase=True)
+
 Supported modules (nested Sequentials are flattened): Linear, Conv2d (groups
 1, dilation 1, zero padding, the same stride and padding in both
 directions), ReLU, Tanh, Sigmoid, Softmax (last, over the features),
@@ -28,7 +41,7 @@ import numpy as np
 
 FORMAT_VERSION = 1
 
-__all__ = ["export", "write_xnn", "FORMAT_VERSION"]
+__all__ = ["export", "export_text", "write_xnn", "FORMAT_VERSION"]
 
 
 def _array(t):
@@ -63,23 +76,57 @@ def _linear(m, name):
     return layer
 
 
-def _conv(m, name):
-    if getattr(m, "groups", 1) != 1 or _pair(getattr(m, "dilation", 1), "dilation", name) != 1:
+def _conv_layer(m, name, kind, one, kernel):
+    """The conv2d or conv1d layer of m; `one` reads one number of a
+    per-direction attribute (stride, padding, dilation)."""
+    if getattr(m, "groups", 1) != 1 or one(getattr(m, "dilation", 1), "dilation", name) != 1:
         raise ValueError("%s: grouped or dilated convolutions are not supported" % name)
     if getattr(m, "padding_mode", "zeros") != "zeros" or isinstance(m.padding, str):
         raise ValueError("%s: only explicit zero padding is supported" % name)
-    kh, kw = m.kernel_size if isinstance(m.kernel_size, (tuple, list)) else (m.kernel_size,) * 2
     layer = {
-        "type": "conv2d",
+        "type": kind,
         "out": int(m.out_channels),
-        "kernel": [int(kh), int(kw)],
-        "stride": _pair(m.stride, "stride", name),
-        "padding": _pair(m.padding, "padding", name),
+        "kernel": kernel,
+        "stride": one(m.stride, "stride", name),
+        "padding": one(m.padding, "padding", name),
         "weight": _f32(_array(m.weight)),
     }
     if getattr(m, "bias", None) is not None:
         layer["bias"] = _f32(_array(m.bias))
     return layer
+
+
+def _conv(m, name):
+    kh, kw = m.kernel_size if isinstance(m.kernel_size, (tuple, list)) else (m.kernel_size,) * 2
+    return _conv_layer(m, name, "conv2d", _pair, [int(kh), int(kw)])
+
+
+def _single(v, what, name):
+    """A Conv1d's (k,) tuple or int as one int."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError("%s: %s %r is not one number" % (name, what, v))
+        v = v[0]
+    if not isinstance(v, int):
+        raise ValueError("%s: %s %r is not an integer" % (name, what, v))
+    return v
+
+
+def _conv1d(m, name):
+    return _conv_layer(m, name, "conv1d", _single, _single(m.kernel_size, "kernel_size", name))
+
+
+def _adaptive1d(m, name, mode):
+    if m.output_size not in (1, (1,), [1]):
+        raise ValueError("%s: only output size 1 (pooling over all tokens) is supported" % name)
+    return {"type": "token_pool", "mode": mode}
+
+
+def _token_pool(m, name):
+    mode = getattr(m, "mode", None)
+    if mode not in ("mean", "max", "sum"):
+        raise ValueError("%s: mode %r is not mean, max or sum" % (name, mode))
+    return {"type": "token_pool", "mode": mode}
 
 
 def _pool(m, name, kind):
@@ -139,6 +186,10 @@ _CONVERTERS = {
     "AvgPool2d": lambda m, n: _pool(m, n, "avgpool2d"),
     "AdaptiveAvgPool2d": _adaptive,
     "Flatten": _flatten,
+    "Conv1d": _conv1d,
+    "AdaptiveMaxPool1d": lambda m, n: _adaptive1d(m, n, "max"),
+    "AdaptiveAvgPool1d": lambda m, n: _adaptive1d(m, n, "mean"),
+    "TokenPool": _token_pool,
     "BatchNorm1d": _batchnorm,
     "BatchNorm2d": _batchnorm,
 }
@@ -156,7 +207,7 @@ def _modules(model, prefix=""):
         yield prefix.rstrip(".") or kind, model
 
 
-def _layers(model):
+def _layers(model, allow_empty=False):
     layers, last = [], None
     for name, m in _modules(model):
         kind = type(m).__name__
@@ -164,27 +215,29 @@ def _layers(model):
             continue
         if kind not in _CONVERTERS:
             raise ValueError("module %s (%s) has no xnn layer" % (name, kind))
-        if kind.startswith("BatchNorm") and last not in ("Linear", "Conv2d"):
+        if kind.startswith("BatchNorm") and last not in ("Linear", "Conv2d", "Conv1d"):
             raise ValueError("module %s: batch norm must follow Linear or Conv2d to be folded" % name)
         layers.append(_CONVERTERS[kind](m, "module %s (%s)" % (name, kind)))
         last = kind
-    if not layers:
+    if not layers and not allow_empty:
         raise ValueError("the model has no layers")
     return layers
 
 
-def write_xnn(input_shape, layers, path=None):
+def write_xnn(input_shape, layers, path=None, embedding=None):
     """Packs a layer list (dicts as in docs/NN_FORMAT.md) for input_shape
-    (c, h, w) and returns the bytes; writes them to `path` when given."""
+    (c, h, w) and returns the bytes; writes them to `path` when given. A
+    text network passes its `embedding` map (input_shape is then
+    (dim, 1, max_len))."""
     shape = [int(v) for v in input_shape]
     if len(shape) == 1:
         shape += [1, 1]
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError("input_shape must be (c, h, w) or (features,)")
-    data = msgpack.packb(
-        {"format": "xnn", "version": FORMAT_VERSION, "input": shape, "layers": layers},
-        use_bin_type=True,
-    )
+    root = {"format": "xnn", "version": FORMAT_VERSION, "input": shape, "layers": layers}
+    if embedding is not None:
+        root["embedding"] = embedding
+    data = msgpack.packb(root, use_bin_type=True)
     if path is not None:
         with open(path, "wb") as f:
             f.write(data)
@@ -196,3 +249,46 @@ def export(model, input_shape, path=None):
     (features,)); returns the file's bytes and writes them to `path` if given.
     The model should be in eval mode: batch norms use running statistics."""
     return write_xnn(input_shape, _layers(model), path)
+
+
+def export_text(embedding, body, vocab, path=None, oov=0, lowercase=False, pattern=None,
+                max_len=512):
+    """Exports a text classifier: `embedding` (nn.Embedding, or nn.EmbeddingBag
+    with mode mean / sum / max), `body` (a Sequential over (N, dim, n_tokens),
+    or None when an EmbeddingBag feeds Linear layers... given as body) and
+    `vocab`, the words in index order (vocab[i] is embedding row i). xaid
+    tokenizes with `pattern` (PCRE2, Unicode; None = \\w+), folds A-Z to
+    a-z when `lowercase` (ASCII only, so the words must hold no A-Z then),
+    and maps words not in vocab to index `oov`. Returns the file's bytes and
+    writes them to `path` if given."""
+    weight = _array(embedding.weight)
+    if weight.ndim != 2:
+        raise ValueError("the embedding weight must be vocab x dim")
+    n_vocab, dim = weight.shape
+    words = [str(w) for w in vocab]
+    if len(words) != n_vocab:
+        raise ValueError("vocab has %d words, the embedding %d rows" % (len(words), n_vocab))
+    if len(set(words)) != len(words) or not all(words):
+        raise ValueError("vocab words must be distinct and non-empty")
+    if lowercase and any(any("A" <= ch <= "Z" for ch in w) for w in words):
+        raise ValueError("lowercase: the vocabulary must hold lower-case words (ASCII folding)")
+    if not 0 <= int(oov) < n_vocab:
+        raise ValueError("oov index %r is not a row of the embedding" % (oov,))
+    layers = []
+    kind = type(embedding).__name__
+    if kind == "EmbeddingBag":
+        mode = getattr(embedding, "mode", "mean")
+        if mode not in ("mean", "sum", "max"):
+            raise ValueError("EmbeddingBag mode %r is not mean, sum or max" % (mode,))
+        layers.append({"type": "token_pool", "mode": mode})
+    elif kind != "Embedding":
+        raise ValueError("embedding: %s is neither Embedding nor EmbeddingBag" % kind)
+    if body is not None:
+        layers += _layers(body, allow_empty=True)
+    if not layers:
+        raise ValueError("the model has no layers after the embedding")
+    emb = {"vocab": words, "dim": int(dim), "oov": int(oov), "lowercase": bool(lowercase),
+           "max_len": int(max_len), "weight": _f32(weight)}
+    if pattern:
+        emb["pattern"] = str(pattern)
+    return write_xnn((dim, 1, max_len), layers, path, embedding=emb)

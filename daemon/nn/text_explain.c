@@ -1,0 +1,146 @@
+/* text_explain.c — native methods on text networks, one value per token:
+ * gradients and LRP on the embedded sequence summed over the embedding
+ * dimension, and occlusion on token indices.
+ *
+ * A method runs exactly as on a tensor network (xai_nn_explain on the
+ * network instantiated for the text's length, input = the embedded
+ * sequence dim x 1 x n), and token t's value is the sum of the dim values
+ * of its embedding column. For gradient x input, integrated gradients and
+ * LRP the sum is the token's share of the logit (LRP's conservation and
+ * IG's completeness carry over to the tokens unchanged). The result is
+ * shaped like a sampling method's on a text space (features = tokens, the
+ * text and the spans), so clients render both the same way.
+ */
+#include <string.h>
+#include "core/core.h"
+#include "nn_impl.h"
+
+/* A result over the tokens of tk with values v (tk->n of them). */
+static xai_result *token_result(const char *method, const xai_tokens *tk, const double *v) {
+    size_t n = tk->n;
+    xai_result *r = xai_result_new(method, n);
+    if (r == NULL) return NULL;
+    r->text = xd_strndup(tk->text, tk->len);
+    r->n_tokens = n;
+    r->token_start = xd_calloc(n ? n : 1, sizeof *r->token_start);
+    r->token_end = xd_calloc(n ? n : 1, sizeof *r->token_end);
+    r->token_feature = xd_calloc(n ? n : 1, sizeof *r->token_feature);
+    for (size_t t = 0; t < n; t++) {
+        r->feature_names[t] = xd_strndup(tk->text + tk->start[t], tk->end[t] - tk->start[t]);
+        r->values[t] = v[t];
+        r->token_start[t] = tk->start[t];
+        r->token_end[t] = tk->end[t];
+        r->token_feature[t] = (int64_t)t;
+    }
+    return r;
+}
+
+/* Tokens and ids of a text with at least one token. */
+static xai_status text_tokens(const xai_nn *net, const char *text, size_t len, xai_tokens **tk,
+                              int64_t **ids, xai_error *err) {
+    xai_status st = xai_nn_text_ids(net, text, len, tk, ids, err);
+    if (st == XAI_OK && (*tk)->n == 0) {
+        st = xd_err(err, XAI_ERR_INVALID, "the text has no tokens to explain");
+        xai_tokens_free(*tk);
+        xd_free(*ids);
+        *tk = NULL;
+        *ids = NULL;
+    }
+    return st;
+}
+
+xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char *text,
+                               size_t len, const xai_value *params, xai_result **out,
+                               xai_error *err) {
+    *out = NULL;
+    if (!xai_nn_is_text(net)) return xd_err(err, XAI_ERR_INVALID, "not a text network");
+    if (method && strcmp(method, "gradcam") == 0)
+        return xd_err(err, XAI_ERR_INVALID, "gradcam: not for text networks");
+    double t0 = xd_now();
+    xai_tokens *tk = NULL;
+    int64_t *ids = NULL;
+    xai_nn *inst = NULL;
+    float *x = NULL;
+    double *v = NULL;
+    xai_result *map = NULL;
+    xai_status st = text_tokens(net, text, len, &tk, &ids, err);
+    if (st == XAI_OK) st = xd_nn_instance(net, tk->n, &inst, err);
+    if (st != XAI_OK) goto cleanup;
+    size_t n = tk->n, dim = net->text->dim;
+    x = xd_try_malloc(xd_mul(dim * n, sizeof *x));
+    v = xd_try_calloc(n, sizeof *v);
+    if (x == NULL || v == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "embedded text of %zu tokens", n);
+        goto cleanup;
+    }
+    xd_nn_embed(net, ids, n, x);
+    if ((st = xai_nn_explain(inst, method, x, params, &map, err)) != XAI_OK) goto cleanup;
+    for (size_t d = 0; d < dim; d++)
+        for (size_t t = 0; t < n; t++) v[t] += map->values[d * n + t];
+    if ((*out = token_result(map->method, tk, v)) == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "%s: result", method);
+        goto cleanup;
+    }
+    (*out)->target = map->target;
+    (*out)->fx = map->fx;
+    (*out)->seed = map->seed;
+    (*out)->extra = map->extra;
+    map->extra = NULL;
+    (*out)->seconds = xd_now() - t0;
+cleanup:
+    xai_result_free(map);
+    xd_free(v);
+    xd_free(x);
+    xai_nn_free(inst);
+    xd_free(ids);
+    xai_tokens_free(tk);
+    return st;
+}
+
+xai_status xai_nn_text_occlusion(const xai_nn *net, const char *text, size_t len,
+                                 const char *mask_token, int64_t target, xai_result **out,
+                                 xai_error *err) {
+    *out = NULL;
+    if (!xai_nn_is_text(net)) return xd_err(err, XAI_ERR_INVALID, "not a text network");
+    double t0 = xd_now();
+    const char *mask = mask_token ? mask_token : "UNK";
+    xai_tokens *tk = NULL;
+    int64_t *ids = NULL, *rows = NULL;
+    float *z = NULL;
+    double *v = NULL;
+    size_t k = xai_nn_n_logits(net);
+    xai_status st = text_tokens(net, text, len, &tk, &ids, err);
+    if (st != XAI_OK) return st;
+    size_t n = tk->n, m = n + 2; /* the text, each token masked, all masked */
+    int64_t mid = (int64_t)xai_nn_token_index(net, mask, strlen(mask));
+    rows = xd_try_malloc(xd_mul(m * n, sizeof *rows));
+    z = xd_try_malloc(xd_mul(m * k, sizeof *z));
+    v = xd_try_malloc(xd_mul(n, sizeof *v));
+    if (rows == NULL || z == NULL || v == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "occlusion of %zu tokens", n);
+        goto cleanup;
+    }
+    for (size_t r = 0; r < m; r++)
+        for (size_t t = 0; t < n; t++)
+            rows[r * n + t] = (r == m - 1 || r == t + 1) ? mid : ids[t];
+    if ((st = xd_nn_text_run(net, rows, m, n, true, z, err)) != XAI_OK) goto cleanup;
+    size_t tg;
+    if ((st = xd_nn_targets(target < 0 ? NULL : &target, z, 1, k, &tg, err)) != XAI_OK)
+        goto cleanup;
+    for (size_t t = 0; t < n; t++) v[t] = (double)z[tg] - (double)z[(t + 1) * k + tg];
+    if ((*out = token_result("occlusion", tk, v)) == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "occlusion: result");
+        goto cleanup;
+    }
+    (*out)->target = (int64_t)tg;
+    (*out)->fx = z[tg];
+    (*out)->base_value = z[(m - 1) * k + tg];
+    (*out)->seconds = xd_now() - t0;
+cleanup:
+    xd_free(v);
+    xd_free(z);
+    xd_free(rows);
+    xd_free(ids);
+    xai_tokens_free(tk);
+    return st;
+}
