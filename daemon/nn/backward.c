@@ -150,13 +150,19 @@ void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, co
 static xai_status step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
                        const xd_nn_pre *pre, const float *gout, float *gin, xai_error *err) {
     const xd_nn_layer *L = &net->layers[l];
+    const float *in = t->act[L->src];
     if (b->mode == XD_NN_LRP)
-        return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, t->act[l], t->act[l + 1], gout,
-                               t->n, gin, err);
+        return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, in, t->act[l + 1], gout, t->n,
+                               gin, err);
     if (xd_nn_is_linear(L))
         return xd_nn_linear_bwd_pre(net, L, L->w, pre, gout, t->n, gin, err);
-    xd_nn_simple_bwd(L, b->mode, t->act[l], t->act[l + 1], gout, t->n, gin);
+    xd_nn_simple_bwd(L, b->mode, in, t->act[l + 1], gout, t->n, gin);
     return XAI_OK;
+}
+
+xai_status xd_nn_step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
+                      const float *gout, float *gin, xai_error *err) {
+    return step(net, t, b, l, NULL, gout, gin, err);
 }
 
 /* Layers whose step would copy the signal unchanged: flatten always, and
@@ -178,6 +184,7 @@ static bool relu_fuses(const xai_nn *net, const xd_nn_bwd *b, size_t l) {
 
 xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
                           const float *seed, float *out, xai_error *err) {
+    if (!xd_nn_is_chain(net)) return xd_nn_graph_backward(net, t, b, seed, out, err);
     size_t n = t->n, maxsz = 0;
     for (size_t l = b->stop; l <= t->top; l++) maxsz = XD_MAX(maxsz, xd_nn_act_size(net, l));
     float *g0 = xd_nn_scratch_take(net, xd_mul(n, maxsz));

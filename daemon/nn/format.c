@@ -124,13 +124,52 @@ static xai_status load_conv(xai_nn *net, const xai_value *m, size_t l, xai_error
     return st;
 }
 
-static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+/* "inputs": [a] or [a, b], indices of earlier entries of `layers` (-1: the
+ * network input), as engine layers (eng maps entry -> engine layer: a
+ * batchnorm entry is the layer it folds into). n_in gets the count (0 when
+ * absent). */
+static xai_status get_inputs(const xai_value *m, size_t l, const size_t *eng, size_t in[2],
+                             size_t *n_in, xai_error *err) {
+    const xai_value *v = xai_value_get(m, "inputs");
+    *n_in = 0;
+    if (v == NULL) return XAI_OK;
+    if (xai_value_type(v) != XAI_V_ARRAY || xai_value_len(v) < 1 || xai_value_len(v) > 2)
+        return bad(err, "not an array of 1 or 2 layer indices:", l, "inputs");
+    for (size_t i = 0; i < xai_value_len(v); i++) {
+        const xai_value *e = xai_value_at(v, i);
+        int64_t k = xai_value_get_int(e);
+        if (xai_value_type(e) != XAI_V_INT || k < -1 || k >= (int64_t)l)
+            return bad(err, "an entry is not -1 or an earlier layer:", l, "inputs");
+        in[i] = k < 0 ? (size_t)-1 : eng[k];
+    }
+    *n_in = xai_value_len(v);
+    return XAI_OK;
+}
+
+static xai_status load_merge(xai_nn *net, const char *type, const size_t in[2], size_t n_in,
+                             size_t l, xai_error *err) {
+    if (n_in != 2) return bad(err, "needs two", l, "inputs");
+    xai_status st = xai_nn_branch_from(net, in[0], err);
+    if (st != XAI_OK) return st;
+    return type[0] == 'a' ? xai_nn_add_add(net, in[1], err) : xai_nn_add_concat(net, in[1], err);
+}
+
+static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, const size_t *eng,
+                             xai_error *err) {
     const char *type = xai_value_get_str(xai_value_get(m, "type"), NULL);
     if (xai_value_type(m) != XAI_V_MAP || type == NULL)
         return bad(err, "not a map with a", l, "type");
-    size_t out = 0, k = 0, stride = 0;
-    xai_status st = XAI_OK;
-    if (strcmp(type, "dense") == 0) {
+    size_t out = 0, k = 0, stride = 0, in[2], n_in;
+    xai_status st = get_inputs(m, l, eng, in, &n_in, err);
+    if (st != XAI_OK) return st;
+    bool merge = strcmp(type, "add") == 0 || strcmp(type, "concat") == 0;
+    if (!merge && n_in == 2) return bad(err, "two inputs for a layer that takes one:", l, "inputs");
+    if (!merge && n_in == 1 && strcmp(type, "batchnorm") != 0)
+        st = xai_nn_branch_from(net, in[0], err);
+    if (st != XAI_OK) {
+    } else if (merge) {
+        st = load_merge(net, type, in, n_in, l, err);
+    } else if (strcmp(type, "dense") == 0) {
         if ((st = get_size(m, "out", -1, l, &out, err)) == XAI_OK &&
             (st = xai_nn_add_dense(net, out, err)) == XAI_OK)
             st = load_weights(net, m, l, err);
@@ -257,8 +296,14 @@ static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err
     st = as_format(xai_nn_new(s[0], s[1], s[2], out, err), err);
 layers:
     if (st != XAI_OK) return st;
-    for (size_t l = 0; l < xai_value_len(layers) && st == XAI_OK; l++)
-        st = load_layer(*out, xai_value_at(layers, l), l, err);
+    size_t nl = xai_value_len(layers);
+    size_t *eng = xd_try_malloc(xd_mul(nl ? nl : 1, sizeof *eng));
+    if (eng == NULL) st = xd_err(err, XAI_ERR_NOMEM, "xnn: %zu layers", nl);
+    for (size_t l = 0; l < nl && st == XAI_OK; l++) {
+        st = load_layer(*out, xai_value_at(layers, l), l, eng, err);
+        eng[l] = (*out)->n ? (*out)->n - 1 : (size_t)-1;
+    }
+    xd_free(eng);
     if (st == XAI_OK && (*out)->n == 0) st = bad(err, "no", (size_t)-1, "layers");
     if (st != XAI_OK) {
         xai_nn_free(*out);
@@ -332,10 +377,17 @@ static xai_value *float_bin(const float *f, size_t n) {
     return v;
 }
 
-static xai_value *layer_value(const xd_nn_layer *L) {
+static xai_value *layer_value(const xd_nn_layer *L, size_t l) {
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
     xai_status st = xai_value_set_str(m, "type", xai_nn_layer_kind_name(L->kind));
+    if (L->src != l || xd_nn_is_merge(L)) { /* not simply the layer before */
+        xai_value *in = xai_value_array();
+        if (st == XAI_OK) st = xai_value_set(m, "inputs", in); /* m owns in from here */
+        if (st == XAI_OK) st = xai_value_push(in, xai_value_int((int64_t)L->src - 1));
+        if (st == XAI_OK && xd_nn_is_merge(L))
+            st = xai_value_push(in, xai_value_int((int64_t)L->src2 - 1));
+    }
     if (xd_nn_is_linear(L)) {
         if (st == XAI_OK) st = xai_value_set_int(m, "out", (int64_t)L->out_c);
         if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
@@ -399,7 +451,7 @@ static xai_value *net_value(const xai_nn *net) {
     for (int i = 0; i < 3 && st == XAI_OK; i++)
         st = xai_value_push(in, xai_value_int((int64_t)s[i]));
     for (size_t l = 0; l < net->n && st == XAI_OK; l++)
-        st = xai_value_push(layers, layer_value(&net->layers[l]));
+        st = xai_value_push(layers, layer_value(&net->layers[l], l));
     if (st == XAI_OK && net->text) st = xai_value_set(root, "embedding", text_value(net->text));
     if (st == XAI_OK) {
         st = xai_value_set(root, "input", in);

@@ -155,8 +155,11 @@ xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t t
             st = xd_nn_linear_fwd_relu(net, L, L->w, L->b, t->act[l], n, t->act[l + 1],
                                        t->act[l + 2], err);
             l++;
+        } else if (xd_nn_is_merge(L)) {
+            xd_nn_merge_fwd(L, t->act[L->src], t->act[L->src2], n, t->act[l + 1]);
+            st = XAI_OK;
         } else {
-            st = layer_fwd(net, L, t->act[l], n, t->act[l + 1], err);
+            st = layer_fwd(net, L, t->act[L->src], n, t->act[l + 1], err);
         }
         if (st != XAI_OK) return st;
     }

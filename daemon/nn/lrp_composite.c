@@ -79,7 +79,7 @@ static xai_status resolve(const xai_nn *net, const xai_nn_lrp_opts *o, const flo
         if ((unsigned)r->rule > XAI_NN_RULE_ZBOX)
             return xd_err(err, XAI_ERR_INVALID, "layer %zu: unknown LRP rule %d", l, (int)r->rule);
         if (r->rule != XAI_NN_RULE_ZBOX) continue;
-        if (xd_nn_act_size(net, l) != d)
+        if (L->src != 0 || xd_nn_act_size(net, 0) != d)
             return xd_err(err, XAI_ERR_INVALID,
                           "layer %zu (%s): z^B needs the input's values at the layer's input", l,
                           xai_nn_layer_kind_name(L->kind));

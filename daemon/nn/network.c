@@ -15,7 +15,7 @@
 static const char *const kind_names[] = {
     "?",       "dense", "conv2d", "maxpool2d", "avgpool2d", "global_avgpool",
     "flatten", "relu",  "tanh",   "sigmoid",   "softmax",   "conv1d",
-    "token_pool",
+    "token_pool", "add", "concat",
 };
 
 const char *xai_nn_layer_kind_name(xai_nn_layer_kind kind) {
@@ -48,14 +48,20 @@ void xai_nn_free(xai_nn *net) {
     xd_free(net);
 }
 
-/* The shape the next layer reads. */
-static void cur_shape(const xai_nn *net, size_t *c, size_t *h, size_t *w) {
-    if (net->n == 0) {
+/* The shape of trace tensor k: the input (k = 0) or layer k-1's output. */
+static void trace_shape(const xai_nn *net, size_t k, size_t *c, size_t *h, size_t *w) {
+    if (k == 0) {
         *c = net->in_c, *h = net->in_h, *w = net->in_w;
     } else {
-        const xd_nn_layer *L = &net->layers[net->n - 1];
+        const xd_nn_layer *L = &net->layers[k - 1];
         *c = L->out_c, *h = L->out_h, *w = L->out_w;
     }
+}
+
+/* Sets L's input shapes from its sources. */
+static void source_shapes(const xai_nn *net, xd_nn_layer *L) {
+    trace_shape(net, L->src, &L->in_c, &L->in_h, &L->in_w);
+    if (xd_nn_is_merge(L)) trace_shape(net, L->src2, &L->in2_c, &L->in2_h, &L->in2_w);
 }
 
 /* Output extent of a window sliding over `in` (with padding), or 0. */
@@ -123,6 +129,16 @@ static xai_status fit_layer(xd_nn_layer *L, size_t l, xai_error *err) {
     case XAI_NN_SOFTMAX:
         if (L->in_h != 1 || L->in_w != 1) return misfit(l, L, "not a vector:", err);
         return XAI_OK;
+    case XAI_NN_ADD:
+    case XAI_NN_CONCAT:
+        if (L->in_h != L->in2_h || L->in_w != L->in2_w ||
+            (L->kind == XAI_NN_ADD && L->in_c != L->in2_c))
+            return xd_err(err, XAI_ERR_INVALID,
+                          "layer %zu (%s): inputs %zux%zux%zu and %zux%zux%zu do not match", l,
+                          xai_nn_layer_kind_name(L->kind), L->in_c, L->in_h, L->in_w, L->in2_c,
+                          L->in2_h, L->in2_w);
+        if (L->kind == XAI_NN_CONCAT) L->out_c = L->in_c + L->in2_c;
+        return XAI_OK;
     default:
         return XAI_OK;
     }
@@ -137,11 +153,12 @@ static xai_status push_layer(xai_nn *net, xai_nn_layer_kind kind, const xd_nn_la
     L.kind = kind;
     L.w = L.b = NULL;
     L.nw = L.nb = 0;
+    if (net->n >= 4096) return xd_err(err, XAI_ERR_LIMIT, "layer %zu: too many layers", net->n);
+    L.src = net->branch ? net->branch - 1 : net->n;
     if (net->n > 0 && net->layers[net->n - 1].kind == XAI_NN_SOFTMAX)
         return xd_err(err, XAI_ERR_INVALID, "layer %zu (%s): nothing may follow softmax", net->n,
                       xai_nn_layer_kind_name(kind));
-    if (net->n >= 4096) return xd_err(err, XAI_ERR_LIMIT, "layer %zu: too many layers", net->n);
-    cur_shape(net, &L.in_c, &L.in_h, &L.in_w);
+    source_shapes(net, &L);
     xai_status st = fit_layer(&L, net->n, err);
     if (st != XAI_OK) return st;
     size_t nw = xd_nn_is_linear(&L) ? xd_mul(xd_mul(L.out_c, L.in_c), L.kh * L.kw) : 0;
@@ -164,7 +181,52 @@ static xai_status push_layer(xai_nn *net, xai_nn_layer_kind kind, const xd_nn_la
         net->layers = xd_realloc(net->layers, net->cap * sizeof *net->layers);
     }
     net->layers[net->n++] = L;
+    net->branch = 0;
     return XAI_OK;
+}
+
+/* Trace index of the output of layer `layer` ((size_t)-1: the input), or
+ * an error when there is no such layer yet. */
+static xai_status trace_index(const xai_nn *net, size_t layer, const char *what, size_t *k,
+                              xai_error *err) {
+    if (layer != (size_t)-1 && layer >= net->n)
+        return xd_err(err, XAI_ERR_INVALID, "layer %zu (%s): layer %zu does not exist yet", net->n,
+                      what, layer);
+    if (layer != (size_t)-1 && net->layers[layer].kind == XAI_NN_SOFTMAX)
+        return xd_err(err, XAI_ERR_INVALID, "layer %zu (%s): softmax outputs feed nothing", net->n,
+                      what);
+    *k = layer == (size_t)-1 ? 0 : layer + 1;
+    return XAI_OK;
+}
+
+xai_status xai_nn_branch_from(xai_nn *net, size_t from, xai_error *err) {
+    size_t k;
+    xai_status st = trace_index(net, from, "branch", &k, err);
+    if (st == XAI_OK) net->branch = k + 1;
+    return st;
+}
+
+static xai_status add_merge(xai_nn *net, xai_nn_layer_kind kind, size_t other, xai_error *err) {
+    xd_nn_layer g = {0};
+    xai_status st = trace_index(net, other, xai_nn_layer_kind_name(kind), &g.src2, err);
+    return st == XAI_OK ? push_layer(net, kind, &g, err) : st;
+}
+
+xai_status xai_nn_add_add(xai_nn *net, size_t other, xai_error *err) {
+    return add_merge(net, XAI_NN_ADD, other, err);
+}
+
+xai_status xai_nn_add_concat(xai_nn *net, size_t other, xai_error *err) {
+    return add_merge(net, XAI_NN_CONCAT, other, err);
+}
+
+size_t xai_nn_layer_inputs(const xai_nn *net, size_t layer, size_t in[2]) {
+    if (layer >= net->n) return 0;
+    const xd_nn_layer *L = &net->layers[layer];
+    in[0] = L->src - 1; /* trace index 0 (the input) becomes (size_t)-1 */
+    if (!xd_nn_is_merge(L)) return 1;
+    in[1] = L->src2 - 1;
+    return 2;
 }
 
 xai_status xai_nn_add_dense(xai_nn *net, size_t out_features, xai_error *err) {
@@ -243,10 +305,7 @@ xai_status xd_nn_instance(const xai_nn *tmpl, size_t width, xai_nn **out, xai_er
     if (tmpl->n) memcpy(net->layers, tmpl->layers, tmpl->n * sizeof *net->layers);
     for (size_t l = 0; l < net->n; l++) {
         xd_nn_layer *L = &net->layers[l];
-        const xd_nn_layer *below = l ? &net->layers[l - 1] : NULL;
-        L->in_c = below ? below->out_c : net->in_c;
-        L->in_h = below ? below->out_h : net->in_h;
-        L->in_w = below ? below->out_w : net->in_w;
+        source_shapes(net, L);
         xai_status st = fit_layer(L, l, err);
         if (st != XAI_OK) {
             xai_nn_free(net);

@@ -23,6 +23,9 @@ typedef struct xd_nn_layer {
     size_t kh, kw, stride, pad; /* conv and pooling; pad: left/right (and top/bottom for conv2d) */
     size_t pad_h;               /* top/bottom padding (conv2d: = pad; conv1d: 0) */
     xai_nn_pool_mode mode;      /* token_pool */
+    size_t src, src2;           /* trace index of the input(s): 0 = the network input,
+                                   k = the output of layer k - 1 (a chain: src = l) */
+    size_t in2_c, in2_h, in2_w; /* add, concat: the second input's shape */
     float *w;                   /* O x K (dense/conv), owned */
     float *b;                   /* O, owned */
     size_t nw, nb;
@@ -59,6 +62,8 @@ struct xai_nn {
     xd_nn_text *text;               /* NULL unless the network reads text */
     bool borrowed;                  /* an instance (xd_nn_instance): weights and
                                        text belong to the network it was made from */
+    size_t branch;                  /* building: 1 + the trace index the next layer
+                                       reads; 0 = the last layer's output */
     void *_Atomic pool[XD_NN_POOL]; /* scratch.c: reusable buffers */
 };
 
@@ -82,6 +87,23 @@ static inline bool xd_nn_is_pool(const xd_nn_layer *L) {
            L->kind == XAI_NN_GLOBAL_AVGPOOL || L->kind == XAI_NN_TOKEN_POOL;
 }
 
+/* Whether every layer reads the one before it (no branch, add or concat):
+ * such networks take the fused chain passes of backward.c. */
+static inline bool xd_nn_is_chain(const xai_nn *net) {
+    for (size_t l = 0; l < net->n; l++)
+        if (net->layers[l].src != l || net->layers[l].kind == XAI_NN_ADD ||
+            net->layers[l].kind == XAI_NN_CONCAT)
+            return false;
+    return true;
+}
+static inline bool xd_nn_is_merge(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_ADD || L->kind == XAI_NN_CONCAT;
+}
+
+/* graph.c: add / concat forward on n samples (a, b: the two inputs);
+ * xd_nn_graph_backward below. */
+void xd_nn_merge_fwd(const xd_nn_layer *L, const float *a, const float *b, size_t n, float *out);
+
 /* Frees a network's text part (text.c); NULL is fine. */
 void xd_nn_text_free(xd_nn_text *t);
 /* The embedded sequence of n token ids: dim x 1 x n floats into out. */
@@ -103,7 +125,7 @@ xai_status xd_nn_instance(const xai_nn *tmpl, size_t width, xai_nn **out, xai_er
  * (xd_nn_linear_fwd_relu); backward, the ReLU's mask rides into the
  * product (XD_NN_PRE_RELU). */
 static inline bool xd_nn_relu_on_linear(const xai_nn *net, size_t l) {
-    if (l == 0 || net->layers[l].kind != XAI_NN_RELU) return false;
+    if (l == 0 || net->layers[l].kind != XAI_NN_RELU || net->layers[l].src != l) return false;
     return xd_nn_is_linear(&net->layers[l - 1]);
 }
 
@@ -205,6 +227,15 @@ typedef struct xd_nn_bwd {
     size_t stop;                 /* result at the input of layer `stop` */
     float *const *per_layer;     /* optional copies of the signal at each layer's input */
 } xd_nn_bwd;
+
+/* The backward walk of a network with branches (graph.c): the contract of
+ * xd_nn_backward, which hands such networks to it. */
+xai_status xd_nn_graph_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
+                                const float *seed, float *out, xai_error *err);
+/* One layer's backward step (backward.c) with gin for its (first) input;
+ * not for add / concat. */
+xai_status xd_nn_step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
+                      const float *gout, float *gin, xai_error *err);
 
 /* Propagates `seed` (n x act_size(t->top)) down through layers top-1 ..
  * stop; out gets n x act_size(stop). */

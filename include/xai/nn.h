@@ -3,7 +3,9 @@
  *
  * A network is a chain of layers over NCHW float32 tensors: dense, conv2d
  * (kernel, stride, zero padding), maxpool2d, avgpool2d, global average pool,
- * flatten, relu, tanh, sigmoid and softmax (last layer only). Batch norm is
+ * flatten, relu, tanh, sigmoid and softmax (last layer only); conv1d and
+ * token pooling for sequences (text networks, below); or a graph of them,
+ * with branches joined by add (skip connections) and concat. Batch norm is
  * not a layer of its own: it is folded into the dense or conv layer right
  * before it when added or loaded. Dense and conv run on OpenBLAS sgemm
  * (convolution through im2col); sums that need it are taken in double.
@@ -56,7 +58,9 @@ typedef enum xai_nn_layer_kind {
     XAI_NN_SIGMOID = 9,
     XAI_NN_SOFTMAX = 10,
     XAI_NN_CONV1D = 11,
-    XAI_NN_TOKEN_POOL = 12
+    XAI_NN_TOKEN_POOL = 12,
+    XAI_NN_ADD = 13,
+    XAI_NN_CONCAT = 14
 } xai_nn_layer_kind;
 
 /* How token_pool reduces the positions of each channel. Stable numbers. */
@@ -101,6 +105,23 @@ xai_status xai_nn_add_relu(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_tanh(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_sigmoid(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_softmax(xai_nn *net, xai_error *err);
+/* Graphs. A layer reads the output of the layer added before it, unless
+ * branch_from names another: the next layer added reads the output of
+ * layer `from` ((size_t)-1: the network's input), and the layers after it
+ * follow on from there. add and concat join two tensors: the current one
+ * (the last layer's output, or the branch point) and the output of layer
+ * `other` ((size_t)-1: the input). add sums them element-wise (same shape;
+ * a skip connection); concat stacks their channels (same h x w; the
+ * current tensor's channels first, like torch.cat((x, y), dim=1)). Layers
+ * are kept in the order added, which is a topological order. */
+xai_status xai_nn_branch_from(xai_nn *net, size_t from, xai_error *err);
+xai_status xai_nn_add_add(xai_nn *net, size_t other, xai_error *err);
+xai_status xai_nn_add_concat(xai_nn *net, size_t other, xai_error *err);
+/* The layers whose outputs layer `layer` reads (in[0], and in[1] for add
+ * and concat; (size_t)-1 = the network input); returns how many (0 for an
+ * index out of range). */
+size_t xai_nn_layer_inputs(const xai_nn *net, size_t layer, size_t in[2]);
+
 /* Folds batch norm y = gamma (x - mean) / sqrt(var + eps) + beta, one entry
  * per channel (conv) or feature (dense), into the last layer, which must be
  * a dense or conv layer whose weights are already set. Not a layer: the
@@ -243,6 +264,10 @@ xai_status xai_nn_integrated_gradients(const xai_nn *net, const float *x, size_t
  * (sum_j R_j = sum_k R_k) except where the bias absorbs some (LRP-0, epsilon,
  * gamma) and, for alpha-beta, at units without positive or without negative
  * contributions.
+ * add splits each element's relevance between its summands in proportion
+ * to their values, a / (a + b) and b / (a + b) (zennit's residual
+ * canonizer: its Sum under the Norm rule), stabilised by pool_epsilon;
+ * concat gives each input its channels' relevance.
  * Other layers: max pooling gives each window's relevance to its winner,
  * average pooling (and global average pooling) in proportion to the inputs
  * (LRP-0 on the pooling as a linear map, stabilised by pool_epsilon), flatten and
@@ -303,7 +328,9 @@ xai_status xai_nn_lrp(const xai_nn *net, const float *x, size_t n, const int64_t
 /* The relevance at the input of every layer, for tests and for inspection:
  * per_layer[l] (caller-allocated, n x (size of layer l's input) floats) for
  * l in [0, logit_layer]; a NULL entry is skipped. per_layer[logit_layer + 1]
- * gets the starting relevance at the logits. */
+ * gets the starting relevance at the logits. In a network with branches
+ * per_layer[l] is the relevance at the output of layer l - 1 (the input for
+ * l = 0), which is layer l's input only when it reads the layer before. */
 xai_status xai_nn_lrp_layers(const xai_nn *net, const float *x, size_t n,
                              const int64_t *targets, const xai_nn_lrp_opts *opts,
                              float *const *per_layer, xai_error *err);
@@ -534,7 +561,8 @@ void xai_faithfulness_clear(xai_faithfulness *f);
 /* ---- training (for examples and tests) --------------------------------- */
 
 /* One step of plain SGD on the mean softmax cross-entropy of the logits over
- * n samples with integer labels. loss (may be NULL) gets the mean loss before
+ * n samples with integer labels (chains only: a network with branches is
+ * XAI_ERR_INVALID). loss (may be NULL) gets the mean loss before
  * the step. Training does not touch explanations: call it single-threaded. */
 xai_status xai_nn_sgd_step(xai_nn *net, const float *x, const int32_t *labels, size_t n,
                            float lr, double *loss, xai_error *err);

@@ -170,6 +170,34 @@ class StandInTextExport(unittest.TestCase):
                                      self.vocab)
 
 
+class StandInGraphExport(unittest.TestCase):
+    def test_residual_and_concat_name_their_inputs(self):
+        w = np.ones((2, 2, 1, 1), np.float32)
+
+        def conv():
+            return stand_in("Conv2d", out_channels=2, kernel_size=1, stride=1, padding=0,
+                            dilation=1, groups=1, padding_mode="zeros", weight=w, bias=None)
+        model = Sequential([
+            conv(),                                                      # 0
+            stand_in("Residual", body=Sequential([conv(), stand_in("ReLU")]),  # 1, 2
+                     shortcut=None),                                      # add 3 = [2, 0]
+            stand_in("Residual", body=Sequential([conv()]),              # 4
+                     shortcut=Sequential([conv()])),                     # 5 reads 3; add 6
+            stand_in("Concat", branches=[Sequential([conv()]), Sequential([conv()])]),  # 7, 8, concat 9
+            stand_in("Flatten")])                                        # 10
+        layers = msgpack.unpackb(torch_export.export(model, (2, 3, 3)), raw=False)["layers"]
+        self.assertEqual([layer["type"] for layer in layers],
+                         ["conv2d", "conv2d", "relu", "add", "conv2d", "conv2d", "add",
+                          "conv2d", "conv2d", "concat", "flatten"])
+        self.assertEqual(layers[3]["inputs"], [2, 0])
+        self.assertNotIn("inputs", layers[4])
+        self.assertEqual(layers[5]["inputs"], [3])
+        self.assertEqual(layers[6]["inputs"], [4, 5])
+        self.assertEqual(layers[8]["inputs"], [6])
+        self.assertEqual(layers[9]["inputs"], [7, 8])
+        self.assertNotIn("inputs", layers[10])
+
+
 def numpy_forward(doc, x):
     """Runs a decoded xnn document on one sample x (c, h, w) in float64."""
     pending = None

@@ -30,6 +30,14 @@ into which xaid folds them on load), and Dropout / Identity (skipped: the
 network is exported for inference). Anything else raises ValueError naming
 the module.
 
+Graphs (skip connections): a module of class Residual with `body` and an
+optional `shortcut` (None: the identity) computes body(x) + shortcut(x)
+(exported as the branches and an add layer); a module of class Concat with
+a list `branches` computes torch.cat([b(x) for b in branches], dim=1);
+torchvision's BasicBlock (conv1, bn1, relu, conv2, bn2, downsample) is
+relu(bn2(conv2(relu(bn1(conv1(x))))) + downsample(x)). The classes are
+recognised by name, so any module with those names and attributes works.
+
 This module imports neither torch nor the rest of the xai package: modules
 are recognised by class name and tensors read through .detach().cpu().numpy()
 when they have it, so it works with any torch version (and with stand-ins in
@@ -196,32 +204,77 @@ _CONVERTERS = {
 _SKIPPED = {"Dropout", "Dropout2d", "Identity"}
 
 
-def _modules(model, prefix=""):
-    """The leaf modules of a (possibly nested) Sequential, with their names."""
-    kind = type(model).__name__
-    if kind == "Sequential":
-        children = model.named_children() if hasattr(model, "named_children") else enumerate(model)
-        for name, child in children:
-            yield from _modules(child, "%s%s." % (prefix, name))
-    else:
-        yield prefix.rstrip(".") or kind, model
+def _children(model):
+    """(name, child) pairs of a Sequential (or a stand-in list)."""
+    if hasattr(model, "named_children"):
+        return list(model.named_children())
+    return list(enumerate(model))
+
+
+class _Emitter:
+    """Builds the layer list of a module tree. `cur` is the entry whose
+    output is the current tensor (-1: the network input); a layer that does
+    not read the entry just before it gets "inputs" (docs/NN_FORMAT.md)."""
+
+    def __init__(self):
+        self.layers, self.last_kind = [], None
+
+    def leaf(self, m, name, cur):
+        kind = type(m).__name__
+        if kind in _SKIPPED:
+            return cur
+        if kind not in _CONVERTERS:
+            raise ValueError("module %s (%s) has no xnn layer" % (name, kind))
+        follows = cur == len(self.layers) - 1
+        if kind.startswith("BatchNorm") and (
+                not follows or self.last_kind not in ("Linear", "Conv2d", "Conv1d")):
+            raise ValueError("module %s: batch norm must follow Linear or Conv2d to be folded" % name)
+        layer = _CONVERTERS[kind](m, "module %s (%s)" % (name, kind))
+        if not follows:
+            layer["inputs"] = [cur]
+        return self.push(layer, kind)
+
+    def push(self, layer, kind):
+        self.layers.append(layer)
+        self.last_kind = kind
+        return len(self.layers) - 1
+
+    def merge(self, kind, a, b):
+        return self.push({"type": kind, "inputs": [a, b]}, kind)
+
+    def emit(self, m, name, cur):
+        kind = type(m).__name__
+        if kind == "Sequential":
+            for child_name, child in _children(m):
+                cur = self.emit(child, "%s%s" % (name + "." if name else "", child_name), cur)
+            return cur
+        if kind == "Residual":  # body(x) + shortcut(x)
+            body = self.emit(m.body, name + ".body", cur)
+            short = cur if getattr(m, "shortcut", None) is None else \
+                self.emit(m.shortcut, name + ".shortcut", cur)
+            return self.merge("add", body, short)
+        if kind == "Concat":  # torch.cat([b(x) for b in branches], dim=1)
+            outs = [self.emit(b, "%s.branches.%d" % (name, i), cur)
+                    for i, b in enumerate(m.branches)]
+            for o in outs[1:]:
+                outs[0] = self.merge("concat", outs[0], o)
+            return outs[0]
+        if kind == "BasicBlock":  # torchvision's ResNet block
+            body = cur
+            for part in ("conv1", "bn1", "relu", "conv2", "bn2"):
+                body = self.emit(getattr(m, part), "%s.%s" % (name, part), body)
+            short = cur if getattr(m, "downsample", None) is None else \
+                self.emit(m.downsample, name + ".downsample", cur)
+            return self.leaf(m.relu, name + ".relu", self.merge("add", body, short))
+        return self.leaf(m, name or kind, cur)
 
 
 def _layers(model, allow_empty=False):
-    layers, last = [], None
-    for name, m in _modules(model):
-        kind = type(m).__name__
-        if kind in _SKIPPED:
-            continue
-        if kind not in _CONVERTERS:
-            raise ValueError("module %s (%s) has no xnn layer" % (name, kind))
-        if kind.startswith("BatchNorm") and last not in ("Linear", "Conv2d", "Conv1d"):
-            raise ValueError("module %s: batch norm must follow Linear or Conv2d to be folded" % name)
-        layers.append(_CONVERTERS[kind](m, "module %s (%s)" % (name, kind)))
-        last = kind
-    if not layers and not allow_empty:
+    e = _Emitter()
+    e.emit(model, "", -1)
+    if not e.layers and not allow_empty:
         raise ValueError("the model has no layers")
-    return layers
+    return e.layers
 
 
 def write_xnn(input_shape, layers, path=None, embedding=None):
