@@ -390,6 +390,55 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
                           const int64_t *targets, bool relu, bool upsample, float *out,
                           xai_error *err);
 
+/* CAM (Zhou et al. 2016), for networks whose logits are a dense layer over
+ * a global average pool (flatten between them allowed) of feature maps A
+ * (C x H' x W'): map = sum_c w_tc A_c with w the dense weights of the
+ * target (no bias), then max(map, 0) if `relu`; sizes as Grad-CAM's. It
+ * equals H'W' times Grad-CAM at A (the gradient of logit t at A_c is
+ * w_tc / H'W' everywhere). XAI_ERR_INVALID for other networks. */
+xai_status xai_nn_cam(const xai_nn *net, const float *x, size_t n, const int64_t *targets,
+                      bool relu, bool upsample, float *out, xai_error *err);
+/* Guided Grad-CAM (Selvaraju et al. 2017): guided backprop times Grad-CAM
+ * at `layer` (with ReLU, upsampled to the input's H x W), the map repeated
+ * over channels; out gets n x input_size floats. */
+xai_status xai_nn_guided_gradcam(const xai_nn *net, size_t layer, const float *x, size_t n,
+                                 const int64_t *targets, float *out, xai_error *err);
+/* The output of layer `layer` for n inputs (filter and activation maps):
+ * out gets n x (the layer's c*h*w) floats. */
+xai_status xai_nn_activations(const xai_nn *net, size_t layer, const float *x, size_t n,
+                              float *out, xai_error *err);
+
+/* ---- activation maximization ---------------------------------------------
+ * Gradient ascent on the input for one unit of any layer (a class logit by
+ * default), or the mean of one channel over its positions (Erhan et al.
+ * 2009; Simonyan et al. 2013; jitter and blur after Yosinski et al. 2015).
+ * Each step: x += lr (dA/dx - 2 l2 x), the gradient taken at x rolled by a
+ * random shift of up to `jitter` pixels in y and x (and rolled back); every
+ * blur_every steps a [1 2 1]/4 blur along rows and columns; then x is
+ * clipped to [low, high] (when low < high) and scaled into ||x|| <=
+ * norm_bound (when > 0). Deterministic: the start noise (uniform in the
+ * range, or in [-0.01, 0.01]) and the shifts come from `seed`. */
+typedef struct xai_nn_actmax_opts {
+    size_t layer;               /* (size_t)-1 = the logit layer */
+    size_t unit;                /* index into the layer's c*h*w outputs, or a channel */
+    bool channel;               /* maximise the mean of channel `unit` */
+    size_t steps;               /* 100 */
+    double lr;                  /* step size, > 0 (0.1) */
+    double l2;                  /* L2 decay >= 0 (0) */
+    size_t jitter;              /* pixels (0) */
+    size_t blur_every;          /* steps (0: never) */
+    double low, high;           /* input range (none when low >= high) */
+    double norm_bound;          /* (0: none) */
+    uint64_t seed;
+    const float *start;         /* input_size floats, or NULL for seeded noise */
+} xai_nn_actmax_opts;
+
+void xai_nn_actmax_opts_init(xai_nn_actmax_opts *o);
+/* x gets the input found (input_size floats); activations (steps + 1
+ * doubles, may be NULL) the objective before any step and after each. */
+xai_status xai_nn_activation_max(const xai_nn *net, const xai_nn_actmax_opts *o, float *x,
+                                 double *activations, xai_error *err);
+
 /* ---- by name, for the daemon ------------------------------------------- */
 
 /* Runs a native method on ONE input x (input_size floats) and returns an
@@ -417,6 +466,18 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
  *                   plus the base method's params
  *   "gradcam"       "layer" int (default: the last conv layer), "relu" bool
  *                   (true), "upsample" bool (true)
+ *   "cam"           "relu" (true), "upsample" (true): xai_nn_cam; rank 2
+ *   "guided_gradcam" "layer" (the last conv layer): input-shaped map
+ *   "activations"   "layer" int (required): the layer's output, rank 3 in
+ *                   the layer's shape
+ *   "activation_max" (x may be NULL) "layer" (logits), "unit" (0),
+ *                   "channel" bool, "steps" (100), "lr" (0.1), "l2" (0),
+ *                   "jitter" (0), "blur_every" (0), "low", "high" (no
+ *                   range), "norm_bound" (0), "start" bool (false: seeded
+ *                   noise; true: start from x), "seed": the input found,
+ *                   input-shaped; fx = the final objective; extra
+ *                   {"activations": steps + 1 values, "layer", "unit",
+ *                   "channel"}; target = the unit on the logits, else -1
  * Unknown method: XAI_ERR_UNKNOWN_METHOD. */
 xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
                           const xai_value *params, xai_result **out, xai_error *err);
