@@ -534,3 +534,56 @@ TEST_F(NetDaemon, CliExplainsATextNetworkWithLrp) {
     EXPECT_NE(out.find("GOOD"), std::string::npos) << out;
     EXPECT_NE(out.find("lrp explanation of model words"), std::string::npos) << out;
 }
+
+TEST_F(NetDaemon, ActivationMaxNeedsNoInputAndMatchesInProcess) {
+    xai_value *p = xai_value_map();
+    xai_value_set_int(p, "unit", 2);
+    xai_value_set_int(p, "steps", 15);
+    xai_value_set_int(p, "seed", 3);
+    xai_value_set_float(p, "low", 0);
+    xai_value_set_float(p, "high", 1);
+    xai_result *local = nullptr, *remote = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_nn_explain(net_, "activation_max", nullptr, p, &local, &err), XAI_OK) << err.message;
+    xai_job_request rq = {};
+    rq.model = "tiny";
+    rq.method = "activation_max";
+    rq.params = p;
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &remote, &err), XAI_OK) << err.message;
+    ASSERT_EQ(remote->d, kD);
+    for (size_t i = 0; i < kD; i++) EXPECT_EQ(remote->values[i], local->values[i]) << i;
+    EXPECT_EQ(remote->target, 2);
+    const xai_value *acts = xai_value_get(remote->extra, "activations");
+    ASSERT_EQ(xai_value_len(acts), 16u);
+    EXPECT_GT(xai_value_get_number(xai_value_at(acts, 15)), xai_value_get_number(xai_value_at(acts, 0)));
+    xai_result_free(local);
+    xai_result_free(remote);
+    // A text network: the optimised embeddings read back as top tokens.
+    xai_value_set_int(p, "length", 4);
+    xai_value_set_int(p, "unit", 1);  // words has 2 logits
+    ASSERT_EQ(xai_nn_explain_text(words_, "activation_max", nullptr, 0, p, &local, &err), XAI_OK)
+        << err.message;
+    rq.model = "words";
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &remote, &err), XAI_OK) << err.message;
+    ASSERT_EQ(remote->d, 4u);
+    ASSERT_EQ(remote->n_tokens, 4u);
+    for (size_t t = 0; t < 4; t++) {
+        EXPECT_STREQ(remote->feature_names[t], local->feature_names[t]);
+        EXPECT_EQ(remote->values[t], local->values[t]);
+    }
+    const xai_value *top = xai_value_get(remote->extra, "top_tokens");
+    ASSERT_EQ(xai_value_len(top), 4u);
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(xai_value_at(xai_value_at(top, 0), 0), "token"), nullptr),
+                 remote->feature_names[0]);
+    xai_result_free(local);
+    xai_result_free(remote);
+    xai_value_free(p);
+    // The CLI writes the image found as a heatmap, with no input given.
+    std::string ppm = dir_->path + "/am.ppm", out;
+    std::string cmd = build_dir() + "/san/xai --endpoint " + ep_ +
+                      " explain --model tiny --method activation_max --param steps=10 --param unit=1 --heatmap " + ppm;
+    ASSERT_EQ(run_cmd(cmd, &out), 0) << out;
+    std::ifstream f(ppm, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(data.substr(0, 2), "P6") << out;
+}

@@ -11,6 +11,7 @@
  * shaped like a sampling method's on a text space (features = tokens, the
  * text and the spans), so clients render both the same way.
  */
+#include <math.h>
 #include <string.h>
 #include "core/core.h"
 #include "nn_impl.h"
@@ -49,11 +50,107 @@ static xai_status text_tokens(const xai_nn *net, const char *text, size_t len, x
     return st;
 }
 
+#define TOP_TOKENS 5
+
+/* The TOP_TOKENS words whose embeddings have the largest dot product with
+ * column p of E (dim x n), into idx/score, best first (ties: lower index). */
+static void top_words(const xd_nn_text *t, const float *E, size_t n, size_t p, size_t *idx,
+                      double *score) {
+    size_t k = t->n_vocab < TOP_TOKENS ? t->n_vocab : TOP_TOKENS;
+    for (size_t i = 0; i < k; i++) score[i] = -HUGE_VAL, idx[i] = 0;
+    for (size_t v = 0; v < t->n_vocab; v++) {
+        double s = 0;
+        for (size_t d = 0; d < t->dim; d++) s += (double)t->emb[v * t->dim + d] * E[d * n + p];
+        size_t j = k;
+        while (j > 0 && s > score[j - 1]) j--;
+        if (j == k) continue;
+        memmove(idx + j + 1, idx + j, (k - 1 - j) * sizeof *idx);
+        memmove(score + j + 1, score + j, (k - 1 - j) * sizeof *score);
+        idx[j] = v, score[j] = s;
+    }
+}
+
+/* Activation maximization in embedding space over `length` positions, read
+ * back as words: feature p is the vocabulary word closest (by dot product)
+ * to position p's optimised vector, its value that dot product; the text is
+ * those words joined by spaces; extra.top_tokens has the TOP_TOKENS best
+ * words and scores per position. */
+static xai_status text_actmax(const xai_nn *net, const xai_value *params, xai_result **out,
+                              xai_error *err) {
+    int64_t len;
+    xai_status st = xai_opt_int(params, "length", 8, 1, (int64_t)net->text->max_len, &len, err);
+    if (st != XAI_OK) return st;
+    xai_value *own = xai_value_map(); /* params without "length" */
+    xai_nn *inst = NULL;
+    xai_result *map = NULL;
+    for (size_t i = 0; own && i < xai_value_len(params); i++)
+        if (strcmp(xai_value_key_at(params, i), "length") != 0)
+            xai_value_set(own, xai_value_key_at(params, i),
+                          xai_value_clone(xai_value_val_at(params, i)));
+    if (own == NULL) return xd_err(err, XAI_ERR_NOMEM, "activation_max: parameters");
+    size_t n = (size_t)len, k = net->text->n_vocab < TOP_TOKENS ? net->text->n_vocab : TOP_TOKENS;
+    if ((st = xd_nn_instance(net, n, &inst, err)) == XAI_OK)
+        st = xai_nn_explain(inst, "activation_max", NULL, own, &map, err);
+    xai_tokens tk = {0};
+    size_t cap = 0, *idx = xd_calloc(n * k, sizeof *idx);
+    double *score = xd_calloc(n * k, sizeof *score), *best = xd_calloc(n, sizeof *best);
+    for (size_t p = 0; st == XAI_OK && p < n; p++) {
+        float *E = xd_malloc(map->d * sizeof *E);
+        for (size_t i = 0; i < map->d; i++) E[i] = (float)map->values[i];
+        top_words(net->text, E, n, p, idx + p * k, score + p * k);
+        xd_free(E);
+        best[p] = score[p * k];
+        cap += strlen(net->text->words[idx[p * k]]) + 1;
+    }
+    if (st == XAI_OK) {
+        tk.text = xd_calloc(cap + 1, 1);
+        tk.n = n;
+        tk.start = xd_calloc(n, sizeof *tk.start);
+        tk.end = xd_calloc(n, sizeof *tk.end);
+        for (size_t p = 0; p < n; p++) {
+            const char *w = net->text->words[idx[p * k]];
+            tk.start[p] = tk.len;
+            memcpy(tk.text + tk.len, w, strlen(w));
+            tk.len += strlen(w);
+            tk.end[p] = tk.len;
+            if (p + 1 < n) tk.text[tk.len++] = ' ';
+        }
+        if ((*out = token_result("activation_max", &tk, best)) == NULL)
+            st = xd_err(err, XAI_ERR_NOMEM, "activation_max: result");
+    }
+    if (st == XAI_OK) {
+        xai_value *top = xai_value_array();
+        for (size_t p = 0; p < n; p++) {
+            xai_value *row = xai_value_array();
+            for (size_t j = 0; j < k; j++) {
+                xai_value *e = xai_value_map();
+                xai_value_set_str(e, "token", net->text->words[idx[p * k + j]]);
+                xai_value_set_float(e, "score", score[p * k + j]);
+                xai_value_push(row, e);
+            }
+            xai_value_push(top, row);
+        }
+        (*out)->extra = map->extra ? map->extra : xai_value_map();
+        map->extra = NULL;
+        xai_value_set((*out)->extra, "top_tokens", top);
+        (*out)->fx = map->fx;
+        (*out)->target = map->target;
+        (*out)->seed = map->seed;
+    }
+    xd_free(tk.text), xd_free(tk.start), xd_free(tk.end);
+    xd_free(idx), xd_free(score), xd_free(best);
+    xai_result_free(map);
+    xai_nn_free(inst);
+    xai_value_free(own);
+    return st;
+}
+
 xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char *text,
                                size_t len, const xai_value *params, xai_result **out,
                                xai_error *err) {
     *out = NULL;
     if (!xai_nn_is_text(net)) return xd_err(err, XAI_ERR_INVALID, "not a text network");
+    if (method && strcmp(method, "activation_max") == 0) return text_actmax(net, params, out, err);
     if (method && strcmp(method, "gradcam") == 0)
         return xd_err(err, XAI_ERR_INVALID, "gradcam: not for text networks");
     double t0 = xd_now();

@@ -123,10 +123,19 @@ static xai_status read_tensor(const xd_srv_net_cfg *nc, const xai_value *input,
     return st;
 }
 
+/* activation_max with no input: it starts from seeded noise. */
+static bool no_input(const char *method, const xai_value *input) {
+    return method && strcmp(method, "activation_max") == 0 && xai_value_get(input, "tensor") == NULL &&
+           xai_value_get(input, "row") == NULL && xai_value_get(input, "text") == NULL;
+}
+
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
-                               const xai_value *input, const xai_value *space, xai_error *err) {
+                               const char *method, const xai_value *input,
+                               const xai_value *space, xai_error *err) {
+    if (input == NULL && method && strcmp(method, "activation_max") == 0) return XAI_OK;
     if (xai_value_type(input) != XAI_V_MAP)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: `input` must be a map");
+    if (no_input(method, input)) return XAI_OK;
     if (!xai_nn_is_text(nc->net) && xai_nn_input_size(nc->net) > cfg->max_features)
         return xd_err(err, XAI_ERR_LIMIT, "network %s takes %zu inputs, more than max_features = %zu",
                       nc->name, xai_nn_input_size(nc->net), cfg->max_features);
@@ -221,6 +230,8 @@ static xai_status run_native(const xd_srv_net_cfg *nc, const char *method, const
     xai_status st = native_call(method, &params, &own, &name, err);
     if (st == XAI_OK && text) {
         st = xai_nn_explain_text(nc->net, name, text, len, params, out, err);
+    } else if (st == XAI_OK && x == NULL) { /* activation_max from noise */
+        st = xai_nn_explain(nc->net, name, NULL, params, out, err);
     } else if (st == XAI_OK) {
         if ((xf = xd_try_malloc(xd_mul(d, sizeof *xf))) == NULL)
             st = xd_err(err, XAI_ERR_NOMEM, "input of %zu floats", d);
@@ -345,6 +356,7 @@ static xai_status explain_text(const xd_srv_net_cfg *nc, const xd_srv_net_run *r
     size_t len = 0;
     const char *text = xai_value_get_str(xai_value_get(run->input, "text"), &len);
     xai_eval_stats none = {0};
+    if (text == NULL && strcmp(run->method, "activation_max") == 0) text = "", len = 0;
     if (text == NULL)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: %s is a text network: `input` needs \"text\"",
                       nc->name);
@@ -367,6 +379,12 @@ xai_status xd_srv_net_explain(const xd_srv_net_cfg *nc, const xd_srv_net_run *ru
     size_t shape[3];
     xai_eval_stats none = {0};
     *out = NULL;
+    if (no_input(run->method, run->input) || run->input == NULL) {
+        xai_status st = run->check(run->check_ctx, &none, 0, err);
+        if (st == XAI_OK) st = run_native(nc, run->method, NULL, NULL, 0, run->params, out, err);
+        if (st == XAI_OK) (*out)->model = xd_strdup(nc->name);
+        return st;
+    }
     xai_status st = read_tensor(nc, run->input, run->space, &x, shape, err);
     if (st == XAI_OK) st = run->check(run->check_ctx, &none, 0, err);
     if (st != XAI_OK) goto cleanup;
