@@ -154,6 +154,7 @@ static xai_status step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd 
     if (b->mode == XD_NN_LRP)
         return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, in, t->act[l + 1], gout, t->n,
                                gin, err);
+    if (xd_nn_is_seq(L)) return xd_nn_seq_bwd(L, false, in, gout, t->n, gin, err);
     if (xd_nn_is_linear(L))
         return xd_nn_linear_bwd_pre(net, L, L->w, pre, gout, t->n, gin, err);
     xd_nn_simple_bwd(L, b->mode, in, t->act[l + 1], gout, t->n, gin);

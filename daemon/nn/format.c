@@ -190,6 +190,15 @@ static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, const si
             (st = get_size(m, "padding", 0, l, &pad, err)) == XAI_OK &&
             (st = xai_nn_add_conv1d(net, out, k, stride, pad, err)) == XAI_OK)
             st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "layernorm") == 0) {
+        const xai_value *e = xai_value_get(m, "eps");
+        if (e != NULL && !xai_value_is_number(e)) return bad(err, "bad number", l, "eps");
+        st = xai_nn_add_layernorm(net, e ? (float)xai_value_get_number(e) : 1e-5f, err);
+        if (st == XAI_OK) st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "attention") == 0) {
+        if ((st = get_size(m, "heads", -1, l, &k, err)) == XAI_OK &&
+            (st = xai_nn_add_attention(net, k, err)) == XAI_OK)
+            st = load_weights(net, m, l, err);
     } else if (strcmp(type, "token_pool") == 0) {
         static const char *const modes[] = {"mean", "max", "sum"};
         const xai_value *mv = xai_value_get(m, "mode");
@@ -404,6 +413,12 @@ static xai_value *layer_value(const xd_nn_layer *L, size_t l) {
         if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kw);
         if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
         if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (xd_nn_is_seq(L)) {
+        if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
+        if (st == XAI_OK) st = xai_value_set(m, "bias", float_bin(L->b, L->nb));
+        if (st == XAI_OK && L->kind == XAI_NN_LAYERNORM) st = xai_value_set_float(m, "eps", L->eps);
+        if (st == XAI_OK && L->kind == XAI_NN_ATTENTION)
+            st = xai_value_set_int(m, "heads", (int64_t)L->heads);
     } else if (L->kind == XAI_NN_TOKEN_POOL) {
         static const char *const modes[] = {"mean", "max", "sum"};
         if (st == XAI_OK) st = xai_value_set_str(m, "mode", modes[L->mode]);

@@ -116,6 +116,7 @@ void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *ou
 
 static xai_status layer_fwd(const xai_nn *net, const xd_nn_layer *L, const float *in, size_t n,
                             float *out, xai_error *err) {
+    if (xd_nn_is_seq(L)) return xd_nn_seq_fwd(L, in, n, out, err);
     if (xd_nn_is_linear(L))
         return xd_nn_linear_fwd(net, L, L->w, L->b, in, n, out, err);
     xd_nn_simple_fwd(L, in, n, out);

@@ -248,6 +248,7 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
                            float pool_eps, const float *in, const float *outv, const float *rout,
                            size_t n, float *rin, xai_error *err) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    if (xd_nn_is_seq(L)) return xd_nn_seq_lrp(L, r->eps, in, outv, rout, n, rin, err);
     if (xd_nn_is_linear(L)) {
         scratch S = {net, NULL, NULL, NULL, NULL, NULL};
         float **bufs[5] = {&S.w, &S.a, &S.c, &S.z, &S.s};

@@ -70,7 +70,7 @@ static xai_status resolve(const xai_nn *net, const xai_nn_lrp_opts *o, const flo
         r->gamma = (float)(o->gamma >= 0 ? o->gamma : 0.25);
         r->alpha = (float)alpha;
         r->beta = (float)(alpha - 1);
-        if (L->nw == 0) continue;
+        if (L->nw == 0 || xd_nn_is_seq(L)) continue; /* seq layers: attention.c's rule */
         bool conv = xd_nn_is_conv(L);
         r->rule = composite_rule(o->composite, L, first, conv && first_conv);
         first = false;

@@ -15,7 +15,7 @@
 static const char *const kind_names[] = {
     "?",       "dense", "conv2d", "maxpool2d", "avgpool2d", "global_avgpool",
     "flatten", "relu",  "tanh",   "sigmoid",   "softmax",   "conv1d",
-    "token_pool", "add", "concat",
+    "token_pool", "add", "concat", "layernorm", "attention",
 };
 
 const char *xai_nn_layer_kind_name(xai_nn_layer_kind kind) {
@@ -129,6 +129,13 @@ static xai_status fit_layer(xd_nn_layer *L, size_t l, xai_error *err) {
     case XAI_NN_SOFTMAX:
         if (L->in_h != 1 || L->in_w != 1) return misfit(l, L, "not a vector:", err);
         return XAI_OK;
+    case XAI_NN_LAYERNORM:
+    case XAI_NN_ATTENTION:
+        if (L->in_h != 1) return misfit(l, L, "not a sequence (c x 1 x length):", err);
+        if (L->kind == XAI_NN_ATTENTION && (L->heads == 0 || L->in_c % L->heads != 0))
+            return xd_err(err, XAI_ERR_INVALID, "layer %zu (attention): %zu heads do not divide %zu features",
+                          l, L->heads, L->in_c);
+        return XAI_OK;
     case XAI_NN_ADD:
     case XAI_NN_CONCAT:
         if (L->in_h != L->in2_h || L->in_w != L->in2_w ||
@@ -162,19 +169,23 @@ static xai_status push_layer(xai_nn *net, xai_nn_layer_kind kind, const xd_nn_la
     xai_status st = fit_layer(&L, net->n, err);
     if (st != XAI_OK) return st;
     size_t nw = xd_nn_is_linear(&L) ? xd_mul(xd_mul(L.out_c, L.in_c), L.kh * L.kw) : 0;
+    size_t nb = L.out_c;
+    if (L.kind == XAI_NN_LAYERNORM) nw = nb = L.in_c;
+    if (L.kind == XAI_NN_ATTENTION) nw = xd_mul(4 * L.in_c, L.in_c), nb = 4 * L.in_c;
     if (xd_mul(xd_mul(L.out_c, L.out_h), L.out_w) > ((size_t)1 << 28) || nw > ((size_t)1 << 28))
         return xd_err(err, XAI_ERR_LIMIT, "layer %zu (%s): too large", net->n,
                       xai_nn_layer_kind_name(L.kind));
     if (nw) {
         L.w = xd_try_calloc(nw, sizeof *L.w);
-        L.b = xd_try_calloc(L.out_c, sizeof *L.b);
+        L.b = xd_try_calloc(nb, sizeof *L.b);
         if (L.w == NULL || L.b == NULL) {
             xd_free(L.w);
             xd_free(L.b);
             return xd_err(err, XAI_ERR_NOMEM, "layer %zu: %zu weights", net->n, nw);
         }
         L.nw = nw;
-        L.nb = L.out_c;
+        L.nb = nb;
+        for (size_t i = 0; L.kind == XAI_NN_LAYERNORM && i < nw; i++) L.w[i] = 1; /* gamma */
     }
     if (net->n == net->cap) {
         net->cap = net->cap ? 2 * net->cap : 8;
@@ -268,6 +279,17 @@ xai_status xai_nn_add_token_pool(xai_nn *net, xai_nn_pool_mode mode, xai_error *
                       (int)mode);
     xd_nn_layer g = {.mode = mode};
     return push_layer(net, XAI_NN_TOKEN_POOL, &g, err);
+}
+
+xai_status xai_nn_add_layernorm(xai_nn *net, float eps, xai_error *err) {
+    if (!(eps > 0)) return xd_err(err, XAI_ERR_INVALID, "layer %zu (layernorm): eps must be > 0", net->n);
+    xd_nn_layer g = {.eps = eps};
+    return push_layer(net, XAI_NN_LAYERNORM, &g, err);
+}
+
+xai_status xai_nn_add_attention(xai_nn *net, size_t heads, xai_error *err) {
+    xd_nn_layer g = {.heads = heads};
+    return push_layer(net, XAI_NN_ATTENTION, &g, err);
 }
 
 /* Layers whose output shape follows from the input alone. */
@@ -383,7 +405,12 @@ void xai_nn_init_random(xai_nn *net, uint64_t seed) {
     for (size_t l = 0; l < net->n; l++) {
         xd_nn_layer *L = &net->layers[l];
         if (L->nw == 0) continue;
-        double a = sqrt(6.0 / (double)xd_nn_fan_in(L));
+        if (L->kind == XAI_NN_LAYERNORM) { /* gamma near 1, small beta */
+            for (size_t i = 0; i < L->nw; i++) L->w[i] = (float)(1 + 0.2 * (2 * xai_rng_uniform(&r) - 1));
+            for (size_t i = 0; i < L->nb; i++) L->b[i] = (float)(0.1 * (2 * xai_rng_uniform(&r) - 1));
+            continue;
+        }
+        double a = sqrt(6.0 / (double)(L->kind == XAI_NN_ATTENTION ? L->in_c : xd_nn_fan_in(L)));
         for (size_t i = 0; i < L->nw; i++) L->w[i] = (float)(a * (2 * xai_rng_uniform(&r) - 1));
         for (size_t i = 0; i < L->nb; i++) L->b[i] = (float)(0.1 * (2 * xai_rng_uniform(&r) - 1));
     }

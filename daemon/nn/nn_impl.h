@@ -26,6 +26,8 @@ typedef struct xd_nn_layer {
     size_t src, src2;           /* trace index of the input(s): 0 = the network input,
                                    k = the output of layer k - 1 (a chain: src = l) */
     size_t in2_c, in2_h, in2_w; /* add, concat: the second input's shape */
+    size_t heads;               /* attention */
+    float eps;                  /* layernorm */
     float *w;                   /* O x K (dense/conv), owned */
     float *b;                   /* O, owned */
     size_t nw, nb;
@@ -103,6 +105,21 @@ static inline bool xd_nn_is_merge(const xd_nn_layer *L) {
 /* graph.c: add / concat forward on n samples (a, b: the two inputs);
  * xd_nn_graph_backward below. */
 void xd_nn_merge_fwd(const xd_nn_layer *L, const float *a, const float *b, size_t n, float *out);
+
+/* attention.c: layer norm and self-attention on n samples (c x 1 x L
+ * each). bwd: gin from gout; `detach` treats the attention weights and the
+ * layer norm's 1/sigma as constants (the conservative propagation of Ali et
+ * al. 2022, for LRP), else the true gradient. lrp: the relevance rin of rout
+ * under that rule with stabiliser eps. */
+static inline bool xd_nn_is_seq(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_LAYERNORM || L->kind == XAI_NN_ATTENTION;
+}
+xai_status xd_nn_seq_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out,
+                         xai_error *err);
+xai_status xd_nn_seq_bwd(const xd_nn_layer *L, bool detach, const float *in, const float *gout,
+                         size_t n, float *gin, xai_error *err);
+xai_status xd_nn_seq_lrp(const xd_nn_layer *L, float eps, const float *in, const float *outv,
+                         const float *rout, size_t n, float *rin, xai_error *err);
 
 /* Frees a network's text part (text.c); NULL is fine. */
 void xd_nn_text_free(xd_nn_text *t);

@@ -60,7 +60,9 @@ typedef enum xai_nn_layer_kind {
     XAI_NN_CONV1D = 11,
     XAI_NN_TOKEN_POOL = 12,
     XAI_NN_ADD = 13,
-    XAI_NN_CONCAT = 14
+    XAI_NN_CONCAT = 14,
+    XAI_NN_LAYERNORM = 15,
+    XAI_NN_ATTENTION = 16
 } xai_nn_layer_kind;
 
 /* How token_pool reduces the positions of each channel. Stable numbers. */
@@ -105,6 +107,26 @@ xai_status xai_nn_add_relu(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_tanh(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_sigmoid(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_softmax(xai_nn *net, xai_error *err);
+/* Sequence layers over c x 1 x L (channel = feature, position = token):
+ * layer norm normalises each position over its c features, y = gamma (x -
+ * mean) / sqrt(var + eps) + beta (gamma, beta: the layer's weights and
+ * biases, c each; gamma starts at 1); multi-head self-attention
+ * (torch.nn.MultiheadAttention, batch_first, self-attention, no dropout):
+ * Q, K, V = W_in x + b_in split in three, per head softmax(Q_h^T K_h /
+ * sqrt(c / heads)) over the keys, outputs concatenated and W_out applied.
+ * Weights: in_proj_weight (3c x c) then out_proj.weight (c x c), 4 c^2
+ * floats; biases in_proj_bias (3c) then out_proj.bias (c). A text of n
+ * tokens attends over exactly its n tokens, which is what torch computes
+ * for it with a key padding mask over the padded positions. heads must
+ * divide c. */
+xai_status xai_nn_add_layernorm(xai_nn *net, float eps, xai_error *err);
+xai_status xai_nn_add_attention(xai_nn *net, size_t heads, xai_error *err);
+/* The attention weights of attention layer `layer` for n inputs: out gets
+ * n x heads x L x L floats, row i of head h the weights query i gives the
+ * keys (each row sums to 1). */
+xai_status xai_nn_attention_weights(const xai_nn *net, size_t layer, const float *x, size_t n,
+                                    float *out, xai_error *err);
+
 /* Graphs. A layer reads the output of the layer added before it, unless
  * branch_from names another: the next layer added reads the output of
  * layer `from` ((size_t)-1: the network's input), and the layers after it

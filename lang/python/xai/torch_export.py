@@ -38,6 +38,11 @@ torchvision's BasicBlock (conv1, bn1, relu, conv2, bn2, downsample) is
 relu(bn2(conv2(relu(bn1(conv1(x))))) + downsample(x)). The classes are
 recognised by name, so any module with those names and attributes works.
 
+Transformers (in export_text bodies, over the tokens): LayerNorm over the
+features, nn.TransformerEncoderLayer (batch_first, post-norm, ReLU; eval:
+no dropout) and nn.TransformerEncoder of them, exported as attention, add,
+layernorm, and the feed-forward Linears as conv1d with kernel 1.
+
 This module imports neither torch nor the rest of the xai package: modules
 are recognised by class name and tensors read through .detach().cpu().numpy()
 when they have it, so it works with any torch version (and with stand-ins in
@@ -124,6 +129,39 @@ def _conv1d(m, name):
     return _conv_layer(m, name, "conv1d", _single, _single(m.kernel_size, "kernel_size", name))
 
 
+def _layernorm(m, name):
+    shape = tuple(getattr(m, "normalized_shape", ()))
+    if len(shape) != 1:
+        raise ValueError("%s: only a layer norm over the last dimension (features) is supported" % name)
+    n = shape[0]
+    w = _array(m.weight) if getattr(m, "weight", None) is not None else np.ones(n, np.float32)
+    b = _array(m.bias) if getattr(m, "bias", None) is not None else np.zeros(n, np.float32)
+    return {"type": "layernorm", "eps": float(m.eps), "weight": _f32(w), "bias": _f32(b)}
+
+
+def _attention(m, name):
+    """A self-attention MultiheadAttention (batch_first, q = k = v)."""
+    if getattr(m, "_qkv_same_embed_dim", True) is False or getattr(m, "in_proj_weight", None) is None:
+        raise ValueError("%s: only attention with one in_proj_weight (q, k, v of one size)" % name)
+    if getattr(m, "bias_k", None) is not None or getattr(m, "add_zero_attn", False):
+        raise ValueError("%s: bias_k / add_zero_attn are not supported" % name)
+    d = int(m.embed_dim)
+    w = np.concatenate([_array(m.in_proj_weight).reshape(-1), _array(m.out_proj.weight).reshape(-1)])
+    ib = _array(m.in_proj_bias) if getattr(m, "in_proj_bias", None) is not None else np.zeros(3 * d)
+    ob = _array(m.out_proj.bias) if getattr(m.out_proj, "bias", None) is not None else np.zeros(d)
+    return {"type": "attention", "heads": int(m.num_heads), "weight": _f32(w),
+            "bias": _f32(np.concatenate([ib, ob]))}
+
+
+def _pointwise(lin, name):
+    """A Linear applied at every position: conv1d with kernel 1."""
+    layer = {"type": "conv1d", "out": int(lin.out_features), "kernel": 1, "stride": 1,
+             "padding": 0, "weight": _f32(_array(lin.weight))}
+    if getattr(lin, "bias", None) is not None:
+        layer["bias"] = _f32(_array(lin.bias))
+    return layer
+
+
 def _adaptive1d(m, name, mode):
     if m.output_size not in (1, (1,), [1]):
         raise ValueError("%s: only output size 1 (pooling over all tokens) is supported" % name)
@@ -198,6 +236,7 @@ _CONVERTERS = {
     "AdaptiveMaxPool1d": lambda m, n: _adaptive1d(m, n, "max"),
     "AdaptiveAvgPool1d": lambda m, n: _adaptive1d(m, n, "mean"),
     "TokenPool": _token_pool,
+    "LayerNorm": _layernorm,
     "BatchNorm1d": _batchnorm,
     "BatchNorm2d": _batchnorm,
 }
@@ -259,6 +298,14 @@ class _Emitter:
             for o in outs[1:]:
                 outs[0] = self.merge("concat", outs[0], o)
             return outs[0]
+        if kind == "TransformerEncoderLayer":
+            return self.encoder_layer(m, name, cur)
+        if kind == "TransformerEncoder":
+            for i, layer in enumerate(m.layers):
+                cur = self.encoder_layer(layer, "%s.layers.%d" % (name, i), cur)
+            if getattr(m, "norm", None) is not None:
+                cur = self.leaf(m.norm, name + ".norm", cur)
+            return cur
         if kind == "BasicBlock":  # torchvision's ResNet block
             body = cur
             for part in ("conv1", "bn1", "relu", "conv2", "bn2"):
@@ -267,6 +314,22 @@ class _Emitter:
                 self.emit(m.downsample, name + ".downsample", cur)
             return self.leaf(m.relu, name + ".relu", self.merge("add", body, short))
         return self.leaf(m, name or kind, cur)
+
+
+    def encoder_layer(self, m, name, cur):
+        """torch.nn.TransformerEncoderLayer (post-norm, ReLU, eval):
+        x = norm1(x + attn(x)); x = norm2(x + linear2(relu(linear1(x))))."""
+        if getattr(m, "norm_first", False):
+            raise ValueError("%s: norm_first encoder layers are not supported" % name)
+        act = getattr(m, "activation", None)
+        if getattr(act, "__name__", type(act).__name__).lower() != "relu":
+            raise ValueError("%s: only the ReLU activation is supported" % name)
+        attn = self.push(dict(_attention(m.self_attn, name + ".self_attn"), inputs=[cur]), "attention")
+        x = self.leaf(m.norm1, name + ".norm1", self.merge("add", attn, cur))
+        h = self.push(_pointwise(m.linear1, name + ".linear1"), "Conv1d")
+        h = self.push({"type": "relu"}, "ReLU")
+        h = self.push(_pointwise(m.linear2, name + ".linear2"), "Conv1d")
+        return self.leaf(m.norm2, name + ".norm2", self.merge("add", h, x))
 
 
 def _layers(model, allow_empty=False):
