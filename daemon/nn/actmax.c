@@ -112,7 +112,7 @@ static xai_status value_grad(const xai_nn *net, const float *x, size_t top, size
 
 xai_status xai_nn_activation_max(const xai_nn *net, const xai_nn_actmax_opts *o, float *x,
                                  double *activations, xai_error *err) {
-    size_t top, first, count, d = xai_nn_input_size(net);
+    size_t top = 0, first = 0, count = 1, d = xai_nn_input_size(net);
     size_t c = net->in_c, h = net->in_h, w = net->in_w;
     xai_status st = objective(net, o, &top, &first, &count, err);
     if (st != XAI_OK) return st;

@@ -79,37 +79,31 @@ static void attn_qkv(const xd_nn_layer *Ly, const float *x, float *qkv, float *A
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(3 * c), (int)L, (int)c, 1.0f,
                 Ly->w, (int)c, x, (int)L, 1.0f, qkv, (int)L);
     const float *Q = qkv, *K = qkv + c * L;
-    double scale = 1.0 / sqrt((double)dh);
-    for (size_t h = 0; h < H; h++)
+    float scale = (float)(1.0 / sqrt((double)dh));
+    for (size_t h = 0; h < H; h++) {
+        float *Ah = A + h * L * L; /* S_h = Q_h^T K_h / sqrt(dh), then row softmax */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L, (int)L, (int)dh, scale,
+                    Q + h * dh * L, (int)L, K + h * dh * L, (int)L, 0.0f, Ah, (int)L);
         for (size_t i = 0; i < L; i++) {
-            float *a = A + (h * L + i) * L;
+            float *a = Ah + i * L;
             double mx = -HUGE_VAL, sum = 0;
-            for (size_t j = 0; j < L; j++) {
-                double s = 0;
-                for (size_t e = h * dh; e < (h + 1) * dh; e++) s += (double)Q[e * L + i] * K[e * L + j];
-                a[j] = (float)(s * scale);
-                mx = a[j] > mx ? a[j] : mx;
-            }
+            for (size_t j = 0; j < L; j++) mx = a[j] > mx ? a[j] : mx;
             for (size_t j = 0; j < L; j++) sum += exp(a[j] - mx);
             for (size_t j = 0; j < L; j++) a[j] = (float)(exp(a[j] - mx) / sum);
         }
+    }
 }
 
-/* O (c x L) = per head V_h A^T. */
+/* O (c x L) = per head V_h A_h^T. */
 static void attn_mix(size_t c, size_t L, size_t H, const float *V, const float *A, float *O) {
     size_t dh = c / H;
     for (size_t h = 0; h < H; h++)
-        for (size_t e = h * dh; e < (h + 1) * dh; e++)
-            for (size_t i = 0; i < L; i++) {
-                double s = 0;
-                const float *a = A + (h * L + i) * L;
-                for (size_t j = 0; j < L; j++) s += (double)a[j] * V[e * L + j];
-                O[e * L + i] = (float)s;
-            }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)dh, (int)L, (int)L, 1.0f,
+                    V + h * dh * L, (int)L, A + h * L * L, (int)L, 0.0f, O + h * dh * L, (int)L);
 }
 
 typedef struct {
-    float *qkv, *A, *O, *g; /* 3cL, H L L, cL, 3cL */
+    float *qkv, *A, *O, *g, *gs; /* 3cL, H L L, cL, 3cL, L L */
 } attn_scratch;
 
 static xai_status scratch_new(const xd_nn_layer *Ly, attn_scratch *s, xai_error *err) {
@@ -118,12 +112,13 @@ static xai_status scratch_new(const xd_nn_layer *Ly, attn_scratch *s, xai_error 
     s->A = xd_try_malloc(xd_mul(xd_mul(Ly->heads * L, L), sizeof(float)));
     s->O = xd_try_malloc(xd_mul(c * L, sizeof(float)));
     s->g = xd_try_malloc(xd_mul(3 * c * L, sizeof(float)));
-    if (s->qkv && s->A && s->O && s->g) return XAI_OK;
+    s->gs = xd_try_malloc(xd_mul(L * L, sizeof(float)));
+    if (s->qkv && s->A && s->O && s->g && s->gs) return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "attention over %zu tokens", L);
 }
 
 static void scratch_free(attn_scratch *s) {
-    xd_free(s->qkv), xd_free(s->A), xd_free(s->O), xd_free(s->g);
+    xd_free(s->qkv), xd_free(s->A), xd_free(s->O), xd_free(s->g), xd_free(s->gs);
 }
 
 static void attn_fwd(const xd_nn_layer *Ly, const float *x, float *y, attn_scratch *s) {
@@ -146,30 +141,30 @@ static void attn_bwd(const xd_nn_layer *Ly, bool detach, const float *x, const f
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c, (int)L, (int)c, 1.0f,
                 Ly->w + 3 * c * c, (int)c, gy, (int)L, 0.0f, gO, (int)L);
     memset(s->g, 0, 3 * c * L * sizeof *s->g);
-    double scale = 1.0 / sqrt((double)dh);
-    for (size_t h = 0; h < H; h++)
-        for (size_t i = 0; i < L; i++) {
-            const float *a = s->A + (h * L + i) * L;
-            double ga_dot = 0;
-            for (size_t j = 0; j < L; j++) {
-                double ga = 0;
-                for (size_t e = h * dh; e < (h + 1) * dh; e++) {
-                    ga += (double)gO[e * L + i] * V[e * L + j];
-                    gV[e * L + j] += a[j] * gO[e * L + i];
-                }
-                ga_dot += a[j] * ga;
-            }
-            if (detach) continue;
-            for (size_t j = 0; j < L; j++) {
-                double ga = 0;
-                for (size_t e = h * dh; e < (h + 1) * dh; e++) ga += (double)gO[e * L + i] * V[e * L + j];
-                double gs = a[j] * (ga - ga_dot) * scale;
-                for (size_t e = h * dh; e < (h + 1) * dh; e++) {
-                    gQ[e * L + i] += (float)(gs * K[e * L + j]);
-                    gK[e * L + j] += (float)(gs * Q[e * L + i]);
-                }
-            }
+    float scale = (float)(1.0 / sqrt((double)dh));
+    for (size_t h = 0; h < H; h++) {
+        const float *Ah = s->A + h * L * L, *Qh = Q + h * dh * L, *Kh = K + h * dh * L;
+        const float *Vh = V + h * dh * L, *gOh = gO + h * dh * L;
+        float *gA = s->gs;
+        /* gV_h = gO_h A_h; gA = gO_h^T V_h */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)dh, (int)L, (int)L, 1.0f, gOh,
+                    (int)L, Ah, (int)L, 0.0f, gV + h * dh * L, (int)L);
+        if (detach) continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L, (int)L, (int)dh, 1.0f, gOh,
+                    (int)L, Vh, (int)L, 0.0f, gA, (int)L);
+        for (size_t i = 0; i < L; i++) { /* gS = A (gA - <A_i, gA_i>) / sqrt(dh) */
+            const float *a = Ah + i * L;
+            float *g = gA + i * L;
+            double dot = 0;
+            for (size_t j = 0; j < L; j++) dot += (double)a[j] * g[j];
+            for (size_t j = 0; j < L; j++) g[j] = (float)(a[j] * (g[j] - dot)) * scale;
         }
+        /* gQ_h = K_h gS^T; gK_h = Q_h gS */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)dh, (int)L, (int)L, 1.0f, Kh,
+                    (int)L, gA, (int)L, 0.0f, gQ + h * dh * L, (int)L);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)dh, (int)L, (int)L, 1.0f, Qh,
+                    (int)L, gA, (int)L, 0.0f, gK + h * dh * L, (int)L);
+    }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c, (int)L, (int)(3 * c), 1.0f,
                 Ly->w, (int)c, s->g, (int)L, 0.0f, gx, (int)L);
 }
