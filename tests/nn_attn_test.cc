@@ -294,6 +294,19 @@ TEST(NnAttn, AgreesWithTorchTransformerEncoderLayer) {
         for (size_t i = 0; i < att.size(); i++)
             EXPECT_NEAR(att[i], xai_value_get_number(xai_value_at(wa, i)), 1e-6) << text << " " << i;
         xai_nn_free(one);
+        // The same weights on request in a text explanation's extra.
+        xai_value *q = xai_value_map();
+        xai_value_set_bool(q, "attention", true);
+        xai_result *r = nullptr;
+        ASSERT_EQ(xai_nn_explain_text(net, "lrp", text, tlen, q, &r, &e), XAI_OK) << e.message;
+        const xai_value *ex = xai_value_at(xai_value_get(r->extra, "attention"), 0);
+        EXPECT_EQ(xai_value_get_int(xai_value_get(ex, "heads")), 2);
+        const xai_value *ew = xai_value_get(ex, "weights");
+        ASSERT_EQ(xai_value_len(ew), att.size());
+        for (size_t i = 0; i < att.size(); i++)
+            EXPECT_NEAR(xai_value_get_number(xai_value_at(ew, i)), xai_value_get_number(xai_value_at(wa, i)), 1e-6);
+        xai_result_free(r);
+        xai_value_free(q);
         xai_tokens_free(tk);
         xai_free(ids);
     }

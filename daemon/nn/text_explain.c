@@ -70,6 +70,50 @@ static void top_words(const xd_nn_text *t, const float *E, size_t n, size_t p, s
     }
 }
 
+/* params without `key` (a new map; NULL on out of memory). */
+static xai_value *without(const xai_value *params, const char *key) {
+    xai_value *own = xai_value_map();
+    for (size_t i = 0; own && i < xai_value_len(params); i++)
+        if (strcmp(xai_value_key_at(params, i), key) != 0)
+            xai_value_set(own, xai_value_key_at(params, i),
+                          xai_value_clone(xai_value_val_at(params, i)));
+    return own;
+}
+
+/* extra.attention: for every attention layer of inst, {"layer", "heads",
+ * "weights": heads x n x n values, row i of head h = query i's weights}. */
+static xai_status attention_extra(const xai_nn *inst, const float *x, size_t n, xai_result *r,
+                                  xai_error *err) {
+    xai_value *all = xai_value_array();
+    xai_status st = all ? XAI_OK : XAI_ERR_NOMEM;
+    for (size_t l = 0; st == XAI_OK && l < inst->n; l++) {
+        const xd_nn_layer *L = &inst->layers[l];
+        if (L->kind != XAI_NN_ATTENTION) continue;
+        size_t m = L->heads * n * n;
+        float *w = xd_try_malloc(xd_mul(m, sizeof *w));
+        double *wd = xd_try_malloc(xd_mul(m, sizeof *wd));
+        st = w && wd ? xai_nn_attention_weights(inst, l, x, 1, w, err)
+                     : xd_err(err, XAI_ERR_NOMEM, "attention weights");
+        xai_value *e = st == XAI_OK ? xai_value_map() : NULL;
+        for (size_t i = 0; e && i < m; i++) wd[i] = w[i];
+        if (e) {
+            xai_value_set_int(e, "layer", (int64_t)l);
+            xai_value_set_int(e, "heads", (int64_t)L->heads);
+            xai_value_set(e, "weights", xai_value_float_array(wd, m));
+            xai_value_push(all, e);
+        }
+        xd_free(w);
+        xd_free(wd);
+    }
+    if (st == XAI_OK) {
+        if (r->extra == NULL) r->extra = xai_value_map();
+        st = xai_value_set(r->extra, "attention", all);
+        all = NULL;
+    }
+    xai_value_free(all);
+    return st == XAI_ERR_NOMEM ? xd_err(err, st, "attention weights") : st;
+}
+
 /* Activation maximization in embedding space over `length` positions, read
  * back as words: feature p is the vocabulary word closest (by dot product)
  * to position p's optimised vector, its value that dot product; the text is
@@ -80,13 +124,9 @@ static xai_status text_actmax(const xai_nn *net, const xai_value *params, xai_re
     int64_t len;
     xai_status st = xai_opt_int(params, "length", 8, 1, (int64_t)net->text->max_len, &len, err);
     if (st != XAI_OK) return st;
-    xai_value *own = xai_value_map(); /* params without "length" */
+    xai_value *own = without(params, "length");
     xai_nn *inst = NULL;
     xai_result *map = NULL;
-    for (size_t i = 0; own && i < xai_value_len(params); i++)
-        if (strcmp(xai_value_key_at(params, i), "length") != 0)
-            xai_value_set(own, xai_value_key_at(params, i),
-                          xai_value_clone(xai_value_val_at(params, i)));
     if (own == NULL) return xd_err(err, XAI_ERR_NOMEM, "activation_max: parameters");
     size_t n = (size_t)len, k = net->text->n_vocab < TOP_TOKENS ? net->text->n_vocab : TOP_TOKENS;
     if ((st = xd_nn_instance(net, n, &inst, err)) == XAI_OK)
@@ -160,7 +200,11 @@ xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char
     float *x = NULL;
     double *v = NULL;
     xai_result *map = NULL;
-    xai_status st = text_tokens(net, text, len, &tk, &ids, err);
+    bool attn = false;
+    xai_value *own = without(params, "attention");
+    xai_status st = xai_opt_bool(params, "attention", false, &attn, err);
+    if (st == XAI_OK && own == NULL) st = xd_err(err, XAI_ERR_NOMEM, "parameters");
+    if (st == XAI_OK) st = text_tokens(net, text, len, &tk, &ids, err);
     if (st == XAI_OK) st = xd_nn_instance(net, tk->n, &inst, err);
     if (st != XAI_OK) goto cleanup;
     size_t n = tk->n, dim = net->text->dim;
@@ -171,7 +215,7 @@ xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char
         goto cleanup;
     }
     xd_nn_embed(net, ids, n, x);
-    if ((st = xai_nn_explain(inst, method, x, params, &map, err)) != XAI_OK) goto cleanup;
+    if ((st = xai_nn_explain(inst, method, x, own, &map, err)) != XAI_OK) goto cleanup;
     for (size_t d = 0; d < dim; d++)
         for (size_t t = 0; t < n; t++) v[t] += map->values[d * n + t];
     if ((*out = token_result(map->method, tk, v)) == NULL) {
@@ -183,8 +227,14 @@ xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char
     (*out)->seed = map->seed;
     (*out)->extra = map->extra;
     map->extra = NULL;
+    if (attn && (st = attention_extra(inst, x, n, *out, err)) != XAI_OK) {
+        xai_result_free(*out);
+        *out = NULL;
+        goto cleanup;
+    }
     (*out)->seconds = xd_now() - t0;
 cleanup:
+    xai_value_free(own);
     xai_result_free(map);
     xd_free(v);
     xd_free(x);

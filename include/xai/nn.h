@@ -568,7 +568,10 @@ xai_status xai_nn_text_forward(const xai_nn *net, const char *const *texts, cons
  * token's span, token_feature[t] = t, rank 0; target and fx as in
  * xai_nn_explain. Methods and params as xai_nn_explain, except gradcam
  * (not for text networks) and "baseline" (dim x n numbers: an embedded
- * baseline; default zeros). XAI_ERR_INVALID for a network that does not
+ * baseline; default zeros); "attention": true adds extra.attention, for
+ * every attention layer {"layer", "heads", "weights": heads x n x n}
+ * (xai_nn_attention_weights); "activation_max" takes "length" (8)
+ * positions and needs no text (text may be NULL). XAI_ERR_INVALID for a network that does not
  * read text, a text without tokens, or too few tokens for its layers. */
 xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char *text,
                                size_t len, const xai_value *params, xai_result **out,
