@@ -252,8 +252,15 @@ xai_status xai_client_ping(xai_client *c, double *seconds, xai_error *err) {
 /* ---- jobs --------------------------------------------------------------- */
 
 static xai_status build_input(const xai_job_request *r, xai_value *msg, xai_error *e) {
-    if ((r->text == NULL) == (r->row == NULL))
+    bool none_ok = strcmp(r->method, "activation_max") == 0; /* a network's; needs no input */
+    if ((r->text != NULL && r->row != NULL) || (r->text == NULL && r->row == NULL && !none_ok))
         return xd_err(e, XAI_ERR_INVALID, "explain: give exactly one of text and row");
+    if (r->text == NULL && r->row == NULL) {
+        xai_value *in = xai_value_map();
+        if (in == NULL || xai_value_set(msg, "input", in) != XAI_OK)
+            return xd_err(e, XAI_ERR_NOMEM, "explain: out of memory for the input");
+        return XAI_OK;
+    }
     if (r->row && r->n_cols == 0)
         return xd_err(e, XAI_ERR_INVALID, "explain: a row needs at least one column");
     xai_value *in = xai_value_map();

@@ -17,7 +17,11 @@
 //    the scaled pixels) and writes PPM/PGM heatmaps whose header, size and
 //    strongest cell's colour are checked;
 //  * a wrong input size is invalid_argument, a bad net file a config error
-//    naming the line, and xaid exits 0 (no ASan report) at the end.
+//    naming the line, and xaid exits 0 (no ASan report) at the end;
+//  * a text network (`net words = ...`, a conv1d text CNN built here) takes
+//    `text` input: native methods give the per-token values of
+//    xai_nn_explain_text in-process, sampling occlusion through the daemon
+//    equals native occlusion on token ids, and the CLI prints the tokens.
 // The suite skips, saying why, when xaid is not built.
 #include <gtest/gtest.h>
 
@@ -58,6 +62,27 @@ xai_nn *build_tiny() {
     return net;
 }
 
+// A text CNN: vocabulary of 6 words (oov 0, lower case), embedding dim 3,
+// conv1d 4 channels (kernel 2, padding 1), ReLU, mean over tokens, dense 2.
+xai_nn *build_words() {
+    static const char *const vocab[] = {"<unk>", "good", "bad", "movie", "not", "the"};
+    xai_nn_text_opts o = {vocab, 6, 3, 0, true, nullptr, 32};
+    xai_nn *net = nullptr;
+    xai_error err;
+    EXPECT_EQ(xai_nn_new_text(&o, &net, &err), XAI_OK) << err.message;
+    EXPECT_EQ(xai_nn_add_conv1d(net, 4, 2, 1, 1, &err), XAI_OK) << err.message;
+    EXPECT_EQ(xai_nn_add_relu(net, &err), XAI_OK);
+    EXPECT_EQ(xai_nn_add_token_pool(net, XAI_NN_POOL_MEAN, &err), XAI_OK);
+    EXPECT_EQ(xai_nn_add_dense(net, 2, &err), XAI_OK) << err.message;
+    xai_nn_init_random(net, 9);
+    std::vector<float> emb(18);
+    for (size_t i = 0; i < emb.size(); i++) emb[i] = (float)std::sin(1.7 * (double)i + 0.3);
+    EXPECT_EQ(xai_nn_set_embedding(net, emb.data(), emb.size(), &err), XAI_OK);
+    return net;
+}
+
+const char *const kWords = "The movie is not bad, GOOD movie";
+
 // The target logit of x.
 double logit(const xai_nn *net, const std::vector<float> &x, size_t t) {
     float out[3];
@@ -73,7 +98,7 @@ class NetDaemon : public ::testing::Test {
     static TempDir *dir_;
     static pid_t xaid_;
     static std::string skip_, ep_;
-    static xai_nn *net_;
+    static xai_nn *net_, *words_;
 
     static void SetUpTestSuite() {
         std::string xaid = build_dir() + "/san/xaid";
@@ -89,7 +114,13 @@ class NetDaemon : public ::testing::Test {
         if (xai_nn_save(built, path.c_str(), &err) != XAI_OK) skip_ = err.message;
         xai_nn_free(built);
         if (skip_.empty() && xai_nn_load(path.c_str(), &net_, &err) != XAI_OK) skip_ = err.message;
-        std::ofstream(conf) << "bind = " << ep_ << "\nworkers = 2\nnet tiny = " << path << "\n";
+        std::string wpath = dir_->path + "/words.xnn";
+        built = build_words();
+        if (skip_.empty() && xai_nn_save(built, wpath.c_str(), &err) != XAI_OK) skip_ = err.message;
+        xai_nn_free(built);
+        if (skip_.empty() && xai_nn_load(wpath.c_str(), &words_, &err) != XAI_OK) skip_ = err.message;
+        std::ofstream(conf) << "bind = " << ep_ << "\nworkers = 2\nnet tiny = " << path
+                            << "\nnet words = " << wpath << "\n";
         xaid_ = spawn({xaid, "--config", conf}, {}, dir_->path + "/xaid.log");
         xai_client *c = nullptr;
         xai_client_connect(ep_.c_str(), &c, &err);
@@ -108,7 +139,8 @@ class NetDaemon : public ::testing::Test {
             EXPECT_EQ(status, 0) << "xaid's log is " << dir_->path << "/xaid.log";
         }
         xai_nn_free(net_);
-        net_ = nullptr;
+        xai_nn_free(words_);
+        net_ = words_ = nullptr;
         delete dir_;
         dir_ = nullptr;
     }
@@ -167,14 +199,19 @@ class NetDaemon : public ::testing::Test {
 TempDir *NetDaemon::dir_ = nullptr;
 pid_t NetDaemon::xaid_ = -1;
 std::string NetDaemon::skip_, NetDaemon::ep_;
-xai_nn *NetDaemon::net_ = nullptr;
+xai_nn *NetDaemon::net_ = nullptr, *NetDaemon::words_ = nullptr;
 
 TEST_F(NetDaemon, ModelsListsTheNetwork) {
     xai_value *r = nullptr;
     xai_error err;
     ASSERT_EQ(xai_client_models(c_, &r, &err), XAI_OK) << err.message;
     const xai_value *ms = xai_value_get(r, "models");
-    ASSERT_EQ(xai_value_len(ms), 1u);
+    ASSERT_EQ(xai_value_len(ms), 2u);
+    const xai_value *w = xai_value_at(ms, 1);
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(w, "name"), nullptr), "words");
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(w, "kind"), nullptr), "text");
+    EXPECT_EQ(xai_value_get_int(xai_value_get(w, "vocab_size")), 6);
+    EXPECT_EQ(xai_value_get_int(xai_value_get(w, "n_outputs")), 2);
     const xai_value *m = xai_value_at(ms, 0);
     EXPECT_STREQ(xai_value_get_str(xai_value_get(m, "name"), nullptr), "tiny");
     EXPECT_STREQ(xai_value_get_str(xai_value_get(m, "kind"), nullptr), "tensor");
@@ -419,4 +456,134 @@ TEST_F(NetDaemon, ConcurrentJobsOnOneNetworkAgree) {
         xai_result_free(r);
     }
     for (xai_result *r : local) xai_result_free(r);
+}
+
+namespace {
+xai_status explain_words(xai_client *c, const char *method, const xai_value *params,
+                         xai_result **out, xai_error *err) {
+    xai_job_request rq = {};
+    rq.model = "words";
+    rq.method = method;
+    rq.text = kWords;
+    rq.params = params;
+    return xai_client_explain(c, &rq, 20000, out, err);
+}
+}  // namespace
+
+TEST_F(NetDaemon, TextNetworkNativeMethodsGiveTheInProcessValuePerToken) {
+    xai_value *p = xai_value_map();
+    xai_value_set_int(p, "target", 1);
+    for (const char *method : {"grad_x_input", "lrp_epsilon", "integrated_gradients"}) {
+        xai_result *local = nullptr, *remote = nullptr;
+        xai_error err;
+        ASSERT_EQ(xai_nn_explain_text(words_, std::strncmp(method, "lrp", 3) ? method : "lrp", kWords,
+                                      std::strlen(kWords), p, &local, &err),
+                  XAI_OK)
+            << err.message;
+        ASSERT_EQ(explain_words(c_, method, p, &remote, &err), XAI_OK) << method << ": " << err.message;
+        EXPECT_STREQ(remote->method, method);
+        EXPECT_STREQ(remote->model, "words");
+        ASSERT_EQ(remote->d, 7u);  // The movie is not bad GOOD movie
+        ASSERT_EQ(remote->n_tokens, 7u);
+        EXPECT_STREQ(remote->text, kWords);
+        EXPECT_STREQ(remote->feature_names[5], "GOOD");
+        EXPECT_EQ(remote->token_start[5], 22u);
+        EXPECT_NEAR(remote->fx, local->fx, 1e-6);
+        for (size_t t = 0; t < 7; t++) EXPECT_NEAR(remote->values[t], local->values[t], 1e-6) << t;
+        xai_result_free(local);
+        xai_result_free(remote);
+    }
+    xai_value_free(p);
+}
+
+TEST_F(NetDaemon, TextNetworkSamplingOcclusionEqualsNativeOcclusion) {
+    xai_value *p = xai_value_map();
+    xai_value_set_int(p, "target", 0);
+    xai_result *local = nullptr, *remote = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_nn_text_occlusion(words_, kWords, std::strlen(kWords), nullptr, 0, &local, &err), XAI_OK)
+        << err.message;
+    ASSERT_EQ(explain_words(c_, "occlusion", p, &remote, &err), XAI_OK) << err.message;
+    ASSERT_EQ(remote->d, local->d);
+    double mag = 0;
+    for (size_t t = 0; t < local->d; t++) {
+        EXPECT_NEAR(remote->values[t], local->values[t], 1e-6) << t;
+        mag += std::fabs(local->values[t]);
+    }
+    EXPECT_GT(mag, 1e-4);
+    EXPECT_GT(remote->stats.rows_sent, 0u);
+    xai_result_free(local);
+    xai_result_free(remote);
+    // A tensor input for a text network is refused before it is queued.
+    xai_job_request rq = {};
+    double row[2] = {1, 2};
+    rq.model = "words";
+    rq.method = "saliency";
+    rq.row = row;
+    rq.n_cols = 2;
+    EXPECT_EQ(xai_client_explain(c_, &rq, 5000, &remote, &err), XAI_ERR_BAD_REQUEST);
+    EXPECT_NE(std::string(err.message).find("text network"), std::string::npos) << err.message;
+    xai_value_free(p);
+}
+
+TEST_F(NetDaemon, CliExplainsATextNetworkWithLrp) {
+    std::string cmd = build_dir() + "/san/xai --endpoint " + ep_ +
+                      " explain --model words --method lrp --text '" + kWords + "'";
+    std::string out;
+    ASSERT_EQ(run_cmd(cmd, &out), 0) << out;
+    EXPECT_NE(out.find("GOOD"), std::string::npos) << out;
+    EXPECT_NE(out.find("lrp explanation of model words"), std::string::npos) << out;
+}
+
+TEST_F(NetDaemon, ActivationMaxNeedsNoInputAndMatchesInProcess) {
+    xai_value *p = xai_value_map();
+    xai_value_set_int(p, "unit", 2);
+    xai_value_set_int(p, "steps", 15);
+    xai_value_set_int(p, "seed", 3);
+    xai_value_set_float(p, "low", 0);
+    xai_value_set_float(p, "high", 1);
+    xai_result *local = nullptr, *remote = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_nn_explain(net_, "activation_max", nullptr, p, &local, &err), XAI_OK) << err.message;
+    xai_job_request rq = {};
+    rq.model = "tiny";
+    rq.method = "activation_max";
+    rq.params = p;
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &remote, &err), XAI_OK) << err.message;
+    ASSERT_EQ(remote->d, kD);
+    for (size_t i = 0; i < kD; i++) EXPECT_EQ(remote->values[i], local->values[i]) << i;
+    EXPECT_EQ(remote->target, 2);
+    const xai_value *acts = xai_value_get(remote->extra, "activations");
+    ASSERT_EQ(xai_value_len(acts), 16u);
+    EXPECT_GT(xai_value_get_number(xai_value_at(acts, 15)), xai_value_get_number(xai_value_at(acts, 0)));
+    xai_result_free(local);
+    xai_result_free(remote);
+    // A text network: the optimised embeddings read back as top tokens.
+    xai_value_set_int(p, "length", 4);
+    xai_value_set_int(p, "unit", 1);  // words has 2 logits
+    ASSERT_EQ(xai_nn_explain_text(words_, "activation_max", nullptr, 0, p, &local, &err), XAI_OK)
+        << err.message;
+    rq.model = "words";
+    ASSERT_EQ(xai_client_explain(c_, &rq, 20000, &remote, &err), XAI_OK) << err.message;
+    ASSERT_EQ(remote->d, 4u);
+    ASSERT_EQ(remote->n_tokens, 4u);
+    for (size_t t = 0; t < 4; t++) {
+        EXPECT_STREQ(remote->feature_names[t], local->feature_names[t]);
+        EXPECT_EQ(remote->values[t], local->values[t]);
+    }
+    const xai_value *top = xai_value_get(remote->extra, "top_tokens");
+    ASSERT_EQ(xai_value_len(top), 4u);
+    EXPECT_STREQ(xai_value_get_str(xai_value_get(xai_value_at(xai_value_at(top, 0), 0), "token"), nullptr),
+                 remote->feature_names[0]);
+    xai_result_free(local);
+    xai_result_free(remote);
+    xai_value_free(p);
+    // The CLI writes the image found as a heatmap, with no input given.
+    std::string ppm = dir_->path + "/am.ppm", out;
+    std::string cmd = build_dir() + "/san/xai --endpoint " + ep_ +
+                      " explain --model tiny --method activation_max --param steps=10 --param unit=1 --heatmap " + ppm;
+    ASSERT_EQ(run_cmd(cmd, &out), 0) << out;
+    std::ifstream f(ppm, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(data.substr(0, 2), "P6") << out;
 }

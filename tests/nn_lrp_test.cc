@@ -344,3 +344,117 @@ TEST(NnLrp, CompositesMatchTheirPerLayerLists) {
     }
     xai_nn_free(net);
 }
+
+namespace {
+// One dense layer 2 -> 1 with W = [2, -1] and bias b, gamma 0.5, at x.
+void gamma_layer(float bias, const float x[2], float out[2]) {
+    xai_nn *net = nullptr;
+    xai_error e;
+    ASSERT_EQ(xai_nn_new(2, 1, 1, &net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_dense(net, 1, &e), XAI_OK);
+    const float w[2] = {2, -1};
+    ASSERT_EQ(xai_nn_set_weights(net, 0, w, 2, &bias, 1, &e), XAI_OK);
+    xai_nn_lrp_opts o;
+    xai_nn_lrp_opts_init(&o);
+    o.gamma = 0.5;
+    xai_nn_rule rule = XAI_NN_RULE_GAMMA;
+    o.rules = &rule;
+    ASSERT_EQ(xai_nn_lrp(net, x, 1, nullptr, &o, out, &e), XAI_OK) << e.message;
+    xai_nn_free(net);
+}
+}  // namespace
+
+TEST(NnLrp, GeneralisedGammaHandCasesWithNegativeInputs) {
+    float r[2];
+    // b = 3, x = [1, -2]: z = 2 + 2 + 3 = 7 > 0. W + g W+ = [3, -1] on
+    // a+ = [1, 0]: 3; W + g W- = [2, -1.5] on a- = [0, -2]: 3; bias
+    // b + g b+ = 4.5. R = [3, 3] / 10.5 * 7 = [2, 2]. (The original rule,
+    // a (W + g W+) = [3, 2] over 9.5, would give [2.21, 1.47].)
+    const float x1[2] = {1, -2};
+    gamma_layer(3, x1, r);
+    EXPECT_NEAR(r[0], 2, 1e-5);
+    EXPECT_NEAR(r[1], 2, 1e-5);
+    // b = -3, x = [-1, 2]: z = -2 - 2 - 3 = -7 < 0. W + g W- = [2, -1.5] on
+    // a+ = [0, 2]: -3; W + g W+ = [3, -1] on a- = [-1, 0]: -3; bias
+    // b + g b- = -4.5. R = [-3, -3] / -10.5 * -7 = [-2, -2].
+    const float x2[2] = {-1, 2};
+    gamma_layer(-3, x2, r);
+    EXPECT_NEAR(r[0], -2, 1e-5);
+    EXPECT_NEAR(r[1], -2, 1e-5);
+}
+
+TEST(NnLrp, GammaConservesOnTanhNetsWithStandardisedInputs) {
+    // The case that blew up the original rule: inputs of both signs, a tanh
+    // between dense layers. Zero biases: every unit's shares sum to its
+    // relevance (each side's denominator is the sum of its own terms).
+    xai_nn *net = nullptr;
+    xai_error e;
+    ASSERT_EQ(xai_nn_new(6, 1, 1, &net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_dense(net, 8, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_tanh(net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_dense(net, 5, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_tanh(net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_dense(net, 3, &e), XAI_OK);
+    int checked = 0;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        xai_nn_init_random(net, seed);
+        zero_biases(net);
+        std::vector<xai_nn_rule> rules(xai_nn_n_layers(net), XAI_NN_RULE_GAMMA);
+        xai_nn_lrp_opts o;
+        xai_nn_lrp_opts_init(&o);
+        o.rules = rules.data();
+        expect_conserved(net, o, seed, -2, 2, &checked);
+    }
+    EXPECT_GE(checked, 10);
+    xai_nn_free(net);
+}
+
+TEST(NnLrp, PoolEpsilonIsItsOwnStabiliser) {
+    // 1x2x2 -> avgpool 2 -> flatten -> dense 1 (W = 1, b = 0) at x = [1, 1,
+    // 1, 1]: pooled z = 1, logit 1. Dense epsilon 0.25: R = 1 * 1 / 1.25 =
+    // 0.8. Pooling with pool_epsilon 0: R_j = x_j / 4 / 1 * 0.8 = 0.2 each;
+    // with pool_epsilon 1: x_j / 4 / 2 * 0.8 = 0.1 each. The rules' epsilon
+    // no longer touches the pooling.
+    xai_nn *net = nullptr;
+    xai_error e;
+    ASSERT_EQ(xai_nn_new(1, 2, 2, &net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_avgpool2d(net, 2, 0, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_flatten(net, &e), XAI_OK);
+    ASSERT_EQ(xai_nn_add_dense(net, 1, &e), XAI_OK);
+    const float w = 1;
+    ASSERT_EQ(xai_nn_set_weights(net, 2, &w, 1, nullptr, 0, &e), XAI_OK);
+    const float x[4] = {1, 1, 1, 1};
+    float r[4];
+    xai_nn_lrp_opts o;
+    xai_nn_lrp_opts_init(&o);
+    o.epsilon = 0.25;
+    o.pool_epsilon = 0;
+    ASSERT_EQ(xai_nn_lrp(net, x, 1, nullptr, &o, r, &e), XAI_OK) << e.message;
+    for (float v : r) EXPECT_NEAR(v, 0.2, 1e-6);
+    o.pool_epsilon = 1;
+    ASSERT_EQ(xai_nn_lrp(net, x, 1, nullptr, &o, r, &e), XAI_OK);
+    for (float v : r) EXPECT_NEAR(v, 0.1, 1e-6);
+    xai_nn_free(net);
+}
+
+TEST(NnLrp, EpsilonGammaBoxPutsZBoxOnTheFirstConvolutionOnly) {
+    // zennit's EpsilonGammaBox: an MLP gets epsilon on every dense layer
+    // (no z^B), exactly the NONE composite.
+    xai_nn *net = relu_mlp(2);
+    const size_t d = xai_nn_input_size(net);
+    std::vector<float> x = random_input(2 * d, 3, 0, 1), a(2 * d), b(2 * d);
+    xai_nn_lrp_opts o;
+    xai_nn_lrp_opts_init(&o);
+    o.composite = XAI_NN_COMPOSITE_EPSILON_GAMMA_BOX;
+    xai_error e;
+    ASSERT_EQ(xai_nn_lrp(net, x.data(), 2, nullptr, &o, a.data(), &e), XAI_OK) << e.message;
+    o.composite = XAI_NN_COMPOSITE_NONE;
+    ASSERT_EQ(xai_nn_lrp(net, x.data(), 2, nullptr, &o, b.data(), &e), XAI_OK);
+    double mag = 0;
+    for (size_t i = 0; i < 2 * d; i++) {
+        EXPECT_FLOAT_EQ(a[i], b[i]) << i;
+        mag += std::fabs(b[i]);
+    }
+    EXPECT_GT(mag, 0);
+    xai_nn_free(net);
+}

@@ -19,14 +19,22 @@ struct Shape {
     size_t c, h, w;
 };
 
-inline Shape in_shape(const xai_nn *net, size_t l) {  // input shape of layer l
+inline Shape out_shape(const xai_nn *net, size_t l) {  // l = (size_t)-1: the input
     size_t s[3];
-    xai_nn_layer_shape(net, l == 0 ? (size_t)-1 : l - 1, s);
+    xai_nn_layer_shape(net, l, s);
     return {s[0], s[1], s[2]};
 }
 
+// The (first) input shape of layer l, the output shape of layer l - 1 for
+// l == n_layers.
+inline Shape in_shape(const xai_nn *net, size_t l) {
+    size_t in[2];
+    if (l < xai_nn_n_layers(net) && xai_nn_layer_inputs(net, l, in) >= 1) return out_shape(net, in[0]);
+    return out_shape(net, l - 1);
+}
+
 inline Vec ref_conv(const xai_nn *net, size_t l, const Vec &x) {
-    Shape i = in_shape(net, l), o = in_shape(net, l + 1);
+    Shape i = in_shape(net, l), o = out_shape(net, l);
     size_t kh, kw, st, pad, nw, nb;
     const float *w, *b;
     xai_nn_layer_geometry(net, l, &kh, &kw, &st, &pad);
@@ -51,7 +59,7 @@ inline Vec ref_conv(const xai_nn *net, size_t l, const Vec &x) {
 }
 
 inline Vec ref_pool(const xai_nn *net, size_t l, const Vec &x, bool is_max) {
-    Shape i = in_shape(net, l), o = in_shape(net, l + 1);
+    Shape i = in_shape(net, l), o = out_shape(net, l);
     size_t kh, kw, st, pad;
     xai_nn_layer_geometry(net, l, &kh, &kw, &st, &pad);
     if (kh == 0) kh = i.h, kw = i.w, st = 1;  // global average pooling
@@ -71,11 +79,20 @@ inline Vec ref_pool(const xai_nn *net, size_t l, const Vec &x, bool is_max) {
     return y;
 }
 
-// Runs layers [0, upto) in double.
-inline Vec ref_forward(const xai_nn *net, Vec x, size_t upto) {
+// Runs layers [0, upto) in double; a layer reads the outputs its inputs
+// name (xai_nn_layer_inputs), so graphs run too.
+inline Vec ref_forward(const xai_nn *net, Vec input, size_t upto) {
+    std::vector<Vec> outs;
+    Vec x;
     for (size_t l = 0; l < upto; l++) {
+        size_t in[2] = {(size_t)-1, (size_t)-1};
+        size_t n_in = xai_nn_layer_inputs(net, l, in);
+        x = in[0] == (size_t)-1 ? input : outs[in[0]];
+        const Vec &x2 = n_in < 2 ? x : in[1] == (size_t)-1 ? input : outs[in[1]];
         Vec y;
         switch (xai_nn_layer_kind_of(net, l)) {
+        case XAI_NN_ADD: y = x; for (size_t i = 0; i < y.size(); i++) y[i] += x2[i]; break;
+        case XAI_NN_CONCAT: y = x; y.insert(y.end(), x2.begin(), x2.end()); break;
         case XAI_NN_DENSE: {
             size_t nw, nb;
             const float *w, *b;
@@ -105,9 +122,9 @@ inline Vec ref_forward(const xai_nn *net, Vec x, size_t upto) {
         }
         default: y = x; break;
         }
-        x = y;
+        outs.push_back(y);
     }
-    return x;
+    return upto ? outs.back() : input;
 }
 
 inline size_t n_logit_layers(const xai_nn *net) { return xai_nn_logit_layer(net) + 1; }

@@ -38,6 +38,7 @@ static void usage(FILE *f) {
           "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
           "          [--json] [--seed N] [--target T|T1,T2,...|all] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
+          "          (--method activation_max on a native network needs no input)\n"
           "  models   list the daemon's models\n"
           "  stats    the daemon's counters (JSON)\n"
           "  ping     round trip to the daemon\n"
@@ -126,8 +127,9 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
 static bool check_explain(const explain_args *a, char *msg, size_t len) {
     int inputs = (a->text != NULL) + (a->text_file != NULL) + (a->row != NULL) +
                  (a->tensor_file != NULL) + (a->image != NULL);
+    bool none_ok = a->method && strcmp(a->method, "activation_max") == 0;
     if (a->model == NULL) snprintf(msg, len, "explain needs --model");
-    else if (inputs != 1)
+    else if (inputs != 1 && !(none_ok && inputs == 0))
         snprintf(msg, len, "explain needs exactly one of --text, --text-file, --row, --tensor-file, --image");
     else return true;
     return false;
@@ -166,6 +168,7 @@ static bool load_input(explain_args *a, xai_job_request *rq, char **text_buf,
         if (rq->text && rq->text_len == 0) rq->text = "";
         return rq->text != NULL;
     }
+    if (a->row == NULL) return true; /* no input (activation_max) */
     if (!cli_parse_row(a->row, row, &rq->n_cols, msg, len)) return false;
     rq->row = *row;
     return true;

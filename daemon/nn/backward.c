@@ -72,7 +72,8 @@ XD_NN_SIMD static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict 
 static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, size_t n,
                      float *gin) {
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
-    float inv = 1.0f / (float)(L->kh * L->kw);
+    float inv = xd_nn_pool_scale(L);
+    bool is_max = xd_nn_pool_is_max(L);
     if (L->kind == XAI_NN_MAXPOOL2D && L->kh == 2 && L->kw == 2 && L->stride == 2 &&
         L->in_h == 2 * L->out_h && L->in_w == 2 * L->out_w && 2 * L->out_w <= POOL_BLOCK) {
         maxpool2_bwd(L, in, gout, n, gin);
@@ -90,13 +91,13 @@ static void pool_bwd(const xd_nn_layer *L, const float *in, const float *gout, s
                 for (size_t ky = 0; ky < L->kh; ky++)
                     for (size_t kx = 0; kx < L->kw; kx++) {
                         size_t i = base + ky * L->in_w + kx;
-                        if (L->kind == XAI_NN_MAXPOOL2D) {
+                        if (is_max) {
                             if (img[i] > img[arg]) arg = i;
                         } else {
                             gi[i] += g * inv;
                         }
                     }
-                if (L->kind == XAI_NN_MAXPOOL2D) gi[arg] += g;
+                if (is_max) gi[arg] += g;
             }
     }
 }
@@ -126,6 +127,7 @@ void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, co
     case XAI_NN_MAXPOOL2D:
     case XAI_NN_AVGPOOL2D:
     case XAI_NN_GLOBAL_AVGPOOL:
+    case XAI_NN_TOKEN_POOL:
         pool_bwd(L, in, gout, n, gin);
         break;
     case XAI_NN_RELU:
@@ -148,13 +150,20 @@ void xd_nn_simple_bwd(const xd_nn_layer *L, xd_nn_mode mode, const float *in, co
 static xai_status step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
                        const xd_nn_pre *pre, const float *gout, float *gin, xai_error *err) {
     const xd_nn_layer *L = &net->layers[l];
+    const float *in = t->act[L->src];
     if (b->mode == XD_NN_LRP)
-        return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, t->act[l], t->act[l + 1], gout,
-                               t->n, gin, err);
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D)
+        return xd_nn_lrp_layer(net, L, &b->rules[l], b->pool_eps, in, t->act[l + 1], gout, t->n,
+                               gin, err);
+    if (xd_nn_is_seq(L)) return xd_nn_seq_bwd(L, false, in, gout, t->n, gin, err);
+    if (xd_nn_is_linear(L))
         return xd_nn_linear_bwd_pre(net, L, L->w, pre, gout, t->n, gin, err);
-    xd_nn_simple_bwd(L, b->mode, t->act[l], t->act[l + 1], gout, t->n, gin);
+    xd_nn_simple_bwd(L, b->mode, in, t->act[l + 1], gout, t->n, gin);
     return XAI_OK;
+}
+
+xai_status xd_nn_step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
+                      const float *gout, float *gin, xai_error *err) {
+    return step(net, t, b, l, NULL, gout, gin, err);
 }
 
 /* Layers whose step would copy the signal unchanged: flatten always, and
@@ -176,6 +185,7 @@ static bool relu_fuses(const xai_nn *net, const xd_nn_bwd *b, size_t l) {
 
 xai_status xd_nn_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
                           const float *seed, float *out, xai_error *err) {
+    if (!xd_nn_is_chain(net)) return xd_nn_graph_backward(net, t, b, seed, out, err);
     size_t n = t->n, maxsz = 0;
     for (size_t l = b->stop; l <= t->top; l++) maxsz = XD_MAX(maxsz, xd_nn_act_size(net, l));
     float *g0 = xd_nn_scratch_take(net, xd_mul(n, maxsz));

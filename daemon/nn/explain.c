@@ -16,7 +16,9 @@
 static const char *const method_names[] = {
     "saliency",        "grad_x_input", "integrated_gradients",
     "guided_backprop", "deconvnet",    "lrp",
-    "smoothgrad",      "gradcam",      NULL,
+    "smoothgrad",      "gradcam",      "cam",
+    "guided_gradcam",  "activations",  "activation_max",
+    NULL,
 };
 
 const char *const *xai_nn_method_names(void) {
@@ -27,8 +29,8 @@ const char *const *xai_nn_method_names(void) {
 static const char *const keys_common[] = {"target", "seed", NULL};
 static const char *const keys_saliency[] = {"abs", NULL};
 static const char *const keys_ig[] = {"steps", "rule", "baseline", NULL};
-static const char *const keys_lrp[] = {"composite", "rules", "epsilon", "gamma",
-                                       "alpha",     "low",   "high",    NULL};
+static const char *const keys_lrp[] = {"composite", "rules", "epsilon",      "gamma", "alpha",
+                                       "low",       "high",  "pool_epsilon", NULL};
 static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", NULL};
 static const char *const keys_cam[] = {"layer", "relu", "upsample", NULL};
 
@@ -128,6 +130,7 @@ static xai_status parse_lrp(const xai_nn *net, const xai_value *p, xai_nn_lrp_op
     double lo, hi;
     xai_status st = opt_enum(p, "composite", comps, 0, &c, err);
     if (st == XAI_OK) st = xai_opt_float(p, "epsilon", 1e-6, 0, 1e6, &o->epsilon, err);
+    if (st == XAI_OK) st = xai_opt_float(p, "pool_epsilon", 1e-6, 0, 1e6, &o->pool_epsilon, err);
     if (st == XAI_OK) st = xai_opt_float(p, "gamma", 0.25, 0, 1e6, &o->gamma, err);
     if (st == XAI_OK) st = xai_opt_float(p, "alpha", 2, 1, 1e6, &o->alpha, err);
     if (st == XAI_OK) st = xai_opt_float(p, "low", 0, -1e30, 1e30, &lo, err);
@@ -268,6 +271,119 @@ static xai_status run_attr(const xai_nn *net, xai_nn_method m, const float *x, c
     return st;
 }
 
+static xai_status check_own(const xai_value *p, const char *const *own, const char *what,
+                            xai_error *err) {
+    const char *allowed[24];
+    size_t n = 0;
+    for (const char *const *k = keys_common; *k; k++) allowed[n++] = *k;
+    for (const char *const *k = own; *k; k++) allowed[n++] = *k;
+    allowed[n] = NULL;
+    return xai_opt_check_keys(p, allowed, what, err);
+}
+
+/* The default layer of Grad-CAM and guided Grad-CAM: the last conv layer
+ * below the logits, or -1. */
+static int64_t last_conv(const xai_nn *net) {
+    size_t ll = xai_nn_logit_layer(net);
+    int64_t def = -1;
+    for (size_t l = 0; l <= ll && l < net->n; l++)
+        if (xd_nn_is_conv(&net->layers[l])) def = (int64_t)l;
+    return def;
+}
+
+/* cam, guided_gradcam, activations: *h, *w (cam: the map's size) or *c, *h,
+ * *w (activations: the layer's shape) get the map's layout. */
+static xai_status run_maps(const xai_nn *net, const char *method, const float *x,
+                           const xai_value *p, int64_t t, size_t *c, size_t *h, size_t *w,
+                           float **map, xai_error *err) {
+    static const char *const k_cam[] = {"relu", "upsample", NULL}, *const k_layer[] = {"layer", NULL};
+    bool cam = strcmp(method, "cam") == 0, act = strcmp(method, "activations") == 0;
+    int64_t layer = -1;
+    bool relu = true, up = true;
+    xai_status st = check_own(p, cam ? k_cam : k_layer, method, err);
+    if (st == XAI_OK && cam) st = xai_opt_bool(p, "relu", true, &relu, err);
+    if (st == XAI_OK && cam) st = xai_opt_bool(p, "upsample", true, &up, err);
+    if (st == XAI_OK && !cam)
+        st = xai_opt_int(p, "layer", act ? -1 : last_conv(net), -1, (int64_t)net->n - 1, &layer, err);
+    if (st == XAI_OK && !cam && layer < 0)
+        st = xd_err(err, XAI_ERR_INVALID, "%s: give \"layer\"%s", method,
+                    act ? "" : " (the network has no conv layer)");
+    if (st != XAI_OK) return st;
+    const xd_nn_layer *L = cam ? NULL : &net->layers[layer];
+    size_t pool = (size_t)-1;
+    if (cam) { /* the map is the pooled layer's input */
+        for (size_t l = 0; l < net->n; l++)
+            if (net->layers[l].kind == XAI_NN_GLOBAL_AVGPOOL || net->layers[l].kind == XAI_NN_TOKEN_POOL)
+                pool = l;
+        if (pool == (size_t)-1)
+            return xd_err(err, XAI_ERR_INVALID, "cam: the network has no global average pool");
+    }
+    *c = act ? L->out_c : 0;
+    *h = act ? L->out_h : cam && !up ? net->layers[pool].in_h : net->in_h;
+    *w = act ? L->out_w : cam && !up ? net->layers[pool].in_w : net->in_w;
+    size_t sz = act ? L->out_c * L->out_h * L->out_w : cam ? *h * *w : xai_nn_input_size(net);
+    if (!act && !cam) *c = net->in_c;
+    if ((*map = xd_try_malloc(xd_mul(sz, sizeof **map))) == NULL)
+        return xd_err(err, XAI_ERR_NOMEM, "%s map", method);
+    if (cam) return xai_nn_cam(net, x, 1, &t, relu, up, *map, err);
+    if (act) return xai_nn_activations(net, (size_t)layer, x, 1, *map, err);
+    return xai_nn_guided_gradcam(net, (size_t)layer, x, 1, &t, *map, err);
+}
+
+/* Activation maximization by name; the result's values are the input found. */
+static xai_status run_actmax(const xai_nn *net, const float *x, const xai_value *p,
+                             xai_result **out, xai_error *err) {
+    static const char *const keys[] = {"layer", "unit",   "channel",    "steps", "lr",
+                                       "l2",    "jitter", "blur_every", "low",   "high",
+                                       "norm_bound", "start", NULL};
+    xai_nn_actmax_opts o;
+    xai_nn_actmax_opts_init(&o);
+    int64_t layer, unit, steps, jitter, blur, seed;
+    bool start = false;
+    xai_status st = check_own(p, keys, "activation_max", err);
+    if (!st) st = xai_opt_int(p, "layer", -1, -1, (int64_t)net->n - 1, &layer, err);
+    if (!st) st = xai_opt_int(p, "unit", 0, 0, INT64_MAX, &unit, err);
+    if (!st) st = xai_opt_bool(p, "channel", false, &o.channel, err);
+    if (!st) st = xai_opt_int(p, "steps", 100, 0, 100000, &steps, err);
+    if (!st) st = xai_opt_float(p, "lr", 0.1, 1e-12, 1e6, &o.lr, err);
+    if (!st) st = xai_opt_float(p, "l2", 0, 0, 1e6, &o.l2, err);
+    if (!st) st = xai_opt_int(p, "jitter", 0, 0, 64, &jitter, err);
+    if (!st) st = xai_opt_int(p, "blur_every", 0, 0, 100000, &blur, err);
+    if (!st) st = xai_opt_float(p, "low", 0, -1e30, 1e30, &o.low, err);
+    if (!st) st = xai_opt_float(p, "high", 0, -1e30, 1e30, &o.high, err);
+    if (!st) st = xai_opt_float(p, "norm_bound", 0, 0, 1e30, &o.norm_bound, err);
+    if (!st) st = xai_opt_bool(p, "start", false, &start, err);
+    if (!st) st = xai_opt_int(p, "seed", 0, 0, INT64_MAX, &seed, err);
+    if (st != XAI_OK) return st;
+    if (start && x == NULL)
+        return xd_err(err, XAI_ERR_INVALID, "activation_max: \"start\" needs an input");
+    o.layer = layer < 0 ? (size_t)-1 : (size_t)layer;
+    o.unit = (size_t)unit, o.steps = (size_t)steps, o.jitter = (size_t)jitter;
+    o.blur_every = (size_t)blur, o.seed = (uint64_t)seed, o.start = start ? x : NULL;
+    float *found = xd_try_malloc(xd_mul(xai_nn_input_size(net), sizeof *found));
+    double *acts = xd_try_malloc(xd_mul(o.steps + 1, sizeof *acts));
+    if (found == NULL || acts == NULL) st = xd_err(err, XAI_ERR_NOMEM, "activation_max");
+    if (st == XAI_OK) st = xai_nn_activation_max(net, &o, found, acts, err);
+    xai_result *r = st == XAI_OK ? map_result("activation_max", net->in_c, net->in_h, net->in_w, found)
+                                 : NULL;
+    if (st == XAI_OK && r == NULL) st = xd_err(err, XAI_ERR_NOMEM, "activation_max: result");
+    if (r != NULL) {
+        size_t ll = xai_nn_logit_layer(net);
+        r->target = o.layer == (size_t)-1 ? (int64_t)o.unit : -1;
+        r->fx = acts[o.steps];
+        r->seed = o.seed;
+        r->extra = xai_value_map();
+        xai_value_set(r->extra, "activations", xai_value_float_array(acts, o.steps + 1));
+        xai_value_set_int(r->extra, "layer", (int64_t)(o.layer == (size_t)-1 ? ll : o.layer));
+        xai_value_set_int(r->extra, "unit", (int64_t)o.unit);
+        xai_value_set_bool(r->extra, "channel", o.channel);
+    }
+    *out = r;
+    xd_free(found);
+    xd_free(acts);
+    return st;
+}
+
 /* Runs the named method into a float map; *rank2 for Grad-CAM's h x w. */
 static xai_status run_named(const xai_nn *net, const char *method, const float *x,
                             const xai_value *p, int64_t t, float **map, size_t *h, size_t *w,
@@ -292,19 +408,29 @@ xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
     if (method == NULL || lookup(method, method_names) < 0)
         return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown native method '%s'",
                       method ? method : "");
-    if (x == NULL) return xd_err(err, XAI_ERR_INVALID, "%s: no input", method);
     if (params != NULL && xai_value_type(params) != XAI_V_MAP)
         return xd_err(err, XAI_ERR_INVALID, "%s: parameters must be a map", method);
+    if (strcmp(method, "activation_max") == 0) {
+        xai_status st = run_actmax(net, x, params, out, err);
+        if (st == XAI_OK) (*out)->seconds = xd_now() - t0;
+        return st;
+    }
+    if (x == NULL) return xd_err(err, XAI_ERR_INVALID, "%s: no input", method);
     int64_t t = 0;
     float *map = NULL;
     size_t h = 0, w = 0;
     int64_t seed = 0; /* every method takes it; only smoothgrad draws noise */
     xai_status st = xai_opt_int(params, "seed", 0, 0, INT64_MAX, &seed, err);
     if (st == XAI_OK) st = resolve_target(net, x, params, &t, &fx, err);
-    if (st == XAI_OK) st = run_named(net, method, x, params, t, &map, &h, &w, &delta, err);
+    size_t c = 0;
+    bool maps = lookup(method, method_names) >= 8; /* cam, guided_gradcam, activations */
+    if (st == XAI_OK)
+        st = maps ? run_maps(net, method, x, params, t, &c, &h, &w, &map, err)
+                  : run_named(net, method, x, params, t, &map, &h, &w, &delta, err);
     if (st != XAI_OK) goto cleanup;
-    xai_result *r = h ? map_result(method, 0, h, w, map)
-                      : map_result(method, net->in_c, net->in_h, net->in_w, map);
+    xai_result *r = maps ? map_result(method, c, h, w, map)
+                  : h    ? map_result(method, 0, h, w, map)
+                         : map_result(method, net->in_c, net->in_h, net->in_w, map);
     if (r == NULL) {
         st = xd_err(err, XAI_ERR_NOMEM, "%s: result", method);
         goto cleanup;

@@ -124,13 +124,52 @@ static xai_status load_conv(xai_nn *net, const xai_value *m, size_t l, xai_error
     return st;
 }
 
-static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_error *err) {
+/* "inputs": [a] or [a, b], indices of earlier entries of `layers` (-1: the
+ * network input), as engine layers (eng maps entry -> engine layer: a
+ * batchnorm entry is the layer it folds into). n_in gets the count (0 when
+ * absent). */
+static xai_status get_inputs(const xai_value *m, size_t l, const size_t *eng, size_t in[2],
+                             size_t *n_in, xai_error *err) {
+    const xai_value *v = xai_value_get(m, "inputs");
+    *n_in = 0;
+    if (v == NULL) return XAI_OK;
+    if (xai_value_type(v) != XAI_V_ARRAY || xai_value_len(v) < 1 || xai_value_len(v) > 2)
+        return bad(err, "not an array of 1 or 2 layer indices:", l, "inputs");
+    for (size_t i = 0; i < xai_value_len(v); i++) {
+        const xai_value *e = xai_value_at(v, i);
+        int64_t k = xai_value_get_int(e);
+        if (xai_value_type(e) != XAI_V_INT || k < -1 || k >= (int64_t)l)
+            return bad(err, "an entry is not -1 or an earlier layer:", l, "inputs");
+        in[i] = k < 0 ? (size_t)-1 : eng[k];
+    }
+    *n_in = xai_value_len(v);
+    return XAI_OK;
+}
+
+static xai_status load_merge(xai_nn *net, const char *type, const size_t in[2], size_t n_in,
+                             size_t l, xai_error *err) {
+    if (n_in != 2) return bad(err, "needs two", l, "inputs");
+    xai_status st = xai_nn_branch_from(net, in[0], err);
+    if (st != XAI_OK) return st;
+    return type[0] == 'a' ? xai_nn_add_add(net, in[1], err) : xai_nn_add_concat(net, in[1], err);
+}
+
+static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, const size_t *eng,
+                             xai_error *err) {
     const char *type = xai_value_get_str(xai_value_get(m, "type"), NULL);
     if (xai_value_type(m) != XAI_V_MAP || type == NULL)
         return bad(err, "not a map with a", l, "type");
-    size_t out = 0, k = 0, stride = 0;
-    xai_status st = XAI_OK;
-    if (strcmp(type, "dense") == 0) {
+    size_t out = 0, k = 0, stride = 0, in[2], n_in;
+    xai_status st = get_inputs(m, l, eng, in, &n_in, err);
+    if (st != XAI_OK) return st;
+    bool merge = strcmp(type, "add") == 0 || strcmp(type, "concat") == 0;
+    if (!merge && n_in == 2) return bad(err, "two inputs for a layer that takes one:", l, "inputs");
+    if (!merge && n_in == 1 && strcmp(type, "batchnorm") != 0)
+        st = xai_nn_branch_from(net, in[0], err);
+    if (st != XAI_OK) {
+    } else if (merge) {
+        st = load_merge(net, type, in, n_in, l, err);
+    } else if (strcmp(type, "dense") == 0) {
         if ((st = get_size(m, "out", -1, l, &out, err)) == XAI_OK &&
             (st = xai_nn_add_dense(net, out, err)) == XAI_OK)
             st = load_weights(net, m, l, err);
@@ -143,6 +182,31 @@ static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_erro
                                 : xai_nn_add_avgpool2d(net, k, stride, err);
     } else if (strcmp(type, "batchnorm") == 0) {
         st = load_batchnorm(net, m, l, err);
+    } else if (strcmp(type, "conv1d") == 0) {
+        size_t pad = 0;
+        if ((st = get_size(m, "out", -1, l, &out, err)) == XAI_OK &&
+            (st = get_size(m, "kernel", -1, l, &k, err)) == XAI_OK &&
+            (st = get_size(m, "stride", 1, l, &stride, err)) == XAI_OK &&
+            (st = get_size(m, "padding", 0, l, &pad, err)) == XAI_OK &&
+            (st = xai_nn_add_conv1d(net, out, k, stride, pad, err)) == XAI_OK)
+            st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "layernorm") == 0) {
+        const xai_value *e = xai_value_get(m, "eps");
+        if (e != NULL && !xai_value_is_number(e)) return bad(err, "bad number", l, "eps");
+        st = xai_nn_add_layernorm(net, e ? (float)xai_value_get_number(e) : 1e-5f, err);
+        if (st == XAI_OK) st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "attention") == 0) {
+        if ((st = get_size(m, "heads", -1, l, &k, err)) == XAI_OK &&
+            (st = xai_nn_add_attention(net, k, err)) == XAI_OK)
+            st = load_weights(net, m, l, err);
+    } else if (strcmp(type, "token_pool") == 0) {
+        static const char *const modes[] = {"mean", "max", "sum"};
+        const xai_value *mv = xai_value_get(m, "mode");
+        const char *mode = mv ? xai_value_get_str(mv, NULL) : "mean";
+        size_t i = 0;
+        while (mode && i < 3 && strcmp(mode, modes[i]) != 0) i++;
+        if (mode == NULL || i == 3) return bad(err, "mode is not mean, max or sum:", l, "mode");
+        st = xai_nn_add_token_pool(net, (xai_nn_pool_mode)i, err);
     } else {
         static const struct {
             const char *name;
@@ -163,6 +227,55 @@ static xai_status load_layer(xai_nn *net, const xai_value *m, size_t l, xai_erro
     return as_format(st, err);
 }
 
+/* The vocabulary array into vocab[] (pointers into the value). */
+static xai_status get_vocab(const xai_value *e, const char ***vocab, size_t *n, xai_error *err) {
+    const xai_value *v = xai_value_get(e, "vocab");
+    *vocab = NULL;
+    *n = xai_value_len(v);
+    if (xai_value_type(v) != XAI_V_ARRAY || *n == 0)
+        return bad(err, "missing or empty", (size_t)-1, "embedding.vocab");
+    *vocab = xd_try_malloc(xd_mul(*n, sizeof **vocab));
+    if (*vocab == NULL) return xd_err(err, XAI_ERR_NOMEM, "xnn: vocabulary of %zu words", *n);
+    for (size_t i = 0; i < *n; i++) {
+        size_t len = 0;
+        const char *w = xai_value_get_str(xai_value_at(v, i), &len);
+        if (w == NULL || strlen(w) != len)
+            return xd_err(err, XAI_ERR_FORMAT, "xnn: embedding.vocab entry %zu is not a string", i);
+        (*vocab)[i] = w;
+    }
+    return XAI_OK;
+}
+
+/* A text network from the top-level "embedding" map (docs/NN_FORMAT.md). */
+static xai_status text_from_value(const xai_value *e, xai_nn **out, xai_error *err) {
+    xai_nn_text_opts o = {0};
+    const char **vocab = NULL;
+    float *w = NULL;
+    const xai_value *lc = xai_value_get(e, "lowercase"), *pat = xai_value_get(e, "pattern");
+    xai_status st = xai_value_type(e) == XAI_V_MAP ? XAI_OK
+                                                   : bad(err, "not a map:", (size_t)-1, "embedding");
+    if (st == XAI_OK) st = get_vocab(e, &vocab, &o.n_vocab, err);
+    if (st == XAI_OK) st = get_size(e, "dim", -1, (size_t)-1, &o.dim, err);
+    if (st == XAI_OK) st = get_size(e, "oov", -1, (size_t)-1, &o.oov, err);
+    if (st == XAI_OK) st = get_size(e, "max_len", 512, (size_t)-1, &o.max_len, err);
+    if (st == XAI_OK && lc != NULL && xai_value_type(lc) != XAI_V_BOOL)
+        st = bad(err, "not a bool:", (size_t)-1, "embedding.lowercase");
+    if (st == XAI_OK && pat != NULL && xai_value_type(pat) != XAI_V_STR)
+        st = bad(err, "not a string:", (size_t)-1, "embedding.pattern");
+    if (st == XAI_OK) {
+        o.vocab = vocab;
+        o.lowercase = lc && xai_value_get_bool(lc);
+        o.pattern = pat ? xai_value_get_str(pat, NULL) : NULL;
+        st = xai_nn_new_text(&o, out, err);
+    }
+    if (st == XAI_OK) st = get_floats(e, "weight", xd_mul(o.n_vocab, o.dim), (size_t)-1, &w, err);
+    if (st == XAI_OK) st = xai_nn_set_embedding(*out, w, o.n_vocab * o.dim, err);
+    xd_free(w);
+    xd_free(vocab);
+    if (st == XAI_ERR_PATTERN) st = err ? (err->code = XAI_ERR_FORMAT) : XAI_ERR_FORMAT;
+    return as_format(st, err);
+}
+
 /* The decoded top-level map into a network. */
 static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err) {
     const xai_value *ver = xai_value_get(root, "version");
@@ -172,10 +285,16 @@ static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err
         return xd_err(err, XAI_ERR_FORMAT, "xnn: unsupported version %lld (this build reads %d)",
                       (long long)xai_value_get_int(ver), XNN_VERSION);
     const xai_value *in = xai_value_get(root, "input"), *layers = xai_value_get(root, "layers");
+    const xai_value *emb = xai_value_get(root, "embedding");
     size_t s[3];
-    if (xai_value_type(in) != XAI_V_ARRAY || xai_value_len(in) != 3 ||
-        xai_value_type(layers) != XAI_V_ARRAY)
-        return bad(err, "missing", (size_t)-1, "input [c, h, w] or layers");
+    xai_status st;
+    if (xai_value_type(layers) != XAI_V_ARRAY) return bad(err, "missing", (size_t)-1, "layers");
+    if (emb != NULL) {
+        st = text_from_value(emb, out, err);
+        goto layers;
+    }
+    if (xai_value_type(in) != XAI_V_ARRAY || xai_value_len(in) != 3)
+        return bad(err, "missing", (size_t)-1, "input [c, h, w] or embedding");
     for (size_t i = 0; i < 3; i++) {
         const xai_value *v = xai_value_at(in, i);
         if (xai_value_type(v) != XAI_V_INT || xai_value_get_int(v) < 1 ||
@@ -183,10 +302,17 @@ static xai_status from_value(const xai_value *root, xai_nn **out, xai_error *err
             return bad(err, "bad", (size_t)-1, "input shape");
         s[i] = (size_t)xai_value_get_int(v);
     }
-    xai_status st = xai_nn_new(s[0], s[1], s[2], out, err);
-    if (st != XAI_OK) return as_format(st, err);
-    for (size_t l = 0; l < xai_value_len(layers) && st == XAI_OK; l++)
-        st = load_layer(*out, xai_value_at(layers, l), l, err);
+    st = as_format(xai_nn_new(s[0], s[1], s[2], out, err), err);
+layers:
+    if (st != XAI_OK) return st;
+    size_t nl = xai_value_len(layers);
+    size_t *eng = xd_try_malloc(xd_mul(nl ? nl : 1, sizeof *eng));
+    if (eng == NULL) st = xd_err(err, XAI_ERR_NOMEM, "xnn: %zu layers", nl);
+    for (size_t l = 0; l < nl && st == XAI_OK; l++) {
+        st = load_layer(*out, xai_value_at(layers, l), l, eng, err);
+        eng[l] = (*out)->n ? (*out)->n - 1 : (size_t)-1;
+    }
+    xd_free(eng);
     if (st == XAI_OK && (*out)->n == 0) st = bad(err, "no", (size_t)-1, "layers");
     if (st != XAI_OK) {
         xai_nn_free(*out);
@@ -260,11 +386,18 @@ static xai_value *float_bin(const float *f, size_t n) {
     return v;
 }
 
-static xai_value *layer_value(const xd_nn_layer *L) {
+static xai_value *layer_value(const xd_nn_layer *L, size_t l) {
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
     xai_status st = xai_value_set_str(m, "type", xai_nn_layer_kind_name(L->kind));
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+    if (L->src != l || xd_nn_is_merge(L)) { /* not simply the layer before */
+        xai_value *in = xai_value_array();
+        if (st == XAI_OK) st = xai_value_set(m, "inputs", in); /* m owns in from here */
+        if (st == XAI_OK) st = xai_value_push(in, xai_value_int((int64_t)L->src - 1));
+        if (st == XAI_OK && xd_nn_is_merge(L))
+            st = xai_value_push(in, xai_value_int((int64_t)L->src2 - 1));
+    }
+    if (xd_nn_is_linear(L)) {
         if (st == XAI_OK) st = xai_value_set_int(m, "out", (int64_t)L->out_c);
         if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
         if (st == XAI_OK) st = xai_value_set(m, "bias", float_bin(L->b, L->nb));
@@ -276,6 +409,19 @@ static xai_value *layer_value(const xd_nn_layer *L) {
         if (st == XAI_OK) st = xai_value_push(k, xai_value_int((int64_t)L->kw));
         if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
         if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (L->kind == XAI_NN_CONV1D) {
+        if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kw);
+        if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
+        if (st == XAI_OK) st = xai_value_set_int(m, "padding", (int64_t)L->pad);
+    } else if (xd_nn_is_seq(L)) {
+        if (st == XAI_OK) st = xai_value_set(m, "weight", float_bin(L->w, L->nw));
+        if (st == XAI_OK) st = xai_value_set(m, "bias", float_bin(L->b, L->nb));
+        if (st == XAI_OK && L->kind == XAI_NN_LAYERNORM) st = xai_value_set_float(m, "eps", L->eps);
+        if (st == XAI_OK && L->kind == XAI_NN_ATTENTION)
+            st = xai_value_set_int(m, "heads", (int64_t)L->heads);
+    } else if (L->kind == XAI_NN_TOKEN_POOL) {
+        static const char *const modes[] = {"mean", "max", "sum"};
+        if (st == XAI_OK) st = xai_value_set_str(m, "mode", modes[L->mode]);
     } else if (L->kind == XAI_NN_MAXPOOL2D || L->kind == XAI_NN_AVGPOOL2D) {
         if (st == XAI_OK) st = xai_value_set_int(m, "kernel", (int64_t)L->kh);
         if (st == XAI_OK) st = xai_value_set_int(m, "stride", (int64_t)L->stride);
@@ -287,6 +433,30 @@ static xai_value *layer_value(const xd_nn_layer *L) {
     return m;
 }
 
+/* The "embedding" map of a text network. */
+static xai_value *text_value(const xd_nn_text *t) {
+    xai_value *e = xai_value_map(), *v = xai_value_array();
+    xai_status st = e && v ? XAI_OK : XAI_ERR_NOMEM;
+    for (size_t i = 0; i < t->n_vocab && st == XAI_OK; i++)
+        st = xai_value_push(v, xai_value_str(t->words[i]));
+    if (st == XAI_OK) {
+        st = xai_value_set(e, "vocab", v);
+        v = NULL;
+    }
+    if (st == XAI_OK) st = xai_value_set_int(e, "dim", (int64_t)t->dim);
+    if (st == XAI_OK) st = xai_value_set_int(e, "oov", (int64_t)t->oov);
+    if (st == XAI_OK) st = xai_value_set_bool(e, "lowercase", t->lowercase);
+    if (st == XAI_OK) st = xai_value_set_int(e, "max_len", (int64_t)t->max_len);
+    if (st == XAI_OK && t->pattern) st = xai_value_set_str(e, "pattern", t->pattern);
+    if (st == XAI_OK) st = xai_value_set(e, "weight", float_bin(t->emb, t->n_vocab * t->dim));
+    xai_value_free(v);
+    if (st != XAI_OK) {
+        xai_value_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 static xai_value *net_value(const xai_nn *net) {
     xai_value *root = xai_value_map(), *in = xai_value_array(), *layers = xai_value_array();
     xai_status st = root && in && layers ? XAI_OK : XAI_ERR_NOMEM;
@@ -296,7 +466,8 @@ static xai_value *net_value(const xai_nn *net) {
     for (int i = 0; i < 3 && st == XAI_OK; i++)
         st = xai_value_push(in, xai_value_int((int64_t)s[i]));
     for (size_t l = 0; l < net->n && st == XAI_OK; l++)
-        st = xai_value_push(layers, layer_value(&net->layers[l]));
+        st = xai_value_push(layers, layer_value(&net->layers[l], l));
+    if (st == XAI_OK && net->text) st = xai_value_set(root, "embedding", text_value(net->text));
     if (st == XAI_OK) {
         st = xai_value_set(root, "input", in);
         in = NULL;

@@ -41,13 +41,13 @@ XD_NN_SIMD static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict 
 /* Max or mean over each k x k window of each channel. */
 static void pool_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out) {
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w;
-    bool is_max = L->kind == XAI_NN_MAXPOOL2D;
-    if (is_max && L->kh == 2 && L->kw == 2 && L->stride == 2 && L->in_h == 2 * L->out_h &&
+    bool is_max = xd_nn_pool_is_max(L);
+    if (L->kind == XAI_NN_MAXPOOL2D && L->kh == 2 && L->kw == 2 && L->stride == 2 && L->in_h == 2 * L->out_h &&
         L->in_w == 2 * L->out_w && 2 * L->out_w <= POOL_BLOCK) {
         maxpool2_fwd(L, in, n, out);
         return;
     }
-    float inv = 1.0f / (float)(L->kh * L->kw);
+    float inv = xd_nn_pool_scale(L);
     for (size_t sc = 0; sc < n * L->in_c; sc++) {
         const float *img = in + sc * ihw;
         float *o = out + sc * ohw;
@@ -92,6 +92,7 @@ void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *ou
     case XAI_NN_MAXPOOL2D:
     case XAI_NN_AVGPOOL2D:
     case XAI_NN_GLOBAL_AVGPOOL:
+    case XAI_NN_TOKEN_POOL:
         pool_fwd(L, in, n, out);
         break;
     case XAI_NN_RELU:
@@ -115,7 +116,8 @@ void xd_nn_simple_fwd(const xd_nn_layer *L, const float *in, size_t n, float *ou
 
 static xai_status layer_fwd(const xai_nn *net, const xd_nn_layer *L, const float *in, size_t n,
                             float *out, xai_error *err) {
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D)
+    if (xd_nn_is_seq(L)) return xd_nn_seq_fwd(L, in, n, out, err);
+    if (xd_nn_is_linear(L))
         return xd_nn_linear_fwd(net, L, L->w, L->b, in, n, out, err);
     xd_nn_simple_fwd(L, in, n, out);
     return XAI_OK;
@@ -154,8 +156,11 @@ xai_status xd_nn_trace_run(const xai_nn *net, const float *x, size_t n, size_t t
             st = xd_nn_linear_fwd_relu(net, L, L->w, L->b, t->act[l], n, t->act[l + 1],
                                        t->act[l + 2], err);
             l++;
+        } else if (xd_nn_is_merge(L)) {
+            xd_nn_merge_fwd(L, t->act[L->src], t->act[L->src2], n, t->act[l + 1]);
+            st = XAI_OK;
         } else {
-            st = layer_fwd(net, L, t->act[l], n, t->act[l + 1], err);
+            st = layer_fwd(net, L, t->act[L->src], n, t->act[l + 1], err);
         }
         if (st != XAI_OK) return st;
     }

@@ -1,5 +1,7 @@
-/* gradcam.c — Grad-CAM (Selvaraju et al. 2017) at any layer's output, with
- * optional ReLU and bilinear upsampling to the input's size.
+/* gradcam.c — class activation maps: Grad-CAM (Selvaraju et al. 2017) at
+ * any layer's output, CAM (Zhou et al. 2016) from the weights over a global
+ * average pool, guided Grad-CAM, with optional ReLU and bilinear upsampling
+ * to the input's size; and layer activations (the maps CAMs are made of).
  *
  * One pass: forward to the logits, backward down to the chosen layer's
  * output (the gradient G, n x C x H' x W'), then per sample
@@ -73,5 +75,88 @@ cleanup:
     xd_nn_trace_free(&t);
     xd_free(g);
     xd_free(cam);
+    return st;
+}
+
+xai_status xai_nn_activations(const xai_nn *net, size_t layer, const float *x, size_t n,
+                              float *out, xai_error *err) {
+    if (layer >= net->n) return xd_err(err, XAI_ERR_INVALID, "activations: no layer %zu", layer);
+    if (n == 0) return XAI_OK;
+    if (x == NULL || out == NULL) return xd_err(err, XAI_ERR_INVALID, "activations: NULL buffer");
+    xd_nn_trace t;
+    xai_status st = xd_nn_trace_run(net, x, n, layer + 1, &t, err);
+    if (st == XAI_OK)
+        memcpy(out, t.act[layer + 1], n * xd_nn_act_size(net, layer + 1) * sizeof *out);
+    xd_nn_trace_free(&t);
+    return st;
+}
+
+/* The global average pool under CAM's dense logit layer, or (size_t)-1. */
+static size_t cam_pool(const xai_nn *net) {
+    size_t ll = xai_nn_logit_layer(net);
+    if (ll == (size_t)-1 || net->layers[ll].kind != XAI_NN_DENSE) return (size_t)-1;
+    size_t k = net->layers[ll].src; /* trace index the dense layer reads */
+    if (k > 0 && net->layers[k - 1].kind == XAI_NN_FLATTEN) k = net->layers[k - 1].src;
+    if (k == 0) return (size_t)-1;
+    const xd_nn_layer *P = &net->layers[k - 1];
+    bool mean = P->kind == XAI_NN_GLOBAL_AVGPOOL ||
+                (P->kind == XAI_NN_TOKEN_POOL && P->mode == XAI_NN_POOL_MEAN);
+    return mean ? k - 1 : (size_t)-1;
+}
+
+xai_status xai_nn_cam(const xai_nn *net, const float *x, size_t n, const int64_t *targets,
+                      bool relu, bool upsample, float *out, xai_error *err) {
+    size_t p = cam_pool(net), ll = xai_nn_logit_layer(net);
+    if (p == (size_t)-1)
+        return xd_err(err, XAI_ERR_INVALID,
+                      "cam: needs feature maps -> global_avgpool -> (flatten) -> dense logits");
+    if (n == 0) return XAI_OK;
+    const xd_nn_layer *P = &net->layers[p], *D = &net->layers[ll];
+    size_t c = P->in_c, hw = P->in_h * P->in_w, k = D->out_c, H = net->in_h, W = net->in_w;
+    size_t *tg = xd_try_malloc(xd_mul(n, sizeof *tg));
+    float *cam = xd_try_malloc(xd_mul(hw, sizeof *cam));
+    xd_nn_trace t = {0};
+    xai_status st = tg && cam ? xd_nn_trace_run(net, x, n, ll + 1, &t, err)
+                              : xd_err(err, XAI_ERR_NOMEM, "cam: %zu samples", n);
+    if (st == XAI_OK) st = xd_nn_targets(targets, t.act[ll + 1], n, k, tg, err);
+    for (size_t s = 0; st == XAI_OK && s < n; s++) {
+        const float *A = t.act[P->src] + s * c * hw, *w = D->w + tg[s] * c;
+        float *dst = upsample ? cam : out + s * hw;
+        memset(dst, 0, hw * sizeof *dst);
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < hw; q++) dst[q] += w[ch] * A[ch * hw + q];
+        if (relu)
+            for (size_t q = 0; q < hw; q++) dst[q] = dst[q] > 0 ? dst[q] : 0.0f;
+        if (upsample) bilinear(cam, P->in_h, P->in_w, out + s * H * W, H, W);
+    }
+    xd_nn_trace_free(&t);
+    xd_free(tg);
+    xd_free(cam);
+    return st;
+}
+
+xai_status xai_nn_guided_gradcam(const xai_nn *net, size_t layer, const float *x, size_t n,
+                                 const int64_t *targets, float *out, xai_error *err) {
+    size_t d = xai_nn_input_size(net), C = net->in_c, HW = net->in_h * net->in_w;
+    if (n == 0) return XAI_OK;
+    float *cam = xd_try_malloc(xd_mul(xd_mul(n, HW), sizeof *cam));
+    size_t *tg = xd_try_malloc(xd_mul(n, sizeof *tg));
+    float *z = xd_try_malloc(xd_mul(xd_mul(n, xai_nn_n_logits(net)), sizeof *z));
+    int64_t *t64 = xd_try_malloc(xd_mul(n, sizeof *t64));
+    xai_status st = cam && tg && z && t64 ? XAI_OK
+                                          : xd_err(err, XAI_ERR_NOMEM, "guided gradcam: %zu", n);
+    /* one target for both parts: the given one, or the predicted class */
+    if (st == XAI_OK) st = xai_nn_logits(net, x, n, z, err);
+    if (st == XAI_OK) st = xd_nn_targets(targets, z, n, xai_nn_n_logits(net), tg, err);
+    for (size_t s = 0; st == XAI_OK && s < n; s++) t64[s] = (int64_t)tg[s];
+    if (st == XAI_OK) st = xai_nn_gradient(net, XAI_NN_BP_GUIDED, x, n, t64, out, NULL, err);
+    if (st == XAI_OK) st = xai_nn_gradcam(net, layer, x, n, t64, true, true, cam, err);
+    for (size_t s = 0; st == XAI_OK && s < n; s++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t q = 0; q < HW; q++) out[s * d + c * HW + q] *= cam[s * HW + q];
+    xd_free(cam);
+    xd_free(tg);
+    xd_free(z);
+    xd_free(t64);
     return st;
 }

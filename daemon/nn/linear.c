@@ -84,11 +84,11 @@ static inline void run_io(float *restrict run, float *restrict src, size_t ow, s
 /* Sample img (c x h x w) <-> its zero-padded copy pad (c x ph x pw). in:
  * fill pad (borders zero); out: pad's interior to img. */
 static void pad_io(const xd_nn_layer *L, float *img, float *pad, bool in) {
-    size_t ph = L->in_h + 2 * L->pad, pw = L->in_w + 2 * L->pad, w = L->in_w;
+    size_t ph = L->in_h + 2 * L->pad_h, pw = L->in_w + 2 * L->pad, w = L->in_w;
     if (in) memset(pad, 0, L->in_c * ph * pw * sizeof *pad);
     for (size_t c = 0; c < L->in_c; c++)
         for (size_t y = 0; y < L->in_h; y++) {
-            float *p = pad + (c * ph + y + L->pad) * pw + L->pad, *r = img + (c * L->in_h + y) * w;
+            float *p = pad + (c * ph + y + L->pad_h) * pw + L->pad, *r = img + (c * L->in_h + y) * w;
             if (in)
                 memcpy(p, r, w * sizeof *p);
             else
@@ -105,7 +105,7 @@ static void cols_io(const xd_nn_layer *L, float *imgs, size_t m, float *cols, fl
                     bool gather) {
     size_t ihw = L->in_h * L->in_w, ohw = L->out_h * L->out_w, P = m * ohw;
     size_t ow = L->out_w, st = L->stride, pw = L->in_w + 2 * L->pad;
-    size_t phw = (L->in_h + 2 * L->pad) * pw;
+    size_t phw = (L->in_h + 2 * L->pad_h) * pw;
     for (size_t s = 0; s < m; s++) {
         float *img = imgs + s * L->in_c * ihw;
         if (gather)
@@ -214,7 +214,7 @@ INLINE void op_to_nchw(const float *restrict op, size_t m, size_t o, size_t hw,
 static float *conv_scratch(const xai_nn *net, const xd_nn_layer *L, size_t n, size_t *chunk,
                            xai_error *err) {
     size_t ohw = L->out_h * L->out_w, K = L->in_c * L->kh * L->kw;
-    size_t padded = L->in_c * (L->in_h + 2 * L->pad) * (L->in_w + 2 * L->pad);
+    size_t padded = L->in_c * (L->in_h + 2 * L->pad_h) * (L->in_w + 2 * L->pad);
     size_t per = ohw * (K + L->out_c);
     size_t c = CHUNK_FLOATS / (per ? per : 1);
     c = c == 0 ? 1 : c > n ? n : c;
@@ -363,7 +363,7 @@ INLINE void conv_chunk_s1(s1_shape S, const xd_nn_layer *L, const conv_args *A, 
 /* conv_chunk, through an instance of conv_chunk_s1 when L's shape has one. */
 XD_NN_SIMD static void conv_chunk_any(const xd_nn_layer *L, const conv_args *A, size_t m,
                                       float *scr) {
-    bool s1 = L->stride == 1 && L->kh == 3 && L->kw == 3 && L->pad == 1 &&
+    bool s1 = L->stride == 1 && L->kh == 3 && L->kw == 3 && L->pad == 1 && L->pad_h == 1 &&
               L->out_h == L->out_w && L->in_h == L->out_h && L->in_w == L->out_w;
     /* square images of a width that is a multiple of 4, up to S1_MAX_W */
 #define S1_CASE(W)                                                                                 \

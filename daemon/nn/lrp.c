@@ -11,7 +11,8 @@
  *
  *   rule        terms (weights, inputs)                    bias   coef
  *   zero, eps   (W, a)                                     b      1
- *   gamma       (W + gamma W+, a)                          b+gamma b+
+ *   gamma       where z > 0: (W + g W+, a+), (W + g W-, a-)  b+g b+  1
+ *               where z < 0: (W + g W-, a+), (W + g W+, a-)  b+g b-  1
  *   z+          (W+, a+), (W-, a-)                         none   1
  *   alpha-beta  (W+, a+), (W-, a-)  and  (W-, a+), (W+, a-)  none alpha, -beta
  *   flat        (1, 1)                                     none   1
@@ -23,7 +24,7 @@
 #include "core/core.h"
 #include "nn_impl.h"
 
-typedef enum { W_ID, W_POS, W_NEG, W_GAMMA, W_ONES, W_SQUARE } wmod;
+typedef enum { W_ID, W_POS, W_NEG, W_GAMMA, W_GAMMA_NEG, W_ONES, W_SQUARE } wmod;
 typedef enum { A_ID, A_POS, A_NEG, A_ONES, A_LOW, A_HIGH } amod;
 typedef struct {
     wmod w;
@@ -48,6 +49,9 @@ static void mod_weights(const xd_nn_layer *L, wmod m, float gamma, float *w) {
             break;
         case W_GAMMA:
             w[i] = v + gamma * (v > 0 ? v : 0.0f);
+            break;
+        case W_GAMMA_NEG:
+            w[i] = v + gamma * (v < 0 ? v : 0.0f);
             break;
         case W_ONES:
             w[i] = 1.0f;
@@ -148,24 +152,69 @@ static xai_status group(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const ter
     return XAI_OK;
 }
 
+/* rm = R where sign(z) == sign (+1 or -1), else 0; returns whether any
+ * entry is nonzero. */
+static bool mask_by_sign(const float *R, const float *z, size_t sz, int sign, float *rm) {
+    bool any = false;
+    for (size_t i = 0; i < sz; i++) {
+        bool on = sign > 0 ? z[i] > 0 : z[i] < 0;
+        rm[i] = on ? R[i] : 0.0f;
+        any |= on && R[i] != 0;
+    }
+    return any;
+}
+
+/* The generalised gamma rule (zennit's Gamma; Andeol et al. 2021): units with
+ * z > 0 share their relevance among the contributions that gamma amplifies
+ * in the positive direction, units with z < 0 among those amplified in the
+ * negative one, so no denominator nears zero when inputs have both signs.
+ * On inputs >= 0 the a- terms vanish and are skipped: one term per side. */
+static xai_status lrp_gamma(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const float *in,
+                            const float *zout, const float *rout, size_t n, float *rin,
+                            scratch *S, xai_error *err) {
+    static const term pos2[] = {{W_GAMMA, A_POS}, {W_GAMMA_NEG, A_NEG}},
+                      neg2[] = {{W_GAMMA_NEG, A_POS}, {W_GAMMA, A_NEG}},
+                      pos1[] = {{W_GAMMA, A_ID}}, neg1[] = {{W_GAMMA_NEG, A_ID}};
+    size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
+    bool mixed = false;
+    for (size_t j = 0; j < isz && !mixed; j++) mixed = in[j] < 0;
+    float *gb = xd_try_malloc(xd_mul(2 * L->nb, sizeof *gb));
+    float *rm = xd_nn_scratch_take(S->net, osz);
+    xai_status st = XAI_OK;
+    if (gb == NULL || rm == NULL) {
+        st = xd_err(err, XAI_ERR_NOMEM, "LRP gamma for %zu samples", n);
+        goto cleanup;
+    }
+    for (size_t o = 0; o < L->nb; o++) {
+        float b = L->b[o];
+        gb[o] = b + r->gamma * (b > 0 ? b : 0);
+        gb[L->nb + o] = b + r->gamma * (b < 0 ? b : 0);
+    }
+    memset(rin, 0, isz * sizeof *rin);
+    for (int side = 0; side < 2 && st == XAI_OK; side++) {
+        if (!mask_by_sign(rout, zout, osz, side ? -1 : 1, rm)) continue;
+        const term *t = side ? (mixed ? neg2 : neg1) : (mixed ? pos2 : pos1);
+        st = group(L, r, t, mixed ? 2 : 1, gb + side * L->nb, NULL, 0, 1, false, in, rm, n, rin,
+                   S, err);
+    }
+cleanup:
+    xd_free(gb);
+    xd_nn_scratch_give(S->net, rm);
+    return st;
+}
+
 static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, const float *in,
                              const float *zout, const float *rout, size_t n, float *rin, scratch *S,
                              xai_error *err) {
     static const term id[] = {{W_ID, A_ID}}, zp[] = {{W_POS, A_POS}, {W_NEG, A_NEG}},
                       neg[] = {{W_NEG, A_POS}, {W_POS, A_NEG}}, flat[] = {{W_ONES, A_ONES}},
-                      wsq[] = {{W_SQUARE, A_ONES}}, gam[] = {{W_GAMMA, A_ID}},
+                      wsq[] = {{W_SQUARE, A_ONES}},
                       zb[] = {{W_ID, A_ID}, {W_POS, A_LOW}, {W_NEG, A_HIGH}};
     switch (r->rule) {
     case XAI_NN_RULE_ZERO:
         return group(L, r, id, 1, L->b, zout, 0, 1, true, in, rout, n, rin, S, err);
-    case XAI_NN_RULE_GAMMA: {
-        float *gb = xd_try_malloc(xd_mul(L->nb, sizeof *gb));
-        if (gb == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP gamma bias");
-        for (size_t o = 0; o < L->nb; o++) gb[o] = L->b[o] + r->gamma * (L->b[o] > 0 ? L->b[o] : 0);
-        xai_status st = group(L, r, gam, 1, gb, NULL, 0, 1, true, in, rout, n, rin, S, err);
-        xd_free(gb);
-        return st;
-    }
+    case XAI_NN_RULE_GAMMA:
+        return lrp_gamma(L, r, in, zout, rout, n, rin, S, err);
     case XAI_NN_RULE_ZPLUS:
         return group(L, r, zp, 2, NULL, NULL, 0, 1, true, in, rout, n, rin, S, err);
     case XAI_NN_RULE_ALPHA_BETA: {
@@ -185,7 +234,8 @@ static xai_status lrp_linear(const xd_nn_layer *L, const xd_nn_lrp_rule *r, cons
     }
 }
 
-/* Average pooling as a linear map: R_j = a_j sum_k (1/k^2) R_k / (z_k +- eps). */
+/* Average (or sum) pooling as a linear map: R_j = a_j sum_k c R_k / (z_k +- eps),
+ * c = 1/window (1 for a sum). */
 static void lrp_avgpool(const xd_nn_layer *L, float eps, const float *in, const float *zout,
                         const float *rout, size_t n, float *rin, float *s) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
@@ -198,7 +248,8 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
                            float pool_eps, const float *in, const float *outv, const float *rout,
                            size_t n, float *rin, xai_error *err) {
     size_t isz = n * L->in_c * L->in_h * L->in_w, osz = n * L->out_c * L->out_h * L->out_w;
-    if (L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D) {
+    if (xd_nn_is_seq(L)) return xd_nn_seq_lrp(L, r->eps, in, outv, rout, n, rin, err);
+    if (xd_nn_is_linear(L)) {
         scratch S = {net, NULL, NULL, NULL, NULL, NULL};
         float **bufs[5] = {&S.w, &S.a, &S.c, &S.z, &S.s};
         const size_t sizes[5] = {L->nw, isz, isz, osz, osz};
@@ -210,14 +261,14 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
         for (int i = 0; i < 5; i++) xd_nn_scratch_give(net, *bufs[i]);
         return st;
     }
-    if (L->kind == XAI_NN_AVGPOOL2D || L->kind == XAI_NN_GLOBAL_AVGPOOL) {
+    if (xd_nn_is_pool(L) && !xd_nn_pool_is_max(L)) {
         float *s = xd_nn_scratch_take(net, osz);
         if (s == NULL) return xd_err(err, XAI_ERR_NOMEM, "LRP scratch for %zu samples", n);
         lrp_avgpool(L, pool_eps, in, outv, rout, n, rin, s);
         xd_nn_scratch_give(net, s);
         return XAI_OK;
     }
-    if (L->kind == XAI_NN_MAXPOOL2D) {
+    if (xd_nn_is_pool(L)) { /* max: the winner takes the window's relevance */
         xd_nn_simple_bwd(L, XD_NN_GRAD, in, outv, rout, n, rin);
         return XAI_OK;
     }

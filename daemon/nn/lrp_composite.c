@@ -18,17 +18,21 @@ void xai_nn_lrp_opts_init(xai_nn_lrp_opts *o) {
     o->epsilon = 1e-6;
     o->gamma = 0.25;
     o->alpha = 2;
+    o->pool_epsilon = 1e-6;
 }
 
-static xai_nn_rule composite_rule(xai_nn_composite c, const xd_nn_layer *L, bool first) {
-    bool conv = L->kind == XAI_NN_CONV2D;
+/* first: L is the first dense/conv layer; first_conv: the first conv layer
+ * (zennit's EpsilonGammaBox puts ZBox on the first convolution only). */
+static xai_nn_rule composite_rule(xai_nn_composite c, const xd_nn_layer *L, bool first,
+                                  bool first_conv) {
+    bool conv = xd_nn_is_conv(L);
     switch (c) {
     case XAI_NN_COMPOSITE_EPSILON_PLUS:
         return conv ? XAI_NN_RULE_ZPLUS : XAI_NN_RULE_EPSILON;
     case XAI_NN_COMPOSITE_EPSILON_PLUS_FLAT:
         return first ? XAI_NN_RULE_FLAT : conv ? XAI_NN_RULE_ZPLUS : XAI_NN_RULE_EPSILON;
     case XAI_NN_COMPOSITE_EPSILON_GAMMA_BOX:
-        return first ? XAI_NN_RULE_ZBOX : conv ? XAI_NN_RULE_GAMMA : XAI_NN_RULE_EPSILON;
+        return first_conv ? XAI_NN_RULE_ZBOX : conv ? XAI_NN_RULE_GAMMA : XAI_NN_RULE_EPSILON;
     case XAI_NN_COMPOSITE_EPSILON_ALPHA2_BETA1:
         return conv ? XAI_NN_RULE_ALPHA_BETA : XAI_NN_RULE_EPSILON;
     default:
@@ -57,7 +61,7 @@ static xai_status resolve(const xai_nn *net, const xai_nn_lrp_opts *o, const flo
                           xd_nn_lrp_rule *rules, float **lo, float **hi, xai_error *err) {
     double alpha = o->alpha >= 1 ? o->alpha : 2;
     size_t d = xai_nn_input_size(net);
-    bool first = true;
+    bool first = true, first_conv = true;
     for (size_t l = 0; l < net->n; l++) {
         const xd_nn_layer *L = &net->layers[l];
         xd_nn_lrp_rule *r = &rules[l];
@@ -66,14 +70,16 @@ static xai_status resolve(const xai_nn *net, const xai_nn_lrp_opts *o, const flo
         r->gamma = (float)(o->gamma >= 0 ? o->gamma : 0.25);
         r->alpha = (float)alpha;
         r->beta = (float)(alpha - 1);
-        if (L->nw == 0) continue;
-        r->rule = composite_rule(o->composite, L, first);
+        if (L->nw == 0 || xd_nn_is_seq(L)) continue; /* seq layers: attention.c's rule */
+        bool conv = xd_nn_is_conv(L);
+        r->rule = composite_rule(o->composite, L, first, conv && first_conv);
         first = false;
+        first_conv = first_conv && !conv;
         if (o->rules && o->rules[l] != XAI_NN_RULE_DEFAULT) r->rule = o->rules[l];
         if ((unsigned)r->rule > XAI_NN_RULE_ZBOX)
             return xd_err(err, XAI_ERR_INVALID, "layer %zu: unknown LRP rule %d", l, (int)r->rule);
         if (r->rule != XAI_NN_RULE_ZBOX) continue;
-        if (xd_nn_act_size(net, l) != d)
+        if (L->src != 0 || xd_nn_act_size(net, 0) != d)
             return xd_err(err, XAI_ERR_INVALID,
                           "layer %zu (%s): z^B needs the input's values at the layer's input", l,
                           xai_nn_layer_kind_name(L->kind));
@@ -105,7 +111,7 @@ static xai_status run_lrp(const xai_nn *net, const float *x, size_t n, const int
     xai_status st = resolve(net, opts, x, n, rules, &lo, &hi, err);
     if (st == XAI_OK) {
         xd_nn_bwd b = {.mode = XD_NN_LRP, .rules = rules, .stop = 0, .per_layer = per_layer};
-        b.pool_eps = (float)(opts->epsilon >= 0 ? opts->epsilon : 1e-6);
+        b.pool_eps = (float)(opts->pool_epsilon >= 0 ? opts->pool_epsilon : 1e-6);
         st = xd_nn_explain_pass(net, &b, x, n, targets, out, NULL, NULL, err);
     }
     xd_free(rules);

@@ -47,7 +47,8 @@ static uint64_t net_hash(const xai_nn *net, bool logits) {
     uint64_t h = xd_hash64(in, sizeof in, logits ? 0x10 : 0x20);
     for (size_t l = 0; l < net->n; l++) {
         const xd_nn_layer *L = &net->layers[l];
-        size_t geo[6] = {(size_t)L->kind, L->out_c, L->kh, L->kw, L->stride, L->pad};
+        size_t geo[10] = {(size_t)L->kind, L->out_c, L->kh,    L->kw,           L->stride,
+                          L->pad,          L->pad_h, L->src,   L->src2,         (size_t)L->mode ^ L->heads << 8};
         h = xd_hash64(geo, sizeof geo, h);
         if (L->nw) h = xd_hash64(L->w, L->nw * sizeof *L->w, h);
         if (L->nb) h = xd_hash64(L->b, L->nb * sizeof *L->b, h);

@@ -14,12 +14,20 @@
 
 #include <stdatomic.h>
 #include "xai/nn.h"
+#include "xai/text.h"
 
 typedef struct xd_nn_layer {
     xai_nn_layer_kind kind;
     size_t in_c, in_h, in_w;
     size_t out_c, out_h, out_w;
-    size_t kh, kw, stride, pad; /* conv and pooling */
+    size_t kh, kw, stride, pad; /* conv and pooling; pad: left/right (and top/bottom for conv2d) */
+    size_t pad_h;               /* top/bottom padding (conv2d: = pad; conv1d: 0) */
+    xai_nn_pool_mode mode;      /* token_pool */
+    size_t src, src2;           /* trace index of the input(s): 0 = the network input,
+                                   k = the output of layer k - 1 (a chain: src = l) */
+    size_t in2_c, in2_h, in2_w; /* add, concat: the second input's shape */
+    size_t heads;               /* attention */
+    float eps;                  /* layernorm */
     float *w;                   /* O x K (dense/conv), owned */
     float *b;                   /* O, owned */
     size_t nw, nb;
@@ -37,21 +45,105 @@ typedef struct xd_nn_layer {
 #define XD_NN_SIMD
 #endif
 
+/* What makes a network read text (text.c): the tokenizer, the vocabulary
+ * and the embedding. */
+typedef struct xd_nn_text {
+    size_t n_vocab, dim, oov, max_len;
+    bool lowercase;
+    char *pattern;       /* NULL = the default */
+    char **words;        /* n_vocab, owned */
+    size_t *sorted;      /* word indices in strcmp order, for lookups */
+    float *emb;          /* n_vocab x dim, owned */
+    xai_tokenizer *tok;
+} xd_nn_text;
+
 struct xai_nn {
     size_t in_c, in_h, in_w;
     size_t n, cap;
     xd_nn_layer *layers;
+    xd_nn_text *text;               /* NULL unless the network reads text */
+    bool borrowed;                  /* an instance (xd_nn_instance): weights and
+                                       text belong to the network it was made from */
+    size_t branch;                  /* building: 1 + the trace index the next layer
+                                       reads; 0 = the last layer's output */
     void *_Atomic pool[XD_NN_POOL]; /* scratch.c: reusable buffers */
 };
+
+/* Layers with an O x K weight matrix: dense, conv2d, conv1d. */
+static inline bool xd_nn_is_linear(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_DENSE || L->kind == XAI_NN_CONV2D || L->kind == XAI_NN_CONV1D;
+}
+static inline bool xd_nn_is_conv(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_CONV2D || L->kind == XAI_NN_CONV1D;
+}
+/* Pooling kinds, as windows: max or a scaled sum (mean: 1/window). */
+static inline bool xd_nn_pool_is_max(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_MAXPOOL2D || (L->kind == XAI_NN_TOKEN_POOL && L->mode == XAI_NN_POOL_MAX);
+}
+static inline float xd_nn_pool_scale(const xd_nn_layer *L) {
+    if (L->kind == XAI_NN_TOKEN_POOL && L->mode == XAI_NN_POOL_SUM) return 1.0f;
+    return 1.0f / (float)(L->kh * L->kw);
+}
+static inline bool xd_nn_is_pool(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_MAXPOOL2D || L->kind == XAI_NN_AVGPOOL2D ||
+           L->kind == XAI_NN_GLOBAL_AVGPOOL || L->kind == XAI_NN_TOKEN_POOL;
+}
+
+/* Whether every layer reads the one before it (no branch, add or concat):
+ * such networks take the fused chain passes of backward.c. */
+static inline bool xd_nn_is_chain(const xai_nn *net) {
+    for (size_t l = 0; l < net->n; l++)
+        if (net->layers[l].src != l || net->layers[l].kind == XAI_NN_ADD ||
+            net->layers[l].kind == XAI_NN_CONCAT)
+            return false;
+    return true;
+}
+static inline bool xd_nn_is_merge(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_ADD || L->kind == XAI_NN_CONCAT;
+}
+
+/* graph.c: add / concat forward on n samples (a, b: the two inputs);
+ * xd_nn_graph_backward below. */
+void xd_nn_merge_fwd(const xd_nn_layer *L, const float *a, const float *b, size_t n, float *out);
+
+/* attention.c: layer norm and self-attention on n samples (c x 1 x L
+ * each). bwd: gin from gout; `detach` treats the attention weights and the
+ * layer norm's 1/sigma as constants (the conservative propagation of Ali et
+ * al. 2022, for LRP), else the true gradient. lrp: the relevance rin of rout
+ * under that rule with stabiliser eps. */
+static inline bool xd_nn_is_seq(const xd_nn_layer *L) {
+    return L->kind == XAI_NN_LAYERNORM || L->kind == XAI_NN_ATTENTION;
+}
+xai_status xd_nn_seq_fwd(const xd_nn_layer *L, const float *in, size_t n, float *out,
+                         xai_error *err);
+xai_status xd_nn_seq_bwd(const xd_nn_layer *L, bool detach, const float *in, const float *gout,
+                         size_t n, float *gin, xai_error *err);
+xai_status xd_nn_seq_lrp(const xd_nn_layer *L, float eps, const float *in, const float *outv,
+                         const float *rout, size_t n, float *rin, xai_error *err);
+
+/* Frees a network's text part (text.c); NULL is fine. */
+void xd_nn_text_free(xd_nn_text *t);
+/* The embedded sequence of n token ids: dim x 1 x n floats into out. */
+void xd_nn_embed(const xai_nn *net, const int64_t *ids, size_t n, float *out);
+/* Runs m sequences of n token ids each (ids: m x n) through a text network
+ * instantiated for n tokens; out gets m x (n_logits, or output_size when
+ * !logits) floats. */
+xai_status xd_nn_text_run(const xai_nn *net, const int64_t *ids, size_t m, size_t n, bool logits,
+                          float *out, xai_error *err);
+
+/* The network tmpl laid out for inputs tmpl->in_c x tmpl->in_h x width:
+ * the same layers and weights (borrowed: tmpl must outlive it), every
+ * shape recomputed; an error naming the first layer that does not fit.
+ * Free with xai_nn_free. */
+xai_status xd_nn_instance(const xai_nn *tmpl, size_t width, xai_nn **out, xai_error *err);
 
 /* Layer l is a ReLU right after a dense or conv layer, a pair one pass
  * does: forward, the product writes the ReLU's output too
  * (xd_nn_linear_fwd_relu); backward, the ReLU's mask rides into the
  * product (XD_NN_PRE_RELU). */
 static inline bool xd_nn_relu_on_linear(const xai_nn *net, size_t l) {
-    if (l == 0 || net->layers[l].kind != XAI_NN_RELU) return false;
-    xai_nn_layer_kind below = net->layers[l - 1].kind;
-    return below == XAI_NN_DENSE || below == XAI_NN_CONV2D;
+    if (l == 0 || net->layers[l].kind != XAI_NN_RELU || net->layers[l].src != l) return false;
+    return xd_nn_is_linear(&net->layers[l - 1]);
 }
 
 /* Reusable scratch of at least n floats (NULL on out of memory), returned
@@ -152,6 +244,15 @@ typedef struct xd_nn_bwd {
     size_t stop;                 /* result at the input of layer `stop` */
     float *const *per_layer;     /* optional copies of the signal at each layer's input */
 } xd_nn_bwd;
+
+/* The backward walk of a network with branches (graph.c): the contract of
+ * xd_nn_backward, which hands such networks to it. */
+xai_status xd_nn_graph_backward(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b,
+                                const float *seed, float *out, xai_error *err);
+/* One layer's backward step (backward.c) with gin for its (first) input;
+ * not for add / concat. */
+xai_status xd_nn_step(const xai_nn *net, const xd_nn_trace *t, const xd_nn_bwd *b, size_t l,
+                      const float *gout, float *gin, xai_error *err);
 
 /* Propagates `seed` (n x act_size(t->top)) down through layers top-1 ..
  * stop; out gets n x act_size(stop). */

@@ -47,6 +47,8 @@ xai_status xai_nn_sgd_step(xai_nn *net, const float *x, const int32_t *labels, s
     size_t ll = xai_nn_logit_layer(net);
     if (ll == (size_t)-1 || n == 0)
         return xd_err(err, XAI_ERR_INVALID, "sgd: empty network or batch");
+    if (!xd_nn_is_chain(net))
+        return xd_err(err, XAI_ERR_INVALID, "sgd: trains chains only (this network has branches)");
     size_t k = xd_nn_act_size(net, ll + 1), maxsz = 0;
     for (size_t s = 0; s < n; s++)
         if (labels[s] < 0 || (size_t)labels[s] >= k)

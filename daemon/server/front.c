@@ -181,7 +181,8 @@ static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, xai_error
         return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `params` must be a map");
     if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
         return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
-    xai_status st = xd_srv_net_precheck(s->cfg, net, input, space, e);
+    const char *method = xai_value_get_str(xai_value_get(msg, "method"), NULL);
+    xai_status st = xd_srv_net_precheck(s->cfg, net, method, input, space, e);
     return st == XAI_OK ? xd_srv_check_samples(s->cfg, params, e) : st;
 }
 

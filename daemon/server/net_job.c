@@ -23,6 +23,14 @@
  * results carry it as their shape (a native map of the whole input is
  * relabelled "c,y,x" of the view; Grad-CAM keeps its own shape); sampling
  * results are 1 x grid_h x grid_w (one feature per pixel position or patch).
+ *
+ * A text network (xai_nn_is_text) takes `{"text": "..."}` instead and is
+ * explained like a remote text model: native methods give one value per
+ * token (xai_nn_explain_text), sampling methods run on a text space over
+ * the network's own tokens (space: `mask_token`, `delete`, `bag_of_words`,
+ * `outputs`; the tokenizer is the network's, so no `pattern`) with the
+ * network as an in-process text model; both results carry the text, the
+ * tokens and their spans.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +40,8 @@
 #include "xai/result.h"
 
 static const char *const net_space_keys[] = {"shape", "patch", "baseline", "fill", "outputs", NULL};
+static const char *const text_space_keys[] = {"mask_token", "delete", "bag_of_words", "outputs",
+                                              NULL};
 
 /* Shorthands for `lrp` with a composite: lrp_epsilon is composite "none"
  * (epsilon everywhere), the others are "lrp_" + the composite's name. */
@@ -113,16 +123,33 @@ static xai_status read_tensor(const xd_srv_net_cfg *nc, const xai_value *input,
     return st;
 }
 
+/* activation_max with no input: it starts from seeded noise. */
+static bool no_input(const char *method, const xai_value *input) {
+    return method && strcmp(method, "activation_max") == 0 && xai_value_get(input, "tensor") == NULL &&
+           xai_value_get(input, "row") == NULL && xai_value_get(input, "text") == NULL;
+}
+
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
-                               const xai_value *input, const xai_value *space, xai_error *err) {
+                               const char *method, const xai_value *input,
+                               const xai_value *space, xai_error *err) {
+    if (input == NULL && method && strcmp(method, "activation_max") == 0) return XAI_OK;
     if (xai_value_type(input) != XAI_V_MAP)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: `input` must be a map");
-    if (xai_nn_input_size(nc->net) > cfg->max_features)
+    if (no_input(method, input)) return XAI_OK;
+    if (!xai_nn_is_text(nc->net) && xai_nn_input_size(nc->net) > cfg->max_features)
         return xd_err(err, XAI_ERR_LIMIT, "network %s takes %zu inputs, more than max_features = %zu",
                       nc->name, xai_nn_input_size(nc->net), cfg->max_features);
     xai_error e;
-    if (xai_opt_check_keys(space, net_space_keys, "space", &e) != XAI_OK)
+    bool text = xai_nn_is_text(nc->net);
+    if (xai_opt_check_keys(space, text ? text_space_keys : net_space_keys, "space", &e) != XAI_OK)
         return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
+    if (text) {
+        if (xai_value_type(xai_value_get(input, "text")) != XAI_V_STR)
+            return xd_err(err, XAI_ERR_BAD_REQUEST,
+                          "explain: %s is a text network: `input` needs \"text\" (a string)",
+                          nc->name);
+        return XAI_OK;
+    }
     double *x = NULL;
     size_t shape[3];
     xai_status st = read_tensor(nc, input, space, &x, shape, err);
@@ -141,7 +168,13 @@ xai_value *xd_srv_net_entry(const xd_srv_net_cfg *nc) {
         return NULL;
     }
     xai_value_set_str(e, "name", nc->name);
-    xai_value_set_str(e, "kind", "tensor");
+    xai_value_set_str(e, "kind", xai_nn_is_text(nc->net) ? "text" : "tensor");
+    if (xai_nn_is_text(nc->net)) {
+        size_t v, dim;
+        xai_nn_get_embedding(nc->net, NULL, &v, &dim);
+        xai_value_set_int(e, "vocab_size", (int64_t)v);
+        xai_value_set_int(e, "embedding_dim", (int64_t)dim);
+    }
     xai_value_set_str(e, "path", nc->path);
     xai_value_set_bool(e, "ready", true);
     xai_value_set_bool(e, "native", true);
@@ -166,34 +199,51 @@ static void relabel(xai_result *r, const size_t shape[3]) {
     }
 }
 
-/* The map of a native method over the whole input takes the view's shape
- * (the same numbers in the same order); Grad-CAM's own maps keep theirs. */
-static xai_status run_native(const xd_srv_net_cfg *nc, const char *method, const double *x,
-                             const size_t shape[3], const xai_value *params, xai_result **out,
-                             xai_error *err) {
-    size_t d = xai_nn_input_size(nc->net);
-    float *xf = xd_try_malloc(xd_mul(d, sizeof *xf));
-    if (xf == NULL) return xd_err(err, XAI_ERR_NOMEM, "input of %zu floats", d);
-    for (size_t i = 0; i < d; i++) xf[i] = (float)x[i];
+/* The method xai_nn_explain runs for `method` and its params: an lrp_*
+ * shorthand becomes lrp with the composite set in *own (a copy of params,
+ * freed by the caller). */
+static xai_status native_call(const char *method, const xai_value **params, xai_value **own,
+                              const char **name, xai_error *err) {
     int alias = lrp_alias(method);
+    *own = NULL;
+    *name = method;
+    if (alias < 0) return XAI_OK;
+    if (xai_value_get(*params, "composite") != NULL)
+        return xd_err(err, XAI_ERR_INVALID, "%s sets the composite; use lrp to choose one", method);
+    *own = *params ? xai_value_clone(*params) : xai_value_map();
+    if (*own == NULL || xai_value_set_str(*own, "composite", lrp_composites[alias]))
+        return xd_err(err, XAI_ERR_NOMEM, "%s: parameters", method);
+    *params = *own;
+    *name = "lrp";
+    return XAI_OK;
+}
+
+/* Runs a native method (tensor input x, or text) and names the result after
+ * the method asked for. */
+static xai_status run_native(const xd_srv_net_cfg *nc, const char *method, const double *x,
+                             const char *text, size_t len, const xai_value *params,
+                             xai_result **out, xai_error *err) {
+    size_t d = xai_nn_input_size(nc->net);
     xai_value *own = NULL;
-    xai_status st = XAI_OK;
-    if (alias >= 0) { /* lrp with the alias's composite */
-        if (xai_value_get(params, "composite") != NULL)
-            st = xd_err(err, XAI_ERR_INVALID, "%s sets the composite; use lrp to choose one", method);
-        own = params ? xai_value_clone(params) : xai_value_map();
-        if (st == XAI_OK && (own == NULL || xai_value_set_str(own, "composite", lrp_composites[alias])))
-            st = xd_err(err, XAI_ERR_NOMEM, "%s: parameters", method);
-        params = own;
+    const char *name = method;
+    float *xf = NULL;
+    xai_status st = native_call(method, &params, &own, &name, err);
+    if (st == XAI_OK && text) {
+        st = xai_nn_explain_text(nc->net, name, text, len, params, out, err);
+    } else if (st == XAI_OK && x == NULL) { /* activation_max from noise */
+        st = xai_nn_explain(nc->net, name, NULL, params, out, err);
+    } else if (st == XAI_OK) {
+        if ((xf = xd_try_malloc(xd_mul(d, sizeof *xf))) == NULL)
+            st = xd_err(err, XAI_ERR_NOMEM, "input of %zu floats", d);
+        for (size_t i = 0; st == XAI_OK && i < d; i++) xf[i] = (float)x[i];
+        if (st == XAI_OK) st = xai_nn_explain(nc->net, name, xf, params, out, err);
     }
-    if (st == XAI_OK) st = xai_nn_explain(nc->net, alias >= 0 ? "lrp" : method, xf, params, out, err);
-    if (st == XAI_OK && alias >= 0) {
+    if (st == XAI_OK && name != method) {
         xd_free((*out)->method);
         (*out)->method = xd_strdup(method);
     }
     xai_value_free(own);
     xd_free(xf);
-    if (st == XAI_OK && (*out)->d == d && strcmp(method, "gradcam") != 0) relabel(*out, shape);
     return st;
 }
 
@@ -264,18 +314,87 @@ cleanup:
     return st;
 }
 
+/* A registry method over a text space of the network's tokens, the network
+ * as a text model. */
+static xai_status run_text_sampling(const xd_srv_net_cfg *nc, const xd_srv_net_run *run,
+                                    const char *text, size_t len, xai_result **out,
+                                    xai_error *err) {
+    bool bow_default = strcmp(run->method, "lime") == 0, del, bow;
+    const char *mask, *outputs;
+    xai_tokens *toks = NULL;
+    int64_t *ids = NULL;
+    xai_space *space = NULL;
+    xai_eval *ev = NULL;
+    xai_model model;
+    xai_status st;
+    if ((st = xai_opt_str(run->space, "mask_token", NULL, &mask, err)) ||
+        (st = xai_opt_bool(run->space, "delete", false, &del, err)) ||
+        (st = xai_opt_bool(run->space, "bag_of_words", bow_default, &bow, err)) ||
+        (st = xai_opt_str(run->space, "outputs", "logits", &outputs, err)))
+        return st;
+    if (strcmp(outputs, "logits") != 0 && strcmp(outputs, "probabilities") != 0)
+        return xd_err(err, XAI_ERR_INVALID, "space.outputs must be \"logits\" or \"probabilities\"");
+    xai_text_space_opts o = {mask, del, bow};
+    if ((st = xai_nn_text_ids(nc->net, text, len, &toks, &ids, err)) != XAI_OK) goto cleanup;
+    if ((st = xai_space_text_new(toks, &o, &space, err)) != XAI_OK) goto cleanup;
+    xai_nn_text_model(nc->net, strcmp(outputs, "logits") == 0, nc->name, &model);
+    xai_eval_opts eo = {0, 0, run->cache, 0, false};
+    if ((st = xai_eval_new(&model, space, &eo, &ev, err)) != XAI_OK) goto cleanup;
+    xai_eval_set_check(ev, run->check, run->check_ctx);
+    st = xai_explain(ev, run->method, run->params, out, err);
+cleanup:
+    xai_eval_free(ev);
+    xai_space_free(space);
+    xai_free(ids);
+    xai_tokens_free(toks);
+    return st;
+}
+
+/* A text network's job: native per-token methods or sampling on tokens. */
+static xai_status explain_text(const xd_srv_net_cfg *nc, const xd_srv_net_run *run,
+                               xai_result **out, xai_error *err) {
+    size_t len = 0;
+    const char *text = xai_value_get_str(xai_value_get(run->input, "text"), &len);
+    xai_eval_stats none = {0};
+    if (text == NULL && strcmp(run->method, "activation_max") == 0) text = "", len = 0;
+    if (text == NULL)
+        return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: %s is a text network: `input` needs \"text\"",
+                      nc->name);
+    xai_status st = run->check(run->check_ctx, &none, 0, err);
+    if (st != XAI_OK) return st;
+    if (xd_srv_net_method(run->method))
+        return run_native(nc, run->method, NULL, text, len, run->params, out, err);
+    return run_text_sampling(nc, run, text, len, out, err);
+}
+
 xai_status xd_srv_net_explain(const xd_srv_net_cfg *nc, const xd_srv_net_run *run,
                               xai_result **out, xai_error *err) {
+    if (xai_nn_is_text(nc->net)) {
+        *out = NULL;
+        xai_status st = explain_text(nc, run, out, err);
+        if (st == XAI_OK && (*out)->model == NULL) (*out)->model = xd_strdup(nc->name);
+        return st;
+    }
     double *x = NULL;
     size_t shape[3];
     xai_eval_stats none = {0};
     *out = NULL;
+    if (no_input(run->method, run->input) || run->input == NULL) {
+        xai_status st = run->check(run->check_ctx, &none, 0, err);
+        if (st == XAI_OK) st = run_native(nc, run->method, NULL, NULL, 0, run->params, out, err);
+        if (st == XAI_OK) (*out)->model = xd_strdup(nc->name);
+        return st;
+    }
     xai_status st = read_tensor(nc, run->input, run->space, &x, shape, err);
     if (st == XAI_OK) st = run->check(run->check_ctx, &none, 0, err);
     if (st != XAI_OK) goto cleanup;
-    if (xd_srv_net_method(run->method))
-        st = run_native(nc, run->method, x, shape, run->params, out, err);
-    else
+    if (xd_srv_net_method(run->method)) {
+        st = run_native(nc, run->method, x, NULL, 0, run->params, out, err);
+        /* a map of the whole input takes the view's shape; Grad-CAM's keeps its own */
+        if (st == XAI_OK && (*out)->d == xai_nn_input_size(nc->net) &&
+            strcmp(run->method, "gradcam") != 0)
+            relabel(*out, shape);
+    } else
         st = run_sampling(nc, run, x, shape, out, err);
     if (st == XAI_OK && (*out)->model == NULL) (*out)->model = xd_strdup(nc->name);
 cleanup:

@@ -175,10 +175,12 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
  * shorthand for lrp with a composite: lrp_epsilon, lrp_epsilon_plus, ...). */
 bool xd_srv_net_method(const char *name);
 /* Front-thread checks of an explain on a network: `input` holds "tensor"
- * (or "row") with exactly c*h*w numbers (else invalid_argument), known
- * `space` keys, the size within max_features. */
+ * (or "row") with exactly c*h*w numbers (else invalid_argument), or "text"
+ * for a text network, known `space` keys, the size within max_features;
+ * activation_max needs no input. */
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
-                               const xai_value *input, const xai_value *space, xai_error *err);
+                               const char *method, const xai_value *input,
+                               const xai_value *space, xai_error *err);
 /* The `models` reply entry of a network. */
 xai_value *xd_srv_net_entry(const xd_srv_net_cfg *nc);
 

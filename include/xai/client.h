@@ -42,7 +42,9 @@ typedef struct xai_job_request {
     const char *text;           /* text input (UTF-8) ... */
     size_t text_len;            /*   ... of this many bytes (0: strlen) */
     const double *row;          /* tabular input ... */
-    size_t n_cols;              /*   ... of this many columns */
+    size_t n_cols;              /*   ... of this many columns (text and row
+                                   both NULL: no input, for method
+                                   "activation_max" on a native network only) */
     const xai_value *params;    /* method options incl. seed, target (map or NULL) */
     const xai_value *space;     /* input options: pattern, mask_token, delete,
                                    bag_of_words (map or NULL); docs/PROTOCOL.md */

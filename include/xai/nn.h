@@ -3,7 +3,9 @@
  *
  * A network is a chain of layers over NCHW float32 tensors: dense, conv2d
  * (kernel, stride, zero padding), maxpool2d, avgpool2d, global average pool,
- * flatten, relu, tanh, sigmoid and softmax (last layer only). Batch norm is
+ * flatten, relu, tanh, sigmoid and softmax (last layer only); conv1d and
+ * token pooling for sequences (text networks, below); or a graph of them,
+ * with branches joined by add (skip connections) and concat. Batch norm is
  * not a layer of its own: it is folded into the dense or conv layer right
  * before it when added or loaded. Dense and conv run on OpenBLAS sgemm
  * (convolution through im2col); sums that need it are taken in double.
@@ -54,8 +56,21 @@ typedef enum xai_nn_layer_kind {
     XAI_NN_RELU = 7,
     XAI_NN_TANH = 8,
     XAI_NN_SIGMOID = 9,
-    XAI_NN_SOFTMAX = 10
+    XAI_NN_SOFTMAX = 10,
+    XAI_NN_CONV1D = 11,
+    XAI_NN_TOKEN_POOL = 12,
+    XAI_NN_ADD = 13,
+    XAI_NN_CONCAT = 14,
+    XAI_NN_LAYERNORM = 15,
+    XAI_NN_ATTENTION = 16
 } xai_nn_layer_kind;
+
+/* How token_pool reduces the positions of each channel. Stable numbers. */
+typedef enum xai_nn_pool_mode {
+    XAI_NN_POOL_MEAN = 0,
+    XAI_NN_POOL_MAX = 1,
+    XAI_NN_POOL_SUM = 2
+} xai_nn_pool_mode;
 
 /* ---- building ------------------------------------------------------- */
 
@@ -76,11 +91,59 @@ xai_status xai_nn_add_conv2d(xai_nn *net, size_t out_channels, size_t kernel_h, 
 xai_status xai_nn_add_maxpool2d(xai_nn *net, size_t k, size_t stride, xai_error *err);
 xai_status xai_nn_add_avgpool2d(xai_nn *net, size_t k, size_t stride, xai_error *err);
 xai_status xai_nn_add_global_avgpool(xai_nn *net, xai_error *err);
+/* 1-D convolution over the positions of a sequence c x 1 x L (a text
+ * network's embedded tokens: c = the embedding dimension, L = the tokens):
+ * kernel k, stride, zero padding on both ends of the sequence; output
+ * out_channels x 1 x ((L + 2p - k)/s + 1). Weights out x c x k
+ * (torch.nn.Conv1d's layout). */
+xai_status xai_nn_add_conv1d(xai_nn *net, size_t out_channels, size_t kernel, size_t stride,
+                             size_t padding, xai_error *err);
+/* Pooling over all positions of each channel (c x h x w -> c x 1 x 1):
+ * the mean, the max (the first maximum wins the gradient) or the sum. On
+ * a text network the positions are the tokens, however many the text has. */
+xai_status xai_nn_add_token_pool(xai_nn *net, xai_nn_pool_mode mode, xai_error *err);
 xai_status xai_nn_add_flatten(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_relu(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_tanh(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_sigmoid(xai_nn *net, xai_error *err);
 xai_status xai_nn_add_softmax(xai_nn *net, xai_error *err);
+/* Sequence layers over c x 1 x L (channel = feature, position = token):
+ * layer norm normalises each position over its c features, y = gamma (x -
+ * mean) / sqrt(var + eps) + beta (gamma, beta: the layer's weights and
+ * biases, c each; gamma starts at 1); multi-head self-attention
+ * (torch.nn.MultiheadAttention, batch_first, self-attention, no dropout):
+ * Q, K, V = W_in x + b_in split in three, per head softmax(Q_h^T K_h /
+ * sqrt(c / heads)) over the keys, outputs concatenated and W_out applied.
+ * Weights: in_proj_weight (3c x c) then out_proj.weight (c x c), 4 c^2
+ * floats; biases in_proj_bias (3c) then out_proj.bias (c). A text of n
+ * tokens attends over exactly its n tokens, which is what torch computes
+ * for it with a key padding mask over the padded positions. heads must
+ * divide c. */
+xai_status xai_nn_add_layernorm(xai_nn *net, float eps, xai_error *err);
+xai_status xai_nn_add_attention(xai_nn *net, size_t heads, xai_error *err);
+/* The attention weights of attention layer `layer` for n inputs: out gets
+ * n x heads x L x L floats, row i of head h the weights query i gives the
+ * keys (each row sums to 1). */
+xai_status xai_nn_attention_weights(const xai_nn *net, size_t layer, const float *x, size_t n,
+                                    float *out, xai_error *err);
+
+/* Graphs. A layer reads the output of the layer added before it, unless
+ * branch_from names another: the next layer added reads the output of
+ * layer `from` ((size_t)-1: the network's input), and the layers after it
+ * follow on from there. add and concat join two tensors: the current one
+ * (the last layer's output, or the branch point) and the output of layer
+ * `other` ((size_t)-1: the input). add sums them element-wise (same shape;
+ * a skip connection); concat stacks their channels (same h x w; the
+ * current tensor's channels first, like torch.cat((x, y), dim=1)). Layers
+ * are kept in the order added, which is a topological order. */
+xai_status xai_nn_branch_from(xai_nn *net, size_t from, xai_error *err);
+xai_status xai_nn_add_add(xai_nn *net, size_t other, xai_error *err);
+xai_status xai_nn_add_concat(xai_nn *net, size_t other, xai_error *err);
+/* The layers whose outputs layer `layer` reads (in[0], and in[1] for add
+ * and concat; (size_t)-1 = the network input); returns how many (0 for an
+ * index out of range). */
+size_t xai_nn_layer_inputs(const xai_nn *net, size_t layer, size_t in[2]);
+
 /* Folds batch norm y = gamma (x - mean) / sqrt(var + eps) + beta, one entry
  * per channel (conv) or feature (dense), into the last layer, which must be
  * a dense or conv layer whose weights are already set. Not a layer: the
@@ -204,8 +267,12 @@ xai_status xai_nn_integrated_gradients(const xai_nn *net, const float *x, size_t
  *   LRP-0       q = a_j w_jk;                   bias b_k in the denominator
  *   epsilon     as LRP-0, denominator z_k + eps * sign(z_k) (sign(0) = +1);
  *               bias b_k in the denominator
- *   gamma       q = a_j (w_jk + gamma w_jk^+);  bias b_k + gamma b_k^+ in the
- *               denominator (meant for a_j >= 0, i.e. after ReLU)
+ *   gamma       the generalised gamma rule (zennit's Gamma): where z_k > 0,
+ *               q = a_j^+ (w_jk + gamma w_jk^+) + a_j^- (w_jk + gamma w_jk^-),
+ *               bias b_k + gamma b_k^+ in the denominator; where z_k < 0,
+ *               q = a_j^+ (w_jk + gamma w_jk^-) + a_j^- (w_jk + gamma w_jk^+),
+ *               bias b_k + gamma b_k^-; z_k = 0 sends nothing. For a_j >= 0
+ *               and z_k > 0 this is the original rule, a_j (w + gamma w^+)
  *   z+          q = a_j^+ w_jk^+ + a_j^- w_jk^- (the positive contributions);
  *               bias ignored
  *   alpha-beta  alpha * (positive contributions / their sum)
@@ -219,9 +286,13 @@ xai_status xai_nn_integrated_gradients(const xai_nn *net, const float *x, size_t
  * (sum_j R_j = sum_k R_k) except where the bias absorbs some (LRP-0, epsilon,
  * gamma) and, for alpha-beta, at units without positive or without negative
  * contributions.
+ * add splits each element's relevance between its summands in proportion
+ * to their values, a / (a + b) and b / (a + b) (zennit's residual
+ * canonizer: its Sum under the Norm rule), stabilised by pool_epsilon;
+ * concat gives each input its channels' relevance.
  * Other layers: max pooling gives each window's relevance to its winner,
  * average pooling (and global average pooling) in proportion to the inputs
- * (LRP-0 on the pooling as a linear map, with epsilon if set), flatten and
+ * (LRP-0 on the pooling as a linear map, stabilised by pool_epsilon), flatten and
  * activation functions pass relevance through unchanged. */
 typedef enum xai_nn_rule {
     XAI_NN_RULE_DEFAULT = 0,    /* in a per-layer list: the composite's choice */
@@ -239,7 +310,10 @@ typedef enum xai_nn_rule {
  *   NONE              epsilon everywhere (LRP-0 when epsilon = 0)
  *   EPSILON_PLUS      z+ on conv layers, epsilon on dense layers
  *   EPSILON_PLUS_FLAT as EPSILON_PLUS, flat on the first dense/conv layer
- *   EPSILON_GAMMA_BOX z^B on the first layer, gamma on conv, epsilon on dense
+ *   EPSILON_GAMMA_BOX z^B on the first conv layer, gamma on the other conv
+ *                     layers, epsilon on dense (zennit's EpsilonGammaBox: an
+ *                     MLP gets epsilon everywhere; ask for z^B on a first
+ *                     dense layer with a per-layer list)
  *   EPSILON_ALPHA2_BETA1  alpha=2, beta=1 on conv, epsilon on dense
  * A per-layer list (`rules`) overrides the composite wherever its entry is
  * not XAI_NN_RULE_DEFAULT. */
@@ -255,16 +329,18 @@ typedef struct xai_nn_lrp_opts {
     xai_nn_composite composite;
     const xai_nn_rule *rules;   /* n_layers entries (entries of layers without
                                    weights are ignored), or NULL */
-    double epsilon;             /* epsilon rule and pooling stabilizer; < 0 = 1e-6 */
+    double epsilon;             /* epsilon rule; < 0 = 1e-6 */
     double gamma;               /* < 0 = 0.25 */
     double alpha;               /* alpha-beta: alpha, beta = alpha - 1; < 1 = 2 */
     float low, high;            /* z^B bounds when low_v/high_v are NULL;
                                    both 0 = the sample's min and max */
     const float *low_v, *high_v;/* per-pixel bounds (input_size floats), or NULL */
+    double pool_epsilon;        /* average-pooling stabilizer (zennit: 1e-6 whatever
+                                   the rules' epsilon); < 0 = 1e-6 */
 } xai_nn_lrp_opts;
 
 /* Fills opts with the defaults (composite NONE, epsilon 1e-6, gamma 0.25,
- * alpha 2, bounds from the data). */
+ * alpha 2, bounds from the data, pool_epsilon 1e-6). */
 void xai_nn_lrp_opts_init(xai_nn_lrp_opts *opts);
 
 /* Relevance of every input for targets (see the conventions at the top).
@@ -274,7 +350,9 @@ xai_status xai_nn_lrp(const xai_nn *net, const float *x, size_t n, const int64_t
 /* The relevance at the input of every layer, for tests and for inspection:
  * per_layer[l] (caller-allocated, n x (size of layer l's input) floats) for
  * l in [0, logit_layer]; a NULL entry is skipped. per_layer[logit_layer + 1]
- * gets the starting relevance at the logits. */
+ * gets the starting relevance at the logits. In a network with branches
+ * per_layer[l] is the relevance at the output of layer l - 1 (the input for
+ * l = 0), which is layer l's input only when it reads the layer before. */
 xai_status xai_nn_lrp_layers(const xai_nn *net, const float *x, size_t n,
                              const int64_t *targets, const xai_nn_lrp_opts *opts,
                              float *const *per_layer, xai_error *err);
@@ -334,6 +412,55 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
                           const int64_t *targets, bool relu, bool upsample, float *out,
                           xai_error *err);
 
+/* CAM (Zhou et al. 2016), for networks whose logits are a dense layer over
+ * a global average pool (flatten between them allowed) of feature maps A
+ * (C x H' x W'): map = sum_c w_tc A_c with w the dense weights of the
+ * target (no bias), then max(map, 0) if `relu`; sizes as Grad-CAM's. It
+ * equals H'W' times Grad-CAM at A (the gradient of logit t at A_c is
+ * w_tc / H'W' everywhere). XAI_ERR_INVALID for other networks. */
+xai_status xai_nn_cam(const xai_nn *net, const float *x, size_t n, const int64_t *targets,
+                      bool relu, bool upsample, float *out, xai_error *err);
+/* Guided Grad-CAM (Selvaraju et al. 2017): guided backprop times Grad-CAM
+ * at `layer` (with ReLU, upsampled to the input's H x W), the map repeated
+ * over channels; out gets n x input_size floats. */
+xai_status xai_nn_guided_gradcam(const xai_nn *net, size_t layer, const float *x, size_t n,
+                                 const int64_t *targets, float *out, xai_error *err);
+/* The output of layer `layer` for n inputs (filter and activation maps):
+ * out gets n x (the layer's c*h*w) floats. */
+xai_status xai_nn_activations(const xai_nn *net, size_t layer, const float *x, size_t n,
+                              float *out, xai_error *err);
+
+/* ---- activation maximization ---------------------------------------------
+ * Gradient ascent on the input for one unit of any layer (a class logit by
+ * default), or the mean of one channel over its positions (Erhan et al.
+ * 2009; Simonyan et al. 2013; jitter and blur after Yosinski et al. 2015).
+ * Each step: x += lr (dA/dx - 2 l2 x), the gradient taken at x rolled by a
+ * random shift of up to `jitter` pixels in y and x (and rolled back); every
+ * blur_every steps a [1 2 1]/4 blur along rows and columns; then x is
+ * clipped to [low, high] (when low < high) and scaled into ||x|| <=
+ * norm_bound (when > 0). Deterministic: the start noise (uniform in the
+ * range, or in [-0.01, 0.01]) and the shifts come from `seed`. */
+typedef struct xai_nn_actmax_opts {
+    size_t layer;               /* (size_t)-1 = the logit layer */
+    size_t unit;                /* index into the layer's c*h*w outputs, or a channel */
+    bool channel;               /* maximise the mean of channel `unit` */
+    size_t steps;               /* 100 */
+    double lr;                  /* step size, > 0 (0.1) */
+    double l2;                  /* L2 decay >= 0 (0) */
+    size_t jitter;              /* pixels (0) */
+    size_t blur_every;          /* steps (0: never) */
+    double low, high;           /* input range (none when low >= high) */
+    double norm_bound;          /* (0: none) */
+    uint64_t seed;
+    const float *start;         /* input_size floats, or NULL for seeded noise */
+} xai_nn_actmax_opts;
+
+void xai_nn_actmax_opts_init(xai_nn_actmax_opts *o);
+/* x gets the input found (input_size floats); activations (steps + 1
+ * doubles, may be NULL) the objective before any step and after each. */
+xai_status xai_nn_activation_max(const xai_nn *net, const xai_nn_actmax_opts *o, float *x,
+                                 double *activations, xai_error *err);
+
 /* ---- by name, for the daemon ------------------------------------------- */
 
 /* Runs a native method on ONE input x (input_size floats) and returns an
@@ -355,17 +482,111 @@ xai_status xai_nn_gradcam(const xai_nn *net, size_t layer, const float *x, size_
  *                   "rules" array of n_layers strings ("default", "zero",
  *                   "epsilon", "gamma", "zplus", "alpha_beta", "flat",
  *                   "wsquare", "zbox"); "epsilon", "gamma", "alpha",
- *                   "low", "high" numbers
+ *                   "low", "high", "pool_epsilon" numbers
  *   "smoothgrad"    "base" method name (saliency), "n_samples" (50),
  *                   "sigma" (0.15), "kind" "plain" | "squared" | "vargrad",
  *                   plus the base method's params
  *   "gradcam"       "layer" int (default: the last conv layer), "relu" bool
  *                   (true), "upsample" bool (true)
+ *   "cam"           "relu" (true), "upsample" (true): xai_nn_cam; rank 2
+ *   "guided_gradcam" "layer" (the last conv layer): input-shaped map
+ *   "activations"   "layer" int (required): the layer's output, rank 3 in
+ *                   the layer's shape
+ *   "activation_max" (x may be NULL) "layer" (logits), "unit" (0),
+ *                   "channel" bool, "steps" (100), "lr" (0.1), "l2" (0),
+ *                   "jitter" (0), "blur_every" (0), "low", "high" (no
+ *                   range), "norm_bound" (0), "start" bool (false: seeded
+ *                   noise; true: start from x), "seed": the input found,
+ *                   input-shaped; fx = the final objective; extra
+ *                   {"activations": steps + 1 values, "layer", "unit",
+ *                   "channel"}; target = the unit on the logits, else -1
  * Unknown method: XAI_ERR_UNKNOWN_METHOD. */
 xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
                           const xai_value *params, xai_result **out, xai_error *err);
 /* NULL-terminated list of the method names xai_nn_explain knows. */
 const char *const *xai_nn_method_names(void);
+
+/* ---- text networks ------------------------------------------------------
+ * A text network reads a text: xaid's PCRE2 tokenizer (include/xai/text.h)
+ * splits it into tokens, each token (ASCII letters folded to lower case
+ * when `lowercase`) is looked up in the vocabulary (out-of-vocabulary
+ * tokens get index `oov`), and the embedding (n_vocab x dim float32, the
+ * layout of torch.nn.Embedding.weight) turns the n tokens into a sequence
+ * dim x 1 x n: channel = embedding dimension, position = token. The layers
+ * then run on that sequence: conv1d over positions, activations,
+ * token_pool (mean / max / sum over the tokens) down to a vector, dense
+ * layers. Layers before the pooling take any number of tokens; the network
+ * is instantiated for each text's length (the weights are shared), so a
+ * text of n tokens runs exactly as torch runs it on those n tokens.
+ *
+ * The network's nominal input (xai_nn_input_size, xai_nn_gradient, ...) is
+ * the sequence of max_len tokens, dim x 1 x max_len; the text functions
+ * below are what a caller normally uses. */
+typedef struct xai_nn_text_opts {
+    const char *const *vocab;   /* n_vocab distinct UTF-8 strings */
+    size_t n_vocab;
+    size_t dim;                 /* embedding dimension >= 1 */
+    size_t oov;                 /* index of the out-of-vocabulary entry, < n_vocab */
+    bool lowercase;             /* fold A-Z to a-z before the lookup */
+    const char *pattern;        /* token pattern; NULL or "" = XAI_DEFAULT_TOKEN_PATTERN */
+    size_t max_len;             /* most tokens a text may have; 0 = 512 */
+} xai_nn_text_opts;
+
+/* A text network without layers (embedding zero; set it with
+ * xai_nn_set_embedding). XAI_ERR_INVALID for duplicate or empty words, an
+ * oov out of range, zero dim; XAI_ERR_PATTERN for a pattern that does not
+ * compile. */
+xai_status xai_nn_new_text(const xai_nn_text_opts *opts, xai_nn **out, xai_error *err);
+/* Sets the embedding, n_vocab x dim floats (nw must be exactly that). */
+xai_status xai_nn_set_embedding(xai_nn *net, const float *w, size_t nw, xai_error *err);
+/* Whether net reads text; its embedding (NULL, 0 for other networks). */
+bool xai_nn_is_text(const xai_nn *net);
+void xai_nn_get_embedding(const xai_nn *net, const float **w, size_t *n_vocab, size_t *dim);
+/* The vocabulary index of one token (after case folding), or the oov index.
+ * (size_t)-1 for a network that is not a text network. */
+size_t xai_nn_token_index(const xai_nn *net, const char *token, size_t len);
+/* Tokenizes text[0..len) with the network's tokenizer and looks every token
+ * up. *toks (free with xai_tokens_free) and *ids (toks->n entries, free
+ * with xai_free) are the caller's; both NULL on error. XAI_ERR_LIMIT when
+ * the text has more than max_len tokens. */
+xai_status xai_nn_text_ids(const xai_nn *net, const char *text, size_t len, xai_tokens **toks,
+                           int64_t **ids, xai_error *err);
+/* The network's logits (or its final outputs, `logits` false) for each of
+ * n texts: out gets n x k floats. A text must have at least as many tokens
+ * as the layers need (a conv1d's kernel, without padding). */
+xai_status xai_nn_text_forward(const xai_nn *net, const char *const *texts, const size_t *lens,
+                               size_t n, bool logits, float *out, xai_error *err);
+
+/* A native method on one text, with one value per token: the method runs on
+ * the embedded sequence (dim x n values) exactly as xai_nn_explain runs it
+ * on a tensor, and token t's value is the sum over the dim embedding values
+ * of token t (gradient x input, integrated gradients and LRP summed are the
+ * token's share of the logit: LRP conserves per token, IG is complete over
+ * the tokens; saliency sums the gradient, or its absolute values with
+ * "abs"). The result looks like a sampling method's on a text space:
+ * d = n tokens, feature names = the tokens' text, the text and every
+ * token's span, token_feature[t] = t, rank 0; target and fx as in
+ * xai_nn_explain. Methods and params as xai_nn_explain, except gradcam
+ * (not for text networks) and "baseline" (dim x n numbers: an embedded
+ * baseline; default zeros); "attention": true adds extra.attention, for
+ * every attention layer {"layer", "heads", "weights": heads x n x n}
+ * (xai_nn_attention_weights); "activation_max" takes "length" (8)
+ * positions and needs no text (text may be NULL). XAI_ERR_INVALID for a network that does not
+ * read text, a text without tokens, or too few tokens for its layers. */
+xai_status xai_nn_explain_text(const xai_nn *net, const char *method, const char *text,
+                               size_t len, const xai_value *params, xai_result **out,
+                               xai_error *err);
+
+/* Occlusion on token indices, without rendering text: values[t] =
+ * f_target(text) - f_target(text with token t replaced by the index of
+ * mask_token (NULL = "UNK"; the oov index when it is not in the
+ * vocabulary)), all n + 1 sequences in one batch. What the sampling
+ * occlusion computes through a text space whose mask token is mask_token
+ * (window 1), without re-tokenizing. target < 0 = the predicted class. The
+ * result is shaped as xai_nn_explain_text's (method "occlusion"). */
+xai_status xai_nn_text_occlusion(const xai_nn *net, const char *text, size_t len,
+                                 const char *mask_token, int64_t target, xai_result **out,
+                                 xai_error *err);
 
 /* ---- the network as a model for sampling methods ----------------------- */
 
@@ -375,6 +596,9 @@ const char *const *xai_nn_method_names(void);
  * softmax), or the logits when `logits` is set. The model borrows `net`
  * (ctx = net), which must outlive it. name may be NULL. */
 void xai_nn_model(const xai_nn *net, bool logits, const char *name, xai_model *model);
+/* The same for a text network: a TEXT model; each text is tokenized and
+ * embedded by the network (xai_nn_text_forward). */
+void xai_nn_text_model(const xai_nn *net, bool logits, const char *name, xai_model *model);
 
 /* Tensor space over x (c x h x w doubles, copied): features are pixels (all
  * channels of one position) or patch x patch squares (the last ones clipped
@@ -423,7 +647,8 @@ void xai_faithfulness_clear(xai_faithfulness *f);
 /* ---- training (for examples and tests) --------------------------------- */
 
 /* One step of plain SGD on the mean softmax cross-entropy of the logits over
- * n samples with integer labels. loss (may be NULL) gets the mean loss before
+ * n samples with integer labels (chains only: a network with branches is
+ * XAI_ERR_INVALID). loss (may be NULL) gets the mean loss before
  * the step. Training does not touch explanations: call it single-threaded. */
 xai_status xai_nn_sgd_step(xai_nn *net, const float *x, const int32_t *labels, size_t n,
                            float lr, double *loss, xai_error *err);

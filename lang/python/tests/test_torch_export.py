@@ -110,6 +110,94 @@ class StandInExport(unittest.TestCase):
                 torch_export.export(model, (1, 8, 8))
 
 
+class StandInTextExport(unittest.TestCase):
+    def setUp(self):
+        rng = np.random.default_rng(1)
+        self.emb_w = rng.standard_normal((5, 3)).astype(np.float32)
+        self.conv_w = rng.standard_normal((4, 3, 2)).astype(np.float32)
+        self.vocab = ["<unk>", "good", "bad", "movie", "the"]
+
+    def conv1d(self, **kw):
+        attrs = dict(out_channels=4, kernel_size=(2,), stride=(1,), padding=(1,), dilation=(1,),
+                     groups=1, padding_mode="zeros", weight=self.conv_w, bias=None)
+        attrs.update(kw)
+        return stand_in("Conv1d", **attrs)
+
+    def test_embedding_conv1d_and_pooling(self):
+        body = Sequential([self.conv1d(), stand_in("ReLU"),
+                           stand_in("AdaptiveMaxPool1d", output_size=1), stand_in("Flatten"),
+                           stand_in("Linear", out_features=2, weight=np.ones((2, 4)), bias=None)])
+        doc = msgpack.unpackb(torch_export.export_text(
+            stand_in("Embedding", weight=self.emb_w), body, self.vocab, oov=0, lowercase=True,
+            max_len=32), raw=False)
+        e = doc["embedding"]
+        self.assertEqual(e["vocab"], self.vocab)
+        self.assertEqual((e["dim"], e["oov"], e["lowercase"], e["max_len"]), (3, 0, True, 32))
+        np.testing.assert_array_equal(floats(e["weight"]), self.emb_w.reshape(-1))
+        self.assertEqual(doc["input"], [3, 1, 32])
+        types = [layer["type"] for layer in doc["layers"]]
+        self.assertEqual(types, ["conv1d", "relu", "token_pool", "flatten", "dense"])
+        conv = doc["layers"][0]
+        self.assertEqual((conv["out"], conv["kernel"], conv["stride"], conv["padding"]), (4, 2, 1, 1))
+        np.testing.assert_array_equal(floats(conv["weight"]), self.conv_w.reshape(-1))
+        self.assertEqual(doc["layers"][2]["mode"], "max")
+
+    def test_embedding_bag_becomes_embedding_and_token_pool(self):
+        for mode in ("mean", "sum", "max"):
+            bag = stand_in("EmbeddingBag", weight=self.emb_w, mode=mode)
+            lin = stand_in("Linear", out_features=2, weight=np.ones((2, 3)), bias=np.zeros(2))
+            doc = msgpack.unpackb(torch_export.export_text(bag, Sequential([lin]), self.vocab),
+                                  raw=False)
+            self.assertEqual(doc["layers"][0], {"type": "token_pool", "mode": mode})
+            self.assertEqual(doc["layers"][1]["type"], "dense")
+            self.assertNotIn("pattern", doc["embedding"])
+
+    def test_refuses_what_a_text_network_cannot_hold(self):
+        emb = stand_in("Embedding", weight=self.emb_w)
+        lin = Sequential([stand_in("Linear", out_features=2, weight=np.ones((2, 3)), bias=None)])
+        with self.assertRaises(ValueError):
+            torch_export.export_text(emb, lin, self.vocab[:4])  # 4 words, 5 rows
+        with self.assertRaises(ValueError):
+            torch_export.export_text(emb, lin, ["a", "a", "b", "c", "d"])
+        with self.assertRaises(ValueError):
+            torch_export.export_text(emb, lin, ["<unk>", "Good", "b", "c", "d"], lowercase=True)
+        with self.assertRaises(ValueError):
+            torch_export.export_text(emb, lin, self.vocab, oov=5)
+        with self.assertRaises(ValueError):
+            torch_export.export_text(emb, Sequential([self.conv1d(dilation=(2,))]), self.vocab)
+        with self.assertRaises(ValueError):
+            torch_export.export_text(stand_in("EmbeddingBag", weight=self.emb_w, mode="x"), lin,
+                                     self.vocab)
+
+
+class StandInGraphExport(unittest.TestCase):
+    def test_residual_and_concat_name_their_inputs(self):
+        w = np.ones((2, 2, 1, 1), np.float32)
+
+        def conv():
+            return stand_in("Conv2d", out_channels=2, kernel_size=1, stride=1, padding=0,
+                            dilation=1, groups=1, padding_mode="zeros", weight=w, bias=None)
+        model = Sequential([
+            conv(),                                                      # 0
+            stand_in("Residual", body=Sequential([conv(), stand_in("ReLU")]),  # 1, 2
+                     shortcut=None),                                      # add 3 = [2, 0]
+            stand_in("Residual", body=Sequential([conv()]),              # 4
+                     shortcut=Sequential([conv()])),                     # 5 reads 3; add 6
+            stand_in("Concat", branches=[Sequential([conv()]), Sequential([conv()])]),  # 7, 8, concat 9
+            stand_in("Flatten")])                                        # 10
+        layers = msgpack.unpackb(torch_export.export(model, (2, 3, 3)), raw=False)["layers"]
+        self.assertEqual([layer["type"] for layer in layers],
+                         ["conv2d", "conv2d", "relu", "add", "conv2d", "conv2d", "add",
+                          "conv2d", "conv2d", "concat", "flatten"])
+        self.assertEqual(layers[3]["inputs"], [2, 0])
+        self.assertNotIn("inputs", layers[4])
+        self.assertEqual(layers[5]["inputs"], [3])
+        self.assertEqual(layers[6]["inputs"], [4, 5])
+        self.assertEqual(layers[8]["inputs"], [6])
+        self.assertEqual(layers[9]["inputs"], [7, 8])
+        self.assertNotIn("inputs", layers[10])
+
+
 def numpy_forward(doc, x):
     """Runs a decoded xnn document on one sample x (c, h, w) in float64."""
     pending = None
