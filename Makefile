@@ -7,7 +7,7 @@
 #   daemon/<module>/*.c (not server/)  -> libxai
 #   daemon/server/*.c + daemon/main.c  -> xaid
 #   client/*.c                         -> libxaiclient
-#   client/cli/*.c                     -> xai
+#   client/cli/*.c, client/audit/*.c   -> xai (the audit also links -ljansson -lcsv)
 #   tests/*_test.cc                    -> one GoogleTest binary each
 #   tests/*_test.c                     -> C programs that compile the API as C
 #   bench/*.c                          -> one benchmark program each
@@ -41,7 +41,8 @@ LDLIBS     = $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(filter-out daemon/server/%,$(wildcard daemon/*/*.c))
 SRV_SRC    := $(wildcard daemon/server/*.c) daemon/main.c
 CLI_LIB_SRC:= $(wildcard client/*.c)
-CLI_SRC    := $(wildcard client/cli/*.c)
+CLI_SRC    := $(wildcard client/cli/*.c) $(wildcard client/audit/*.c)
+AUDIT_LIBS := -ljansson -lcsv
 TEST_CC    := $(wildcard tests/*_test.cc)
 TEST_C     := $(wildcard tests/*_test.c)
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -120,10 +121,10 @@ $(XAID_SAN): $(SAN_SRV_OBJ) $(LIBXAI_SAN)
 	$(CC) $(SAN_FLAGS) -o $@ $(SAN_SRV_OBJ) $(LIBXAI_SAN) $(LDLIBS)
 
 $(XAI): $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI)
-	$(CC) -o $@ $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI) $(LDLIBS)
+	$(CC) -o $@ $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI) $(AUDIT_LIBS) $(LDLIBS)
 
 $(XAI_SAN): $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN)
-	$(CC) $(SAN_FLAGS) -o $@ $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(AUDIT_LIBS) $(LDLIBS)
 
 $(BUILD)/rel/examples/%: examples/%.c $(LIBCL) $(LIBXAI)
 	@mkdir -p $(dir $@)
@@ -143,6 +144,13 @@ $(BUILD)/san/tests/%: tests/%.cc $(LIBCL_SAN) $(LIBXAI_SAN) $(wildcard tests/*.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS_T) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) \
 	    -lgtest -lgtest_main $(LDLIBS)
+
+# The audit's unit tests link the CLI's objects but its main().
+AUDIT_TEST_OBJ = $(filter-out $(BUILD)/san/client/cli/main.o,$(SAN_CLI_OBJ))
+$(BUILD)/san/tests/audit_test: tests/audit_test.cc $(AUDIT_TEST_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_T) -Iclient -o $@ $< $(AUDIT_TEST_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) \
+	    -lgtest -lgtest_main $(AUDIT_LIBS) $(LDLIBS)
 
 $(BUILD)/san/tests/%: tests/%.c $(LIBCL_SAN) $(LIBXAI_SAN)
 	@mkdir -p $(dir $@)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "../audit/audit.h"
 
 #define DEFAULT_ENDPOINT "ipc:///tmp/xaid.sock"
 
@@ -38,6 +39,7 @@ static void usage(FILE *f) {
           "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
           "          [--json] [--seed N] [--target T] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
+          "  audit    explain a whole input file: xai audit --help\n"
           "  models   list the daemon's models\n"
           "  stats    the daemon's counters (JSON)\n"
           "  ping     round trip to the daemon\n"
@@ -300,6 +302,7 @@ int main(int argc, char **argv) {
     }
     if (i >= argc) return usage_error("no command", NULL);
     const char *cmd = argv[i++];
+    if (strcmp(cmd, "audit") == 0) return xa_cmd_audit(endpoint, argc - i, argv + i);
     bool known = strcmp(cmd, "explain") == 0 || strcmp(cmd, "models") == 0 ||
                  strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0;
     if (!known) return usage_error("unknown command", cmd);
