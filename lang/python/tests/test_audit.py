@@ -1,0 +1,361 @@
+"""test_audit.py — `xai audit` end to end: xaid, Python model servers and
+the `xai` CLI as real processes (the Stack of test_e2e.py), driven through
+xai.audit (which runs the CLI and reads its files).
+
+The model is test_e2e's additive text model "t": s(x) = sum of the weights
+of its \\w+ tokens (free 2, money 1, meeting -1.5, others 0), outputs
+[-s, s], classes neg/pos; "slow" is the same model sleeping 50 ms per call
+with at most 2 rows a call, so an audit runs long enough to be interrupted.
+Occlusion of a token in class pos's output is exactly its weight w, in
+neg's exactly -w; the default target is the predicted class (pos when
+s > 0, neg when s < 0; the corpus has no ties). So each class's per-token
+aggregate is known in closed form: mean = +-w, mean |value| = |w|, standard
+error 0, count = occurrences in documents of that class, docs = how many of
+those documents hold it.
+
+Skipped, with the reason, when xaid or xai is not built.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import numpy as np
+
+import xai
+from xai import audit
+from tests.test_e2e import Stack, WEIGHTS, find_binary, xaid_or_skip
+
+TOKEN = re.compile(r"\w+")
+VOCAB = ["free", "money", "meeting", "hello", "world", "Free", "report"]
+# wall times, and the evaluator's counters (cache hits depend on what the
+# daemon's cache held from earlier jobs): not part of an explanation
+TIMING = ("seconds", "stats")
+
+
+def make_corpus(n, seed=0):
+    """n documents of 2-7 tokens with s != 0: (text, s) pairs."""
+    rng = np.random.RandomState(seed)
+    docs = []
+    while len(docs) < n:
+        words = [VOCAB[i] for i in rng.randint(0, len(VOCAB), size=rng.randint(2, 8))]
+        s = sum(WEIGHTS.get(w.lower(), 0.0) for w in words)
+        if s != 0:
+            docs.append((" ".join(words), s))
+    return docs
+
+
+def closed_form(docs):
+    """Per class name: token -> (count, docs, mean)."""
+    out = {"neg": {}, "pos": {}}
+    for text, s in docs:
+        cls = "pos" if s > 0 else "neg"
+        seen = set()
+        for w in TOKEN.findall(text):
+            c, d, _ = out[cls].get(w, (0, 0, 0.0))
+            mean = WEIGHTS.get(w.lower(), 0.0) * (1 if cls == "pos" else -1)
+            out[cls][w] = (c + 1, d + (w not in seen), mean)
+            seen.add(w)
+    return out
+
+
+def strip_timing(x):
+    """x without wall-time fields and evaluator counters."""
+    if isinstance(x, dict):
+        return {k: strip_timing(v) for k, v in x.items()
+                if k not in TIMING and not k.endswith("_seconds")}
+    if isinstance(x, list):
+        return [strip_timing(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def comparable(summary, drop=("run",)):
+    return {k: v for k, v in summary.items() if k not in drop}
+
+
+def xai_or_skip():
+    p = find_binary("xai")
+    if p is None:
+        raise unittest.SkipTest("xai is not built")
+    return p
+
+
+class AuditE2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        xaid = xaid_or_skip()
+        cls.xai = xai_or_skip()
+        cls.stack = Stack(with_nb=False)
+        try:
+            cls.stack.start(xaid, models=("t", "slow"))
+            cls.stack.wait_ready(["t", "slow"])
+        except BaseException:
+            cls.stack.stop()
+            raise
+        cls.ep = cls.stack.ep["front"]
+        cls.tmp = tempfile.mkdtemp(prefix="xai-audit-")
+        cls.docs = make_corpus(40)
+        cls.input = os.path.join(cls.tmp, "in.txt")
+        with open(cls.input, "w") as f:
+            f.write("".join(t + "\n" for t, _ in cls.docs))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def out(self, name):
+        return os.path.join(self.tmp, name)
+
+    def audit(self, out, model="t", input=None, **kw):
+        kw.setdefault("quiet", True)
+        kw.setdefault("top", 100)
+        return audit.run(model, input or self.input, out, endpoint=self.ep, xai=self.xai,
+                         timeout=300, **kw)
+
+    def reference(self):
+        """One uninterrupted audit on the fast model (cached per class)."""
+        ref = self.out("reference")
+        if not os.path.exists(os.path.join(ref, "summary.json")):
+            self.audit(ref)
+        return audit.load(ref)
+
+    # ---- closed forms ----------------------------------------------------
+
+    def test_aggregates_equal_the_closed_form(self):
+        a = self.reference()
+        s = a.summary
+        self.assertEqual((s["n_inputs"], s["n_done"], s["n_errors"]), (40, 40, 0))
+        want = closed_form(self.docs)
+        for cls in ("neg", "pos"):
+            got = {e["name"]: e for e in a.top(cls)}
+            self.assertEqual(set(got), set(want[cls]))
+            for tok, (count, docs, mean) in want[cls].items():
+                e = got[tok]
+                self.assertEqual((e["count"], e["docs"]), (count, docs), tok)
+                self.assertEqual(e["mean"], mean, tok)
+                self.assertEqual(e["mean_abs"], abs(mean), tok)
+                if count > 1:
+                    self.assertEqual(e["se"], 0.0, tok)
+        # one line per document, each its predicted class and its weights
+        self.assertEqual([r["id"] for r in a.results], list(range(1, 41)))
+        for r, (text, sc) in zip(a.results, self.docs):
+            self.assertEqual(r["predicted_name"], "pos" if sc > 0 else "neg")
+            sign = 1 if sc > 0 else -1
+            np.testing.assert_array_equal(
+                r["result"]["values"], [sign * WEIGHTS.get(w.lower(), 0.0) for w in TOKEN.findall(text)])
+
+    def test_casefold_joins_free_and_Free(self):
+        out = self.out("fold")
+        self.audit(out, casefold=True)
+        pos = {e["name"]: e for e in audit.load(out).top("pos")}
+        want = closed_form(self.docs)["pos"]
+        self.assertNotIn("Free", pos)
+        self.assertEqual(pos["free"]["count"], want.get("free", (0,))[0] + want.get("Free", (0,))[0])
+
+    def test_labels_accuracy_and_confusion(self):
+        path = self.out("labelled.jsonl")
+        truth, pred = [], []
+        with open(path, "w") as f:
+            for i, (text, s) in enumerate(self.docs):
+                p = "pos" if s > 0 else "neg"
+                label = ("neg" if p == "pos" else "pos") if i % 5 == 0 else p   # every 5th wrong
+                truth.append(label)
+                pred.append(p)
+                f.write(json.dumps({"id": "d%02d" % i, "text": text, "label": label}) + "\n")
+            f.write("{broken\n")
+        out = self.out("labelled")
+        self.audit(out, input=path)
+        a = audit.load(out)
+        lab = a.summary["labels"]
+        self.assertEqual(lab["n_labelled"], 40)
+        self.assertEqual(lab["n_correct"], sum(t == p for t, p in zip(truth, pred)))
+        self.assertAlmostEqual(lab["accuracy"], lab["n_correct"] / 40.0)
+        classes = lab["classes"]
+        self.assertEqual(classes, ["neg", "pos"])
+        conf = [[sum(1 for t, p in zip(truth, pred) if t == a_ and p == b_) for b_ in classes]
+                for a_ in classes]
+        self.assertEqual(lab["confusion"], conf)
+        self.assertEqual(lab["misclassified"], ["d%02d" % i for i in range(0, 40, 5)])
+        # the malformed line is that id's error, and the audit went on
+        self.assertEqual((a.summary["n_inputs"], a.summary["n_done"], a.summary["n_errors"]),
+                         (41, 40, 1))
+        self.assertEqual(a.errors[0]["id"], 41)
+        self.assertEqual(a.errors[0]["error"]["code"], "bad_format")
+
+    # ---- determinism, shards ------------------------------------------------
+
+    def test_window_does_not_change_results(self):
+        out = self.out("window1")
+        self.audit(out, window=1, seed=0)
+        a, ref = audit.load(out), self.reference()
+        self.assertEqual(comparable(a.summary), comparable(ref.summary))
+        self.assertEqual(strip_timing(a.results), strip_timing(ref.results))
+
+    def test_shards_merge_to_the_single_run(self):
+        d0, d1, merged = self.out("sh0"), self.out("sh1"), self.out("merged")
+        self.audit(d0, shard="0/2")
+        self.audit(d1, shard="1/2")
+        n0 = audit.load(d0).summary["n_inputs"]
+        n1 = audit.load(d1).summary["n_inputs"]
+        self.assertEqual(n0 + n1, 40)
+        self.assertTrue(0 < n0 < 40)
+        s = audit.merge(merged, [d0, d1], xai=self.xai)
+        ref = self.reference()
+        self.assertEqual(comparable(s), comparable(ref.summary))
+        self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
+        self.assertTrue(os.path.getsize(os.path.join(merged, "report.html")) > 1000)
+
+    # ---- interruptions ---------------------------------------------------------
+
+    def start_cli(self, out, model="slow", extra=()):
+        argv = [self.xai, "--endpoint", self.ep, "audit", "--model", model, "--input", self.input,
+                "--out", out, "--top", "100", "--quiet"] + list(extra)
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def wait_lines(self, out, n, proc, timeout=60):
+        path = os.path.join(out, "results.jsonl")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    if f.read().count(b"\n") >= n:
+                        return
+            self.assertIsNone(proc.poll(), proc.stderr.read() if proc.poll() is not None else "")
+            time.sleep(0.05)
+        self.fail("no %d lines in %s" % (n, path))
+
+    def assert_complete(self, out):
+        with open(os.path.join(out, "results.jsonl"), "rb") as f:
+            raw = f.read()
+        self.assertTrue(raw.endswith(b"\n"))
+        ids = [json.loads(l)["id"] for l in raw.split(b"\n")[:-1]]
+        self.assertEqual(sorted(ids), list(range(1, 41)))     # every id exactly once
+
+    def test_sigkill_then_resume(self):
+        out = self.out("killed")
+        p = self.start_cli(out)
+        self.wait_lines(out, 6, p)
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        with open(os.path.join(out, "results.jsonl"), "rb") as f:
+            before = f.read().count(b"\n")
+        self.assertLess(before, 40)
+        self.audit(out, model="slow")
+        self.assert_complete(out)
+        a, ref = audit.load(out), self.reference()
+        self.assertEqual(comparable(a.summary, ("run", "audit")), comparable(ref.summary, ("run", "audit")))
+        self.assertEqual(a.summary["run"]["resumed_from"], before)
+
+    def test_ctrl_c_cancels_jobs_and_leaves_dir_resumable(self):
+        out = self.out("interrupted")
+        p = self.start_cli(out)
+        self.wait_lines(out, 4, p)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn(b"resume", err)
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+        c = xai.Client(self.ep)
+        try:   # the audit's jobs were cancelled, not left running
+            ok = False
+            for _ in range(100):
+                j = c.stats()["jobs"]
+                if j["running"] == 0 and j["queued"] == 0:
+                    ok = True
+                    break
+                time.sleep(0.05)
+            self.assertTrue(ok, j)
+            self.assertGreater(j["cancelled"], 0)
+        finally:
+            c.close()
+        self.audit(out, model="slow")
+        self.assert_complete(out)
+
+    def test_model_killed_and_restarted_mid_audit(self):
+        out = self.out("restarted")
+        p = self.start_cli(out, extra=["--retries", "6"])
+        self.wait_lines(out, 3, p)
+        self.stack.procs["slow"].kill()
+        self.stack.procs["slow"].wait()
+        self.stack.procs.pop("slow")
+        self.stack.logs.pop("slow").close()
+        time.sleep(1.0)
+        self.stack.start_model("slow")
+        _, err = p.communicate(timeout=240)
+        self.assertEqual(p.returncode, 0, err)
+        self.assert_complete(out)
+        s = audit.load(out).summary
+        self.assertEqual(s["n_done"] + s["n_errors"], 40)
+        self.assertGreater(s["n_done"], 3)
+        self.assertTrue(set(s["errors"]) <= {"model_unavailable"}, s["errors"])
+        self.stack.wait_ready(["slow"])
+
+
+class AuditBusyE2E(unittest.TestCase):
+    """A daemon with max_queue = 4 and a window far larger: busy is paced."""
+
+    def test_small_queue_completes(self):
+        xaid = xaid_or_skip()
+        xai_bin = xai_or_skip()
+        st = Stack(with_nb=False)
+        with open(st.conf, "a") as f:
+            f.write("max_queue = 4\n")
+        tmp = tempfile.mkdtemp(prefix="xai-audit-busy-")
+        try:
+            st.start(xaid, models=("t",))
+            st.wait_ready(["t"])
+            self.assertEqual(st.client.stats()["jobs"]["max_queue"], 4)
+            docs = make_corpus(30, seed=1)
+            path = os.path.join(tmp, "in.txt")
+            with open(path, "w") as f:
+                f.write("".join(t + "\n" for t, _ in docs))
+            out = os.path.join(tmp, "out")
+            audit.run("t", path, out, endpoint=st.ep["front"], xai=xai_bin, window=16, quiet=True)
+            s = audit.load(out).summary
+            self.assertEqual((s["n_done"], s["n_errors"]), (30, 0))
+            self.assertGreater(st.client.stats()["jobs"]["rejected_busy"], 0)
+        finally:
+            st.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class AuditModelDown(unittest.TestCase):
+    """A model that never comes back: inputs past their retries are errors."""
+
+    def test_retries_run_out(self):
+        xaid = xaid_or_skip()
+        xai_bin = xai_or_skip()
+        st = Stack(with_nb=False, timeout_ms=300, retries=0)
+        tmp = tempfile.mkdtemp(prefix="xai-audit-down-")
+        try:
+            st.start(xaid, models=("t",))
+            st.wait_ready(["t"])
+            st.kill("t")
+            path = os.path.join(tmp, "in.txt")
+            with open(path, "w") as f:
+                f.write("free money\nmeeting\nfree\n")
+            out = os.path.join(tmp, "out")
+            t0 = time.monotonic()
+            audit.run("t", path, out, endpoint=st.ep["front"], xai=xai_bin, retries=2, quiet=True,
+                      timeout=120)
+            s = audit.load(out).summary
+            self.assertEqual((s["n_inputs"], s["n_done"], s["n_errors"]), (3, 0, 3))
+            self.assertEqual(s["errors"], {"model_unavailable": 3})
+            self.assertLess(time.monotonic() - t0, 60)
+        finally:
+            st.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
