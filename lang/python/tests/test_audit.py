@@ -19,6 +19,8 @@ Skipped, with the reason, when xaid or xai is not built.
 import json
 import os
 import re
+import struct
+import zlib
 import shutil
 import signal
 import subprocess
@@ -80,6 +82,64 @@ def strip_timing(x):
 
 def comparable(summary, drop=("run",)):
     return {k: v for k, v in summary.items() if k not in drop}
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def png_pixels(path):
+    """An 8-bit RGB/RGBA PNG as an h x w x c uint8 array (zlib + the five
+    PNG row filters; enough for chromium's screenshots)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    assert depth == 8 and ctype in (2, 6), (depth, ctype)
+    c = 3 if ctype == 2 else 4
+    raw = zlib.decompress(idat)
+    out = np.zeros((h, w * c), dtype=np.int32)
+    stride = w * c
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        ft = raw[y * (stride + 1)]
+        line = np.frombuffer(raw, dtype=np.uint8, count=stride, offset=y * (stride + 1) + 1).astype(np.int32)
+        cur = line.copy()
+        if ft == 1:
+            cur = (np.cumsum(line.reshape(w, c), axis=0) & 255).ravel()
+        elif ft == 2:
+            cur = (line + prev) & 255
+        elif ft == 3:
+            for x in range(stride):
+                left = cur[x - c] if x >= c else 0
+                cur[x] = (line[x] + (left + prev[x]) // 2) & 255
+        elif ft == 4:
+            for x in range(stride):
+                a = cur[x - c] if x >= c else 0
+                b = prev[x]
+                cc = prev[x - c] if x >= c else 0
+                p = a + b - cc
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - cc)
+                pr = a if pa <= pb and pa <= pc else (b if pb <= pc else cc)
+                cur[x] = (line[x] + pr) & 255
+        out[y] = cur
+        prev = cur
+    return out.reshape(h, w, c).astype(np.uint8)
+
+
+def chromium(args, tmp):
+    prof = tempfile.mkdtemp(prefix="chromium-", dir=tmp)
+    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--user-data-dir=" + prof] + args
+    return subprocess.run(argv, capture_output=True, timeout=120)
 
 
 def xai_or_skip():
@@ -191,6 +251,32 @@ class AuditE2E(unittest.TestCase):
                          (41, 40, 1))
         self.assertEqual(a.errors[0]["id"], 41)
         self.assertEqual(a.errors[0]["error"]["code"], "bad_format")
+
+    # ---- the report in a browser -------------------------------------------------
+
+    def test_report_renders_in_chromium(self):
+        ref = self.reference()
+        html_path = os.path.join(ref.path, "report.html")
+        with open(html_path, encoding="utf-8") as f:
+            html = f.read()
+        # self-contained: no URL, no external reference of any kind
+        self.assertIsNone(re.search(r"https?:|//|\bsrc\s*=|\bhref\s*=|url\(|@import|<link|<script",
+                                    html, re.I))
+        if not os.access(CHROMIUM, os.X_OK):
+            self.skipTest("no %s: the browser check needs Debian's chromium" % CHROMIUM)
+        shot = os.path.join(self.tmp, "report.png")
+        p = chromium(["--window-size=900,900", "--screenshot=" + shot, "file://" + html_path], self.tmp)
+        self.assertTrue(os.path.exists(shot), p.stderr[-2000:])
+        px = png_pixels(shot)[:, :, :3].astype(int)
+        ink = (px.sum(axis=2) < 600).mean()         # pixels that are not (near) white
+        coloured = ((px[:, :, 0] > 150) & (px[:, :, 1] < 100)).mean()   # the red bars/highlights
+        self.assertGreater(ink, 0.01)
+        self.assertGreater(coloured, 0.001)
+        dom = chromium(["--dump-dom", "file://" + html_path], self.tmp).stdout.decode("utf-8")
+        for e in ref.top("pos")[:5]:
+            self.assertIn(">%s</text>" % e["name"], dom)
+            self.assertIn(">%.4g" % e["mean"], dom)
+        self.assertIn("title=\"free: 2\"", dom)      # a highlighted token's value on hover
 
     # ---- determinism, shards ------------------------------------------------
 
