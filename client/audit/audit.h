@@ -117,8 +117,12 @@ int64_t xa_line_predicted(const json_t *line);
  * false with msg on an I/O error. */
 bool xa_report_write(const char *path, const json_t *meta, const json_t *summary,
                      const json_t *lines, char *msg, size_t msg_len);
-/* The same view for one explanation (a result wire map as JSON). */
+/* The same view for one explanation (a result wire map as JSON; an
+ * "input_row" array, when added, is drawn under a tensor's map). */
 bool xa_report_write_one(const char *path, const json_t *result, char *msg, size_t msg_len);
+/* A tensor result's map over its input, with a colour bar and scale, as a
+ * stand-alone SVG file; false when the result has no image shape. */
+bool xa_heatmap_write_svg(const char *path, const json_t *result, char *msg, size_t msg_len);
 
 /* ---- merge.c ------------------------------------------------------------- */
 

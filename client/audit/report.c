@@ -193,19 +193,107 @@ static void feature_bars(FILE *f, const json_t *res, const json_t *values, const
     json_decref(entries);
 }
 
+/* ---- tensors: the map over the input --------------------------------------- */
+
+/* h, w (and channels c) of a result with an image shape; false otherwise. */
+static bool image_shape(const json_t *res, size_t *c, size_t *h, size_t *w) {
+    const json_t *sh = json_object_get(res, "shape");
+    size_t rank = json_array_size(sh);
+    if (rank < 2 || rank > 3) return false;
+    *c = rank == 3 ? (size_t)json_integer_value(json_array_get(sh, 0)) : 1;
+    *h = (size_t)json_integer_value(json_array_get(sh, rank - 2));
+    *w = (size_t)json_integer_value(json_array_get(sh, rank - 1));
+    return *h > 0 && *w > 0 && *c > 0 &&
+           *c * *h * *w == json_array_size(json_object_get(res, "values"));
+}
+
+static void rgb_of(double a, int rgb[3]) {
+    a = a > 1 ? 1 : a < -1 ? -1 : a;
+    int fade = (int)lround(255 * (1 - fabs(a)));
+    rgb[0] = a >= 0 ? 255 : fade;
+    rgb[1] = fade;
+    rgb[2] = a <= 0 ? 255 : fade;
+}
+
+/* The relevance map (channels summed) drawn over the input (channels
+ * averaged, grey from its min to its max) when `input_row` is there, with a
+ * colour bar from -max|v| to +max|v| and its scale. */
+static bool heatmap_svg(FILE *f, const json_t *res, const char *svg_attrs) {
+    size_t c, h, w;
+    if (!image_shape(res, &c, &h, &w)) return false;
+    const json_t *vals = json_object_get(res, "values"), *in = json_object_get(res, "input_row");
+    size_t n = h * w;
+    double *g = calloc(n, sizeof *g), *x = calloc(n, sizeof *x), m = 0, lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < c * n; i++) {
+        g[i % n] += json_number_value(json_array_get(vals, i));
+        if (json_array_size(in) == c * n) x[i % n] += json_number_value(json_array_get(in, i)) / (double)c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m = fabs(g[i]) > m ? fabs(g[i]) : m;
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    double cell = 320.0 / (double)(h > w ? h : w);
+    fprintf(f, "<svg%s width=\"%.0f\" height=\"%.0f\" role=\"img\">\n", svg_attrs,
+            cell * (double)w + 120, cell * (double)h + 10);
+    for (size_t y = 0; y < h; y++)
+        for (size_t xx = 0; xx < w; xx++) {
+            size_t i = y * w + xx;
+            int grey = hi > lo ? (int)lround(255 * (x[i] - lo) / (hi - lo)) : 255, rgb[3];
+            double a = m > 0 ? g[i] / m : 0;
+            rgb_of(a, rgb);
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>"
+                       "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\" "
+                       "fill-opacity=\"%.3f\"><title>(%zu, %zu): %.4g</title></rect>\n",
+                    (double)xx * cell, (double)y * cell, cell, cell, grey, grey, grey, (double)xx * cell,
+                    (double)y * cell, cell, cell, rgb[0], rgb[1], rgb[2], 0.75 * fabs(a > 1 ? 1 : a), y,
+                    xx, g[i]);
+        }
+    double bx = cell * (double)w + 20, bh = cell * (double)h, step = bh / 21;
+    for (int k = 0; k < 21; k++) {        /* colour bar: +max at the top, -max at the bottom */
+        int rgb[3];
+        rgb_of(1.0 - k / 10.0, rgb);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>", bx,
+                k * step, step + 0.5, rgb[0], rgb[1], rgb[2]);
+    }
+    fprintf(f, "\n<text x=\"%.1f\" y=\"12\">+%.3g</text><text x=\"%.1f\" y=\"%.1f\">0</text>"
+               "<text x=\"%.1f\" y=\"%.1f\">-%.3g</text>\n</svg>\n",
+            bx + 20, m, bx + 20, bh / 2 + 4, bx + 20, bh, m);
+    fprintf(f, "<p class=\"meta\">%zu x %zu map over the input; colour scale max|v| = %.4g "
+               "(red supports the explained class, blue opposes it)</p>\n", h, w, m);
+    free(g);
+    free(x);
+    return true;
+}
+
+bool xa_heatmap_write_svg(const char *path, const json_t *result, char *msg, size_t msg_len) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        snprintf(msg, msg_len, "cannot write %.300s: %s", path, strerror(errno));
+        return false;
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n", f);
+    /* a stand-alone SVG file needs its namespace: a name, never fetched */
+    bool ok = heatmap_svg(f, result, " xmlns=\"http://www.w3.org/2000/svg\"") && !ferror(f);
+    if (fclose(f) != 0) ok = false;
+    if (!ok) snprintf(msg, msg_len, "cannot write %.300s (or the result has no image shape)", path);
+    return ok;
+}
+
 static void explanation(FILE *f, const json_t *res, int64_t predicted) {
     const json_t *values, *stderrs;
     const char *target;
     shown_row(res, predicted, &values, &stderrs, &target);
     fputs("<p class=\"meta\">explained class: ", f);
-    esc(f, target[0] ? target : "?");
+    if (target[0]) esc(f, target);
+    else fprintf(f, "%lld", (long long)json_integer_value(json_object_get(res, "target")));
     fprintf(f, "; f(x) = %.4g; base value = ", num(res, "fx"));
     const json_t *b = json_object_get(res, "base_value");
     if (json_is_number(b)) fprintf(f, "%.4g", json_number_value(b));
     else fputs("none", f);
     fputs("</p>\n", f);
     if (json_object_get(res, "tokens")) highlight_text(f, res, values, stderrs);
-    else feature_bars(f, res, values, stderrs);
+    else if (!heatmap_svg(f, res, "")) feature_bars(f, res, values, stderrs);
 }
 
 static void document(FILE *f, const json_t *line, const char *why) {
