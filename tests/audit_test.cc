@@ -422,3 +422,37 @@ TEST(AuditReport, SelfContainedEscapedAndShowsTopTokens) {
 }
 
 }  // namespace
+
+namespace {
+
+// A 2 x 2 tensor map over its input: every cell titled with its value, the
+// strongest cell at full colour opacity 0.75, the colour bar labelled
+// +-max|v|, the input's grey levels from its min (black) to its max (white).
+TEST(AuditReport, TensorMapOverTheInputWithAColourBar) {
+    e2e::TempDir d;
+    json_t *r = parse("{\"method\":\"grad\",\"target\":2,\"fx\":1,\"shape\":[1,2,2],"
+                      "\"features\":[\"a\",\"b\",\"c\",\"d\"],\"values\":[0.5,-2,0,1],"
+                      "\"stderrs\":null,\"input_row\":[0,1,0.5,1]}");
+    char msg[256];
+    std::string html = d.path + "/one.html", svg = d.path + "/map.svg";
+    ASSERT_TRUE(xa_report_write_one(html.c_str(), r, msg, sizeof msg)) << msg;
+    ASSERT_TRUE(xa_heatmap_write_svg(svg.c_str(), r, msg, sizeof msg)) << msg;
+    std::string h = read_all(html), s = read_all(svg);
+    EXPECT_NE(h.find("<title>(0, 1): -2</title>"), std::string::npos);
+    EXPECT_NE(h.find("<title>(1, 1): 1</title>"), std::string::npos);
+    EXPECT_NE(h.find(">+2</text>"), std::string::npos);
+    EXPECT_NE(h.find(">-2</text>"), std::string::npos);
+    EXPECT_NE(h.find("fill=\"rgb(0,0,0)\""), std::string::npos);        // input 0: black
+    EXPECT_NE(h.find("fill=\"rgb(255,255,255)\""), std::string::npos);  // input 1: white
+    EXPECT_NE(h.find("fill=\"rgb(0,0,255)\" fill-opacity=\"0.750\""), std::string::npos);
+    EXPECT_EQ(h.find("http"), std::string::npos);
+    EXPECT_EQ(s.rfind("<?xml", 0), 0u);
+    EXPECT_NE(s.find("<svg xmlns=\"http://www.w3.org/2000/svg\" width"), std::string::npos);
+    json_t *tab = parse("{\"method\":\"occlusion\",\"target\":0,\"fx\":1,\"features\":[\"x\"],"
+                        "\"values\":[1],\"stderrs\":null}");
+    EXPECT_FALSE(xa_heatmap_write_svg(svg.c_str(), tab, msg, sizeof msg));
+    json_decref(tab);
+    json_decref(r);
+}
+
+}  // namespace
