@@ -252,6 +252,32 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(a.errors[0]["id"], 41)
         self.assertEqual(a.errors[0]["error"]["code"], "bad_format")
 
+    # ---- Client.explain_many ---------------------------------------------------
+
+    def test_explain_many_in_order_and_as_completed(self):
+        texts = [t for t, _ in self.docs[:12]]
+        inputs = texts[:5] + [{"text": "free", "params": {"window": -1}}] + texts[5:]
+        seen = []
+        c = xai.Client(self.ep)
+        try:
+            out = list(c.explain_many("t", "occlusion", inputs, progress=lambda *a: seen.append(a)))
+            self.assertEqual([i for i, _ in out], list(range(13)))
+            self.assertIsInstance(out[5][1], xai.XaiError)
+            self.assertEqual(out[5][1].code, "invalid_argument")
+            for (i, r), text in zip([o for o in out if o[0] != 5], texts):
+                s = sum(WEIGHTS.get(w.lower(), 0.0) for w in TOKEN.findall(text))
+                sign = 1 if s > 0 else -1
+                np.testing.assert_array_equal(
+                    r["values"], [sign * WEIGHTS.get(w.lower(), 0.0) for w in TOKEN.findall(text)])
+            self.assertEqual(len(seen), 13)
+            self.assertEqual(seen[-1], (13, 13, 1))
+            done = list(c.explain_many("slow", "occlusion", texts, ordered=False, window=3))
+            self.assertEqual(sorted(i for i, _ in done), list(range(12)))
+            for i, r in done:
+                self.assertEqual(list(r["features"]), TOKEN.findall(texts[i]))
+        finally:
+            c.close()
+
     # ---- the report in a browser -------------------------------------------------
 
     def test_report_renders_in_chromium(self):
@@ -398,8 +424,8 @@ class AuditBusyE2E(unittest.TestCase):
             f.write("max_queue = 4\n")
         tmp = tempfile.mkdtemp(prefix="xai-audit-busy-")
         try:
-            st.start(xaid, models=("t",))
-            st.wait_ready(["t"])
+            st.start(xaid, models=("t", "slow"))
+            st.wait_ready(["t", "slow"])
             self.assertEqual(st.client.stats()["jobs"]["max_queue"], 4)
             docs = make_corpus(30, seed=1)
             path = os.path.join(tmp, "in.txt")
@@ -409,7 +435,14 @@ class AuditBusyE2E(unittest.TestCase):
             audit.run("t", path, out, endpoint=st.ep["front"], xai=xai_bin, window=16, quiet=True)
             s = audit.load(out).summary
             self.assertEqual((s["n_done"], s["n_errors"]), (30, 0))
-            self.assertGreater(st.client.stats()["jobs"]["rejected_busy"], 0)
+            busy = st.client.stats()["jobs"]["rejected_busy"]
+            self.assertGreater(busy, 0)
+            # Client.explain_many paces the same way (slow jobs: the queue fills)
+            got = list(st.client.explain_many("slow", "occlusion", [t for t, _ in docs[:12]],
+                                              window=16))
+            self.assertEqual([i for i, _ in got], list(range(12)))
+            self.assertFalse(any(isinstance(r, xai.XaiError) for _, r in got))
+            self.assertGreater(st.client.stats()["jobs"]["rejected_busy"], busy)
         finally:
             st.stop()
             shutil.rmtree(tmp, ignore_errors=True)
