@@ -448,6 +448,73 @@ class AuditBusyE2E(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def tcp_stack():
+    """A Stack whose front listens on tcp://127.0.0.1 (loopback)."""
+    st = Stack(with_nb=False)
+    tcp = "tcp://127.0.0.1:%d" % free_port()
+    with open(st.conf) as f:
+        conf = f.read().replace(st.ep["front"], tcp)
+    with open(st.conf, "w") as f:
+        f.write(conf)
+    st.ep["front"] = tcp
+    return st
+
+
+class AuditDask(unittest.TestCase):
+    """Shards on a Dask LocalCluster of 2 workers, each worker using its own
+    xaid (with its own model server) on loopback; merged = one daemon's run."""
+
+    def test_two_workers_two_daemons(self):
+        try:
+            from distributed import Client as DaskClient, LocalCluster
+        except ImportError:
+            self.skipTest("python3-distributed is not installed")
+        xaid = xaid_or_skip()
+        xai_bin = xai_or_skip()
+        stacks = [tcp_stack(), tcp_stack()]
+        tmp = tempfile.mkdtemp(prefix="xai-audit-dask-")
+        cluster = None
+        try:
+            for st in stacks:
+                st.start(xaid, models=("t",))
+                st.wait_ready(["t"])
+            docs = make_corpus(30, seed=2)
+            path = os.path.join(tmp, "in.txt")
+            with open(path, "w") as f:
+                f.write("".join(t + "\n" for t, _ in docs))
+            single = os.path.join(tmp, "single")
+            audit.run("t", path, single, endpoint=stacks[0].ep["front"], xai=xai_bin, quiet=True, seed=7)
+            before = [st.client.stats()["jobs"]["done"] for st in stacks]
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                   dashboard_address=None)
+            with DaskClient(cluster) as dc:
+                addrs = sorted(dc.scheduler_info()["workers"])
+                self.assertEqual(len(addrs), 2)
+                mapping = {a: st.ep["front"] for a, st in zip(addrs, stacks)}
+                merged = os.path.join(tmp, "merged")
+                s = audit.run_dask(dc, "t", path, merged, 4, mapping, xai=xai_bin, seed=7,
+                                   workers=[[addrs[i % 2]] for i in range(4)])
+            self.assertEqual(comparable(s), comparable(audit.load(single).summary))
+            self.assertEqual((s["n_inputs"], s["n_done"]), (30, 30))
+            # both daemons did part of the work, together all of it
+            did = [st.client.stats()["jobs"]["done"] - b for st, b in zip(stacks, before)]
+            self.assertTrue(all(d > 0 for d in did), did)
+            self.assertEqual(sum(did), 30)
+        finally:
+            if cluster is not None:
+                cluster.close()
+            for st in stacks:
+                st.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class AuditModelDown(unittest.TestCase):
     """A model that never comes back: inputs past their retries are errors."""
 

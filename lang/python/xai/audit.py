@@ -162,15 +162,27 @@ def load(path: str) -> Audit:
 
 # ---- Dask ------------------------------------------------------------------
 
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+        return get_worker().address
+    except (ImportError, ValueError):
+        return ""
+
+
 def _endpoint_for(endpoints: Union[Mapping[str, str], str, Callable[[str], str]]) -> str:
-    host = socket.gethostname()
+    """The endpoint for the worker this runs on: a mapping's entry for the
+    worker's address or else its host name; a template's "{host}" and
+    "{worker}" filled in; a function called with the host name."""
+    host, worker = socket.gethostname(), _worker_address()
     if callable(endpoints):
         return endpoints(host)
     if isinstance(endpoints, str):
-        return endpoints.format(host=host)
-    if host in endpoints:
-        return endpoints[host]
-    raise XaiError("invalid_argument", "no xaid endpoint for host %r" % host)
+        return endpoints.format(host=host, worker=worker)
+    for key in (worker, host):
+        if key in endpoints:
+            return endpoints[key]
+    raise XaiError("invalid_argument", "no xaid endpoint for worker %r on host %r" % (worker, host))
 
 
 def _shard_task(i: int, n: int, endpoints: Any, model: str, input: str, out_root: str,
@@ -191,9 +203,10 @@ def run_dask(client: Any, model: str, input: str, out: str, n_shards: int,
     """Runs `n_shards` shards of one audit on a dask.distributed Client, then
     merges them into `out`; returns the merged summary.
 
-    endpoints: a mapping hostname -> xaid endpoint, a template such as
-    "tcp://{host}:5555", a function of the hostname, or a list (shard i
-    uses endpoints[i % len]) for clusters whose workers share one host.
+    endpoints: a mapping hostname (or Dask worker address) -> xaid
+    endpoint, a template such as "tcp://{host}:5555", a function of the
+    hostname, or a list (shard i uses endpoints[i % len]). Each task picks
+    the endpoint of the worker it runs on.
     workers: optional per-shard worker restrictions (Dask's `workers=`).
     Other keywords are `xai audit` options (method="lime", seed=1, ...)."""
     root = shard_root or out + ".shards"
