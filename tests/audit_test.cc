@@ -374,7 +374,7 @@ TEST(AuditResults, TornLastLineIsCutAndLoadSortsAndDedupes) {
     write_file(d, "results.jsonl", "{\"id\":\"b\",\"n\":2}\n{\"id\":\"a\",\"n\":1}\n{\"id\":\"c\",\"n\":3,\"res");
     xa_results r;
     char msg[256];
-    ASSERT_TRUE(xa_results_open(d.path.c_str(), &r, msg, sizeof msg)) << msg;
+    ASSERT_TRUE(xa_results_open(d.path.c_str(), "results.jsonl", &r, msg, sizeof msg)) << msg;
     EXPECT_NE(json_object_get(r.seen, "a"), nullptr);
     EXPECT_EQ(json_object_get(r.seen, "c"), nullptr);
     json_t *l = parse("{\"id\":\"c\",\"n\":3}");

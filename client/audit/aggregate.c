@@ -157,6 +157,28 @@ static size_t result_rows(const json_t *r, row *out, size_t max) {
     return k;
 }
 
+json_t *xa_faithfulness_summary(const json_t *lines) {
+    size_t n = 0, bad = 0, i;
+    double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const json_t *a = json_object_get(l, "aopc");
+        if (!json_is_number(a)) {
+            bad++;
+            continue;
+        }
+        double x = json_number_value(a);
+        welford(&mean, &m2, ++n, x);
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    if (n == 0) return json_pack("{s:I, s:I}", "n", (json_int_t)0, "n_errors", (json_int_t)bad);
+    return json_pack("{s:I, s:I, s:f, s:o, s:o, s:f, s:f}", "n", (json_int_t)n, "n_errors",
+                     (json_int_t)bad, "mean", mean, "sd",
+                     n < 2 ? json_null() : json_real(sqrt(m2 / (double)(n - 1))), "se",
+                     se_json(m2, n), "min", lo, "max", hi);
+}
+
 int64_t xa_line_predicted(const json_t *line) {
     const json_t *p = json_object_get(line, "predicted");
     return json_is_integer(p) ? json_integer_value(p) : -1;

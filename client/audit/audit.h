@@ -75,9 +75,11 @@ typedef struct xa_results {
     double last_sync;
 } xa_results;
 
-/* Opens (creating) DIR/results.jsonl for appending: reads the ids already
- * there, drops a torn last line (truncates it). false with msg on failure. */
-bool xa_results_open(const char *dir, xa_results *r, char *msg, size_t msg_len);
+/* Opens (creating) DIR/file (results.jsonl, faithfulness.jsonl) for
+ * appending: reads the ids already there, drops a torn last line
+ * (truncates it). false with msg on failure. */
+bool xa_results_open(const char *dir, const char *file, xa_results *r, char *msg,
+                     size_t msg_len);
 /* Appends one whole line: `line` (a JSON object, borrowed) + "\n" with one
  * write(2); fdatasync at most once a second (and at close). */
 bool xa_results_append(xa_results *r, const json_t *line, char *msg, size_t msg_len);
@@ -104,6 +106,10 @@ typedef struct xa_agg_opts {
  * the input (the results may be fewer). New reference, or NULL on out of
  * memory. Result lines may hold single-target or multi-target results. */
 json_t *xa_aggregate(const json_t *lines, size_t n_inputs, const xa_agg_opts *o);
+
+/* The deletion-AOPC statistics of faithfulness.jsonl's sorted lines: n,
+ * mean, sd, se, min, max, n_errors (docs/AUDIT.md). New reference. */
+json_t *xa_faithfulness_summary(const json_t *lines);
 
 /* The class a results line's document was predicted as, or -1 when its
  * line does not say (an explicit single --target). */

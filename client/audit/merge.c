@@ -8,7 +8,8 @@
  * of their results.jsonl lines (sorted by input position, the first line of
  * an id kept), writes them as DIR/results.jsonl, and aggregates exactly as
  * a single run does; n_inputs is the sum of the shards' (the slices are
- * disjoint and cover the input). The summary's "run" block holds the times
+ * disjoint and cover the input). faithfulness.jsonl, when the shards have
+ * one, is joined the same way. The summary's "run" block holds the times
  * of the shards (wall seconds summed) — the one part that differs.
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "audit.h"
 #include "../cli/cli.h"
 
@@ -64,6 +66,17 @@ bool xa_finish(const char *dir, const json_t *meta, const xa_agg_opts *o, const 
     if (lines == NULL) return false;
     xa_agg_opts ao = agg_of(meta, o);
     json_t *s = xa_aggregate(lines, (size_t)json_integer_value(json_object_get(meta, "n_inputs")), &ao);
+    snprintf(path, sizeof path, "%s/faithfulness.jsonl", dir);
+    if (access(path, F_OK) == 0) {
+        json_t *fl = xa_results_load(path, msg, msg_len);
+        if (fl == NULL) {
+            json_decref(lines);
+            json_decref(s);
+            return false;
+        }
+        json_object_set_new(s, "faithfulness", xa_faithfulness_summary(fl));
+        json_decref(fl);
+    }
     json_t *settings = json_deep_copy(meta);
     json_object_del(settings, "shard");
     json_object_del(settings, "n_inputs");
@@ -91,10 +104,11 @@ static bool shards_agree(const json_t *a, const json_t *b, const char *dir, char
     return true;
 }
 
-/* Appends DIR/results.jsonl's lines to all. */
-static bool add_lines(const char *dir, json_t *all, char *msg, size_t len) {
+/* Appends DIR/name's lines to all (an absent faithfulness.jsonl adds none). */
+static bool add_lines(const char *dir, const char *name, json_t *all, char *msg, size_t len) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (strcmp(name, "results.jsonl") != 0 && access(path, F_OK) != 0) return true;
     json_t *l = xa_results_load(path, msg, len);
     if (l == NULL) return false;
     json_array_extend(all, l);
@@ -102,16 +116,17 @@ static bool add_lines(const char *dir, json_t *all, char *msg, size_t len) {
     return true;
 }
 
-/* Writes the lines to DIR/results.jsonl afresh (sorted, first of an id). */
-static bool write_lines(const char *dir, const json_t *all, char *msg, size_t len) {
+/* Writes the lines to DIR/name afresh (sorted, first of an id). */
+static bool write_lines(const char *dir, const char *name, const json_t *all, char *msg,
+                        size_t len) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (remove(path) != 0 && errno != ENOENT) {
         snprintf(msg, len, "cannot replace %.300s: %s", path, strerror(errno));
         return false;
     }
     xa_results r;
-    if (!xa_results_open(dir, &r, msg, len)) return false;
+    if (!xa_results_open(dir, name, &r, msg, len)) return false;
     bool ok = true;
     size_t i;
     json_t *line;
@@ -122,7 +137,7 @@ static bool write_lines(const char *dir, const json_t *all, char *msg, size_t le
 
 static int merge(const char *out, char **dirs, int n) {
     char msg[1024] = "";
-    json_t *meta = NULL, *all = json_array(), *summary = NULL;
+    json_t *meta = NULL, *all = json_array(), *faith = json_array(), *summary = NULL;
     double seconds = 0;
     json_int_t n_inputs = 0;
     int rc = CLI_FAIL;
@@ -135,7 +150,9 @@ static int merge(const char *out, char **dirs, int n) {
         n_inputs += json_integer_value(json_object_get(m, "n_inputs"));
         if (meta == NULL) meta = json_incref(m);
         json_decref(m);
-        if (!add_lines(dirs[k], all, msg, sizeof msg)) goto cleanup;
+        if (!add_lines(dirs[k], "results.jsonl", all, msg, sizeof msg) ||
+            !add_lines(dirs[k], "faithfulness.jsonl", faith, msg, sizeof msg))
+            goto cleanup;
         char path[4096];
         snprintf(path, sizeof path, "%s/summary.json", dirs[k]);
         json_t *s = json_load_file(path, 0, NULL);
@@ -152,8 +169,10 @@ static int merge(const char *out, char **dirs, int n) {
     json_decref(meta);
     meta = merged;
     xa_lines_sort(all);
+    xa_lines_sort(faith);
     if (!xa_write_json(out, "audit.json", meta, msg, sizeof msg) ||
-        !write_lines(out, all, msg, sizeof msg))
+        !write_lines(out, "results.jsonl", all, msg, sizeof msg) ||
+        (json_array_size(faith) && !write_lines(out, "faithfulness.jsonl", faith, msg, sizeof msg)))
         goto cleanup;
     json_t *run = json_pack("{s:f, s:i}", "seconds", seconds, "shards", n);
     bool ok = xa_finish(out, meta, NULL, run, &summary, msg, sizeof msg);
@@ -169,6 +188,7 @@ cleanup:
     json_decref(summary);
     json_decref(meta);
     json_decref(all);
+    json_decref(faith);
     return rc;
 }
 

@@ -63,11 +63,12 @@ static void note_seen(json_t *line, void *ctx) {
     if (line_key(line, key, sizeof key)) json_object_set_new(ctx, key, json_true());
 }
 
-bool xa_results_open(const char *dir, xa_results *r, char *msg, size_t msg_len) {
+bool xa_results_open(const char *dir, const char *file, xa_results *r, char *msg,
+                     size_t msg_len) {
     memset(r, 0, sizeof *r);
     r->fd = -1;
     char path[4096];
-    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     r->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (r->fd < 0) {
         snprintf(msg, msg_len, "cannot open %.300s: %s", path, strerror(errno));

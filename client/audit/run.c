@@ -6,7 +6,8 @@
  *       [--id-col C] [--text-col C] [--label-col C] [--feature-cols A,B,...]
  *       [--target T|all] [--seed S] [--param k=v]... [--space k=v]...
  *       [--shard i/n] [--window N] [--retries N] [--job-timeout-ms N]
- *       [--top N] [--min-count N] [--casefold] [--pick B] [--quiet]
+ *       [--top N] [--min-count N] [--casefold] [--pick B] [--faithfulness]
+ *       [--quiet]
  *   xai audit merge --out DIR SHARD_DIR...
  *
  * The steps: ask the daemon for the model's kind and classes; read the
@@ -15,6 +16,12 @@
  * the rest through xai_client_explain_many (the window, busy back-off and
  * model_unavailable retries live there), appending one line per id as its
  * job ends; then aggregate the whole file.
+ *
+ * --faithfulness adds a second pass: for every explained document, a
+ * `faithfulness` job (daemon/methods/faithfulness.c) scores the explained
+ * row's ranking by deletion on the same model; its AOPC goes to
+ * DIR/faithfulness.jsonl, a second append-only, resumable file of one line
+ * per id, which the summary reads.
  *
  * Determinism: document i is explained with seed = the first draw of
  * xai_rng stream hash(id) of the audit's seed, so its result depends on
@@ -46,7 +53,7 @@ typedef struct audit_args {
     uint64_t seed;
     long window, retries, job_timeout_ms;
     xa_agg_opts agg;
-    bool quiet;
+    bool quiet, faithfulness;
 } audit_args;
 
 typedef struct progress {
@@ -83,7 +90,8 @@ static void usage(FILE *f) {
           "         [--format jsonl|csv|tsv|text] [--id-col C] [--text-col C] [--label-col C]\n"
           "         [--feature-cols A,B,...] [--target T|all] [--seed S] [--param k=v]...\n"
           "         [--space k=v]... [--shard i/n] [--window N] [--retries N]\n"
-          "         [--job-timeout-ms N] [--top N] [--min-count N] [--casefold] [--pick B] [--quiet]\n"
+          "         [--job-timeout-ms N] [--top N] [--min-count N] [--casefold] [--pick B]\n"
+          "         [--faithfulness] [--quiet]\n"
           "       xai audit merge --out DIR SHARD_DIR...\n",
           f);
 }
@@ -117,6 +125,7 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
     const char *o = argv[*i];
     if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
     if (strcmp(o, "--quiet") == 0) return a->quiet = true;
+    if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
     if (*i + 1 >= argc) {
         snprintf(msg, len, "%s needs a value", o);
         return false;
@@ -429,6 +438,138 @@ static int run_jobs(xai_client *c, run_ctx *r, bool *todo, size_t jobs) {
     return CLI_OK;
 }
 
+/* ---- --faithfulness ---------------------------------------------------------- */
+
+typedef struct faith_ctx {
+    const json_t *lines;      /* the results lines being scored */
+    size_t *line_of;          /* request index -> line index */
+    xa_results *res;
+    progress pr;
+    bool write_failed;
+    char msg[512];
+} faith_ctx;
+
+static int on_faith(void *ctx, size_t i, xai_status st, const xai_value *result, const xai_error *e) {
+    faith_ctx *f = ctx;
+    const json_t *line = json_array_get(f->lines, f->line_of[i]);
+    json_t *l = json_pack("{s:O, s:O}", "id", json_object_get(line, "id"), "n", json_object_get(line, "n"));
+    const xai_value *extra = xai_value_get(result, "extra");
+    if (st == XAI_OK && xai_value_is_number(xai_value_get(extra, "aopc"))) {
+        json_object_set_new(l, "target", json_integer(xai_value_get_int(xai_value_get(result, "target"))));
+        json_object_set_new(l, "aopc", json_real(xai_value_get_number(xai_value_get(extra, "aopc"))));
+        const xai_value *area = xai_value_get(extra, "deletion_area");
+        if (xai_value_is_number(area)) json_object_set_new(l, "deletion_area", json_real(xai_value_get_number(area)));
+    } else {
+        json_object_set_new(l, "error", json_pack("{s:s, s:s}", "code", xai_errcode(st ? st : XAI_ERR_BAD_REQUEST),
+                                                  "message", st && e ? e->message : "no aopc in the result"));
+    }
+    bool ok = xa_results_append(f->res, l, f->msg, sizeof f->msg);
+    json_decref(l);
+    f->write_failed |= !ok;
+    return ok ? 0 : 1;
+}
+
+static void on_faith_progress(void *ctx, size_t done, size_t total, size_t errors) {
+    (void)total;
+    show_progress(&((faith_ctx *)ctx)->pr, done, errors, false);
+}
+
+/* The request scoring one results line's explained row, or false when the
+ * line has no result. params is set to a new map (the caller frees it). */
+static bool faith_request(const audit_args *a, const json_t *line, xai_job_request *rq,
+                          xai_value **params, double **row) {
+    const json_t *res = json_object_get(line, "result");
+    if (!json_is_object(res)) return false;
+    const json_t *values = json_object_get(res, "values"), *targets = json_object_get(res, "targets");
+    json_int_t target = json_integer_value(json_object_get(res, "target"));
+    if (json_is_array(targets)) {       /* multi-target: the predicted class's row */
+        size_t t = 0;
+        for (size_t k = 0; k < json_array_size(targets); k++)
+            if (json_integer_value(json_array_get(targets, k)) == xa_line_predicted(line)) t = k;
+        values = json_array_get(values, t);
+        target = json_integer_value(json_array_get(targets, t));
+    }
+    size_t d = json_array_size(values);
+    double *attr = malloc((d ? d : 1) * sizeof *attr);
+    for (size_t i = 0; i < d; i++) attr[i] = json_number_value(json_array_get(values, i));
+    xai_value *p = xai_value_map();
+    xai_value_set(p, "attr", xai_value_float_array(attr, d));
+    free(attr);
+    xai_value_set_int(p, "target", target);
+    xai_value_set_str(p, "mode", "deletion");
+    *params = p;
+    *rq = (xai_job_request){.model = a->model, .method = "faithfulness", .params = p, .space = a->space};
+    const json_t *row_j = json_object_get(line, "row");
+    if (json_is_array(row_j)) {
+        size_t n = json_array_size(row_j);
+        *row = malloc((n ? n : 1) * sizeof **row);
+        for (size_t j = 0; j < n; j++) (*row)[j] = json_number_value(json_array_get(row_j, j));
+        rq->row = *row;
+        rq->n_cols = n;
+    } else {
+        const json_t *text = json_object_get(res, "text");
+        rq->text = json_is_string(text) ? json_string_value(text) : "";
+        rq->text_len = json_is_string(text) ? json_string_length(text) : 0;
+    }
+    return true;
+}
+
+/* Scores every explained document not yet in faithfulness.jsonl. */
+static int run_faithfulness(xai_client *c, const audit_args *a) {
+    char path[4096], msg[512] = "";
+    snprintf(path, sizeof path, "%s/results.jsonl", a->out);
+    json_t *lines = xa_results_load(path, msg, sizeof msg);
+    xa_results res = {.fd = -1};
+    if (lines == NULL || !xa_results_open(a->out, "faithfulness.jsonl", &res, msg, sizeof msg)) {
+        fprintf(stderr, "xai audit: %s\n", msg);
+        json_decref(lines);
+        return CLI_FAIL;
+    }
+    size_t n = json_array_size(lines), m = 0;
+    xai_job_request *rq = calloc(n ? n : 1, sizeof *rq);
+    xai_value **params = calloc(n ? n : 1, sizeof *params);
+    double **rows = calloc(n ? n : 1, sizeof *rows);
+    faith_ctx f = {.lines = lines, .line_of = calloc(n ? n : 1, sizeof(size_t)), .res = &res};
+    for (size_t i = 0; i < n; i++) {
+        const json_t *line = json_array_get(lines, i);
+        char key[1024];
+        const json_t *id = json_object_get(line, "id");
+        if (json_is_string(id)) snprintf(key, sizeof key, "%s", json_string_value(id));
+        else snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
+        if (json_object_get(res.seen, key)) continue;
+        if (faith_request(a, line, &rq[m], &params[m], &rows[m])) f.line_of[m++] = i;
+    }
+    double t0 = wall();
+    f.pr = (progress){.tty = isatty(STDERR_FILENO), .quiet = a->quiet, .total = m, .t0 = t0, .last = t0};
+    if (!a->quiet && m) fprintf(stderr, "audit: faithfulness of %zu explanations\n", m);
+    xai_many_opts mo = {.window = (size_t)a->window, .max_retries = a->retries ? (int)a->retries : 0,
+                        .job_timeout_ms = (int)a->job_timeout_ms, .stop = &interrupted};
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, &old);
+    xai_error e = {XAI_OK, ""};
+    xai_status st = xai_client_explain_many(c, rq, m, &mo, on_faith, on_faith_progress, &f, &e);
+    sigaction(SIGINT, &old, NULL);
+    if (f.pr.tty && !a->quiet && m) fputc('\n', stderr);
+    for (size_t k = 0; k < m; k++) {
+        xai_value_free(params[k]);
+        free(rows[k]);
+    }
+    free(rq);
+    free(params);
+    free(rows);
+    free(f.line_of);
+    xa_results_close(&res);
+    json_decref(lines);
+    if (f.write_failed) return fprintf(stderr, "xai audit: %s\n", f.msg), CLI_FAIL;
+    if (st == XAI_ERR_CANCELLED && interrupted) {
+        fprintf(stderr, "xai audit: interrupted; re-run the same command to resume\n");
+        return 130;
+    }
+    if (st != XAI_OK) return fprintf(stderr, "xai audit: %s: %s\n", xai_errcode(st), e.message), CLI_FAIL;
+    return CLI_OK;
+}
+
 static void print_top(const json_t *summary) {
     size_t i, j;
     json_t *c, *t;
@@ -464,7 +605,7 @@ static int audit(const char *endpoint, audit_args *a) {
     size_t in_shard = 0, before = 0;
     for (size_t i = 0; i < docs.n; i++) in_shard += xa_hash(docs.v[i].key) % sn == si;
     meta = make_meta(a, model, in_shard);
-    if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, &res, msg, sizeof msg))
+    if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, "results.jsonl", &res, msg, sizeof msg))
         goto cleanup;
     double t0 = wall();
     run_ctx r = {.a = a, .docs = &docs, .res = &res};
@@ -474,6 +615,7 @@ static int audit(const char *endpoint, audit_args *a) {
     rc = r.write_failed ? CLI_FAIL : run_jobs(c, &r, todo, jobs);
     free(r.doc_of);
     xa_results_close(&res);
+    if (rc == CLI_OK && a->faithfulness) rc = run_faithfulness(c, a);
     if (rc != CLI_OK) goto cleanup;
     json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", wall() - t0, "jobs", (json_int_t)jobs,
                             "resumed_from", (json_int_t)before);
@@ -485,6 +627,12 @@ static int audit(const char *endpoint, audit_args *a) {
     }
     if (!a->quiet) {
         print_top(summary);
+        const json_t *fa = json_object_get(summary, "faithfulness");
+        if (fa)
+            printf("faithfulness: deletion AOPC mean %.4g (sd %.3g) over %lld documents\n",
+                   json_number_value(json_object_get(fa, "mean")),
+                   json_number_value(json_object_get(fa, "sd")),
+                   (long long)json_integer_value(json_object_get(fa, "n")));
         printf("%lld of %lld done, %lld errors; report: %s/report.html\n",
                (long long)json_integer_value(json_object_get(summary, "n_done")),
                (long long)json_integer_value(json_object_get(summary, "n_inputs")),

@@ -252,6 +252,34 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(a.errors[0]["id"], 41)
         self.assertEqual(a.errors[0]["error"]["code"], "bad_format")
 
+    def test_faithfulness_aopc_closed_form(self):
+        # Deletion in decreasing-value order (ties by index) of an additive
+        # model whose occlusion values are its weights: deletion[k] =
+        # f(x) - (sum of the first k ranked values), so AOPC is the mean over
+        # k = 0..d of those partial sums.
+        path = self.out("faith.txt")
+        docs = self.docs[:10]
+        with open(path, "w") as f:
+            f.write("".join(t + "\n" for t, _ in docs))
+        out = self.out("faith")
+        self.audit(out, input=path, faithfulness=True)
+        want = []
+        for text, s in docs:
+            sign = 1 if s > 0 else -1
+            v = [sign * WEIGHTS.get(w.lower(), 0.0) for w in TOKEN.findall(text)]
+            order = sorted(range(len(v)), key=lambda i: (-v[i], i))
+            partial = np.concatenate([[0.0], np.cumsum([v[i] for i in order])])
+            want.append(partial.mean())
+        with open(os.path.join(out, "faithfulness.jsonl")) as f:
+            got = sorted((json.loads(l) for l in f), key=lambda l: l["n"])
+        self.assertEqual([g["id"] for g in got], list(range(1, 11)))
+        np.testing.assert_allclose([g["aopc"] for g in got], want, rtol=0, atol=1e-12)
+        fs = audit.load(out).summary["faithfulness"]
+        self.assertEqual(fs["n"], 10)
+        self.assertAlmostEqual(fs["mean"], float(np.mean(want)), places=12)
+        self.assertAlmostEqual(fs["sd"], float(np.std(want, ddof=1)), places=12)
+        self.assertAlmostEqual(fs["min"], min(want), places=12)
+
     # ---- Client.explain_many ---------------------------------------------------
 
     def test_explain_many_in_order_and_as_completed(self):
