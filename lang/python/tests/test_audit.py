@@ -33,7 +33,7 @@ import numpy as np
 
 import xai
 from xai import audit
-from tests.test_e2e import Stack, WEIGHTS, find_binary, xaid_or_skip
+from tests.test_e2e import B0, BG, Stack, W, WEIGHTS, find_binary, xaid_or_skip
 
 TOKEN = re.compile(r"\w+")
 VOCAB = ["free", "money", "meeting", "hello", "world", "Free", "report"]
@@ -156,8 +156,8 @@ class AuditE2E(unittest.TestCase):
         cls.xai = xai_or_skip()
         cls.stack = Stack(with_nb=False)
         try:
-            cls.stack.start(xaid, models=("t", "slow"))
-            cls.stack.wait_ready(["t", "slow"])
+            cls.stack.start(xaid, models=("t", "slow", "tab"))
+            cls.stack.wait_ready(["t", "slow", "tab"])
         except BaseException:
             cls.stack.stop()
             raise
@@ -251,6 +251,35 @@ class AuditE2E(unittest.TestCase):
                          (41, 40, 1))
         self.assertEqual(a.errors[0]["id"], 41)
         self.assertEqual(a.errors[0]["error"]["code"], "bad_format")
+
+    def test_tabular_csv_closed_form(self):
+        # tab: f = B0 + W.x, outputs [f, -f]; occlusion with the mean of the
+        # background BG gives W_i (x_i - mean BG_i) for class f, minus that
+        # for minus_f; the default target is the larger output.
+        rng = np.random.RandomState(3)
+        xs = rng.normal(size=(25, 4)).round(3)
+        path = self.out("tab.csv")
+        with open(path, "w") as f:
+            f.write("id,a,b,c,d,label\n")
+            for i, x in enumerate(xs):
+                f.write("r%d,%s,%s\n" % (i, ",".join(repr(float(v)) for v in x), "f"))
+        out = self.out("tab")
+        self.audit(out, model="tab", input=path)
+        a = audit.load(out)
+        self.assertEqual((a.summary["n_done"], a.summary["kind"]), (25, "tabular"))
+        sign = np.where(B0 + xs @ W >= 0, 1.0, -1.0)
+        vals = sign[:, None] * W * (xs - BG.mean(axis=0))
+        top = {e["name"]: e for e in a.top()}
+        for j, name in enumerate("abcd"):
+            self.assertAlmostEqual(top[name]["mean"], vals[:, j].mean(), places=9)
+            self.assertAlmostEqual(top[name]["mean_abs"], np.abs(vals[:, j]).mean(), places=9)
+            self.assertAlmostEqual(top[name]["se"], vals[:, j].std(ddof=1) / 5.0, places=9)
+            bins = top[name]["bins"]
+            self.assertEqual(sum(b["count"] for b in bins), 25)
+            self.assertEqual(bins[0]["x_lo"], xs[:, j].min())
+            self.assertEqual(bins[-1]["x_hi"], xs[:, j].max())
+        lab = a.summary["labels"]
+        self.assertEqual(lab["n_correct"], int((sign > 0).sum()))
 
     def test_faithfulness_aopc_closed_form(self):
         # Deletion in decreasing-value order (ties by index) of an additive
