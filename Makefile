@@ -10,7 +10,8 @@
 #   client/cli/*.c, client/audit/*.c   -> xai (the audit also links -ljansson -lcsv)
 #   tests/*_test.cc                    -> one GoogleTest binary each
 #   tests/*_test.c                     -> C programs that compile the API as C
-#   bench/*.c                          -> one benchmark program each
+#   bench/*.c                          -> one benchmark program each (make bench
+#                                         also runs bench/audit_spam.py)
 #   examples/*/*.c                     -> example programs (model servers, trainers)
 # Several checkouts or agents can build side by side with BUILD=<dir>.
 
@@ -177,8 +178,9 @@ demo: install-deps
 demo-run: all
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh examples/demo.sh
 
-bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
+bench: $(BENCH_BINS) $(XAID) $(XAI) $(EXAMPLE_BINS)
 	@for b in $(BENCH_BINS); do BUILD=$(BUILD) $$b || exit 1; done
+	@BUILD=$(BUILD) $(PYTHON) bench/audit_spam.py
 
 # ---- dependencies ----------------------------------------------------------
 

@@ -100,15 +100,24 @@ static void jsonl_payload(xa_doc *doc, json_t *o, bool tabular) {
     }
 }
 
+/* The next line of buf at *at (without its "\n" or "\r\n"); false at
+ * the end. */
+static bool next_line(const char *buf, size_t len, size_t *at, const char **line, size_t *l) {
+    if (*at >= len) return false;
+    const char *nl = memchr(buf + *at, '\n', len - *at);
+    size_t end = nl ? (size_t)(nl - buf) : len;
+    *line = buf + *at;
+    *l = end - *at;
+    *at = end + 1;
+    if (*l && (*line)[*l - 1] == '\r') (*l)--;
+    return true;
+}
+
 static bool read_jsonl(const char *buf, size_t len, bool tabular, xa_docs *d) {
-    size_t cap = 0, n = 0;
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(buf + at, '\n', len - at);
-        size_t end = nl ? (size_t)(nl - buf) : len, l = end - at;
-        const char *line = buf + at;
-        at = end + 1;
+    size_t cap = 0, n = 0, at = 0, l;
+    const char *line;
+    while (next_line(buf, len, &at, &line, &l)) {
         n++;
-        if (l && line[l - 1] == '\r') l--;
         size_t blank = 0;
         while (blank < l && isspace((unsigned char)line[blank])) blank++;
         if (blank == l) continue;
@@ -283,14 +292,10 @@ static bool read_csv(const char *buf, size_t len, unsigned char delim, const xa_
 /* ---- plain text ---------------------------------------------------------- */
 
 static bool read_lines(const char *buf, size_t len, xa_docs *d) {
-    size_t cap = 0, n = 0;
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(buf + at, '\n', len - at);
-        size_t end = nl ? (size_t)(nl - buf) : len, l = end - at;
-        const char *line = buf + at;
-        at = end + 1;
+    size_t cap = 0, n = 0, at = 0, l;
+    const char *line;
+    while (next_line(buf, len, &at, &line, &l)) {
         n++;
-        if (l && line[l - 1] == '\r') l--;
         if (l == 0) continue;
         xa_doc *doc = add_doc(d, &cap, n);
         if (doc == NULL) return false;
