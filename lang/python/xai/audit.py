@@ -42,10 +42,10 @@ def find_xai() -> str:
         p = os.path.join(root, build, flavour, "xai")
         if os.access(p, os.X_OK):
             return p
-    p = shutil.which("xai")
-    if p is None:
+    found = shutil.which("xai")
+    if found is None:
         raise XaiError("invalid_argument", "no `xai` program found (set XAI_CLI)")
-    return p
+    return found
 
 
 def _options(opts: Mapping[str, Any]) -> List[str]:

@@ -216,10 +216,10 @@ class Client:
         items = list(inputs)
         n = len(items)
         win = window or self._window()
-        fly = {}                         # job -> (index, submitted)
-        waiting = []                     # (not_before, index)
+        fly: Dict[int, Tuple[int, float]] = {}       # job -> (index, submitted)
+        waiting: List[Tuple[float, int]] = []        # (not_before, index)
         tries = [0] * n
-        ready = {}                       # ordered mode: index -> outcome
+        ready: Dict[int, Any] = {}                   # index -> outcome
         cursor = next_out = done = errors = 0
         busy = 0.0
 
