@@ -470,6 +470,27 @@ class AuditE2E(unittest.TestCase):
         self.stack.wait_ready(["slow"])
 
 
+class AuditFiles(unittest.TestCase):
+    """xai.audit.read_results without a daemon: order, repeats, a torn tail."""
+
+    def test_read_results(self):
+        tmp = tempfile.mkdtemp(prefix="xai-audit-files-")
+        try:
+            path = os.path.join(tmp, "results.jsonl")
+            with open(path, "w") as f:
+                f.write('{"id": "b", "n": 2, "result": {"values": [[1, 2], [3, 4]]}}\n'
+                        '{"id": "a", "n": 1, "result": {"values": [0.5], "stderrs": null}}\n'
+                        '{"id": "a", "n": 1, "error": {"code": "x"}}\n'
+                        '{"id": "c", "n": 3, "res')
+            rs = audit.read_results(path)
+            self.assertEqual([r["id"] for r in rs], ["a", "b"])
+            self.assertEqual(rs[1]["result"]["values"].shape, (2, 2))   # multi-target: k' x d
+            self.assertIsNone(rs[0]["result"]["stderrs"])
+            self.assertEqual(rs[0]["result"]["values"].dtype, np.float64)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class AuditBusyE2E(unittest.TestCase):
     """A daemon with max_queue = 4 and a window far larger: busy is paced."""
 
