@@ -175,7 +175,8 @@ explain "a digit (label ${DIGIT%%,*}), network digits, lrp_epsilon (epsilon 0.01
 explain "the same digit, network digits, grad_x_input" --model digits --method grad_x_input \
     --image "$PGM" --top 5
 
-# An audit: 200 test emails (each cut to its first 100 words, labelled) on
+# An audit: 200 test emails (100 ham and 100 spam, each cut to its first
+# 100 words, labelled) on
 # `spam` with occlusion through a window of jobs; it prints the top tokens
 # per class and writes results.jsonl, summary.json and a self-contained
 # report.html (docs/AUDIT.md).
@@ -186,7 +187,9 @@ import json, sys
 sys.path.insert(0, "examples/spam")
 import corpus
 labels, texts = corpus.read_tsv(corpus.prepare()["test"])
-for i, (label, text) in enumerate(zip(labels[:200], texts[:200])):
+by = {c: [t for l, t in zip(labels, texts) if l == c][:100] for c in ("ham", "spam")}
+mails = [(c, by[c][i]) for i in range(100) for c in ("ham", "spam")]   # alternating
+for i, (label, text) in enumerate(mails):
     print(json.dumps({"id": i + 1, "text": " ".join(text.split()[:100]), "label": label}))
 EOF
 rm -rf "$AUDIT_DIR"

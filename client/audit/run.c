@@ -627,6 +627,12 @@ static int audit(const char *endpoint, audit_args *a) {
     }
     if (!a->quiet) {
         print_top(summary);
+        const json_t *lab = json_object_get(summary, "labels");
+        if (json_is_object(lab))
+            printf("labels: accuracy %.4f (%lld of %lld)\n",
+                   json_number_value(json_object_get(lab, "accuracy")),
+                   (long long)json_integer_value(json_object_get(lab, "n_correct")),
+                   (long long)json_integer_value(json_object_get(lab, "n_labelled")));
         const json_t *fa = json_object_get(summary, "faithfulness");
         if (fa)
             printf("faithfulness: deletion AOPC mean %.4g (sd %.3g) over %lld documents\n",
