@@ -429,6 +429,46 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(comparable(a.summary, ("run", "audit")), comparable(ref.summary, ("run", "audit")))
         self.assertEqual(a.summary["run"]["resumed_from"], before)
 
+    def test_sigkill_three_times_then_resume(self):
+        # killed at three different points: still every id exactly once
+        out = self.out("killed3")
+        for lines in (2, 9, 17):
+            p = self.start_cli(out)
+            self.wait_lines(out, lines, p)
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+        self.audit(out, model="slow")
+        self.assert_complete(out)
+        self.assertEqual(comparable(audit.load(out).summary, ("run", "audit")),
+                         comparable(self.reference().summary, ("run", "audit")))
+
+    def test_progress_bar_on_a_terminal(self):
+        import pty
+        path = self.out("ten.txt")
+        with open(path, "w") as f:
+            f.write("".join(t + "\n" for t, _ in self.docs[:10]))
+        master, slave = pty.openpty()
+        p = subprocess.Popen([self.xai, "--endpoint", self.ep, "audit", "--model", "slow", "--input",
+                              path, "--out", self.out("tty")], stdout=subprocess.PIPE,
+                             stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:       # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+        p.wait(60)
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        text = err.decode("utf-8", "replace")
+        self.assertIn("\r", text)                       # the bar redraws in place
+        self.assertRegex(text, r"\[#+-*\] \d+/10  [0-9.]+ doc/s  ETA \d+s  errors 0")
+        self.assertIn("10/10", text)
+
     def test_ctrl_c_cancels_jobs_and_leaves_dir_resumable(self):
         out = self.out("interrupted")
         p = self.start_cli(out)
