@@ -4,8 +4,11 @@
  *   results.c    DIR/results.jsonl: whole-line appends, resume, loading
  *   aggregate.c  results -> per-class token/feature statistics, labels, pick
  *   report.c     summary + results -> self-contained report.html
- *   run.c        the `audit` and `audit merge` commands: options, the window
- *                of jobs (xai_client_explain_many), progress, Ctrl-C
+ *   window.c     a batch of jobs from the CLI: xai_client_explain_many,
+ *                progress, Ctrl-C
+ *   faith.c      --faithfulness: a deletion score per explained document
+ *   merge.c      summary + report from results; `audit merge` of shards
+ *   run.c        the `audit` command: options, settings, the run
  *
  * Data flows one way: reader -> jobs -> results.jsonl -> aggregate ->
  * summary.json -> report.html. results.jsonl is the only state; everything
@@ -129,6 +132,34 @@ bool xa_report_write_one(const char *path, const json_t *result, char *msg, size
 /* A tensor result's map over its input, with a colour bar and scale, as a
  * stand-alone SVG file; false when the result has no image shape. */
 bool xa_heatmap_write_svg(const char *path, const json_t *result, char *msg, size_t msg_len);
+
+/* ---- window.c ------------------------------------------------------------ */
+
+/* How the CLI runs a batch of jobs (0 fields: libxaiclient's defaults). */
+typedef struct xa_many {
+    size_t window;
+    int retries;
+    int job_timeout_ms;
+    bool quiet;
+} xa_many;
+
+/* Monotonic seconds. */
+double xa_now(void);
+/* xai_client_explain_many of reqs[0..n) with the progress display (before
+ * of total inputs already done) and Ctrl-C cancelling the jobs in flight:
+ * then XAI_ERR_CANCELLED and *was_interrupted. */
+xai_status xa_run_many(xai_client *c, const xai_job_request *reqs, size_t n, const xa_many *m,
+                       size_t before, size_t total, xai_many_done_fn done, void *ctx,
+                       bool *was_interrupted, xai_error *err);
+
+/* ---- faith.c ------------------------------------------------------------- */
+
+/* --faithfulness: a `faithfulness` job (deletion) for every explained line
+ * of DIR/results.jsonl not yet in DIR/faithfulness.jsonl, on `model` with
+ * `space` (borrowed); appends one line per id. Returns the CLI exit code
+ * (130 after Ctrl-C). */
+int xa_faithfulness(xai_client *c, const char *model, const char *dir, const xai_value *space,
+                    const xa_many *m);
 
 /* ---- merge.c ------------------------------------------------------------- */
 

@@ -20,18 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "audit.h"
 #include "../cli/cli.h"
 
 #define SYNC_SECONDS 1.0
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 /* A line's id as the key string reader.c makes of it. */
 static bool line_key(const json_t *line, char *buf, size_t len) {
@@ -84,7 +77,7 @@ bool xa_results_open(const char *dir, const char *file, xa_results *r, char *msg
         snprintf(msg, msg_len, "cannot cut the torn last line of %.300s: %s", path, strerror(errno));
         return false;
     }
-    r->last_sync = now_s();
+    r->last_sync = xa_now();
     return true;
 }
 
@@ -107,7 +100,7 @@ bool xa_results_append(xa_results *r, const json_t *line, char *msg, size_t msg_
     char key[1024];
     if (line_key(line, key, sizeof key)) json_object_set_new(r->seen, key, json_true());
     r->unsynced++;
-    double now = now_s();
+    double now = xa_now();
     if (now - r->last_sync >= SYNC_SECONDS) {
         fdatasync(r->fd);
         r->unsynced = 0;

@@ -17,17 +17,14 @@
  * model_unavailable retries live there), appending one line per id as its
  * job ends; then aggregate the whole file.
  *
- * --faithfulness adds a second pass: for every explained document, a
- * `faithfulness` job (daemon/methods/faithfulness.c) scores the explained
- * row's ranking by deletion on the same model; its AOPC goes to
- * DIR/faithfulness.jsonl, a second append-only, resumable file of one line
- * per id, which the summary reads.
+ * --faithfulness adds a second pass (faith.c): a deletion score of every
+ * explanation on the same model, into DIR/faithfulness.jsonl.
  *
  * Determinism: document i is explained with seed = the first draw of
  * xai_rng stream hash(id) of the audit's seed, so its result depends on
  * the audit seed and its id only, never on the window or the order jobs end.
  *
- * Ctrl-C: the first SIGINT stops submitting, cancels the jobs in flight in
+ * Ctrl-C (window.c): the first SIGINT stops submitting, cancels the jobs in flight in
  * the daemon and exits 130 with DIR resumable (every finished line is in
  * results.jsonl; no summary is written). A SIGKILL loses the jobs in flight
  * only (their daemon jobs run on and their results are dropped).
@@ -44,8 +41,6 @@
 #include "xai/rng.h"
 #include "../cli/cli.h"
 
-#define PLAIN_EVERY 5.0
-
 typedef struct audit_args {
     const char *model, *method, *input, *out, *target, *shard;
     xa_reader_opts rd;
@@ -56,34 +51,15 @@ typedef struct audit_args {
     bool quiet, faithfulness;
 } audit_args;
 
-typedef struct progress {
-    bool tty, quiet;
-    size_t before, total;     /* done in earlier runs; the shard's inputs */
-    double t0, last;
-} progress;
-
 typedef struct run_ctx {
     const audit_args *a;
     xa_docs *docs;
     size_t *doc_of;           /* request index -> document index */
     xa_results *res;
-    progress pr;
+    size_t before, total;     /* done in earlier runs; the shard's inputs */
     bool write_failed;
     char msg[512];
 } run_ctx;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
-static double wall(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f) {
     fputs("usage: xai audit --model M [--method occlusion] --input FILE --out DIR\n"
@@ -293,35 +269,6 @@ static json_t *result_line(const xa_doc *d, const xai_value *result, const char 
     return l;
 }
 
-/* ---- progress ------------------------------------------------------------- */
-
-static void show_progress(progress *p, size_t done, size_t errors, bool last) {
-    if (p->quiet) return;
-    double now = wall(), el = now - p->t0;
-    if (!p->tty && !last && now - p->last < PLAIN_EVERY) return;
-    p->last = now;
-    size_t all = p->before + done;
-    double rate = el > 0 ? (double)done / el : 0;
-    double eta = rate > 0 ? (double)(p->total - all) / rate : 0;
-    if (p->tty) {
-        char bar[31];
-        size_t fill = p->total ? 30 * all / p->total : 30;
-        for (size_t k = 0; k < 30; k++) bar[k] = k < fill ? '#' : '-';
-        bar[30] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %zu/%zu  %.1f doc/s  ETA %.0fs  errors %zu%s", bar, all,
-                p->total, rate, eta, errors, last ? "\n" : "");
-    } else {
-        fprintf(stderr, "audit: %zu/%zu done, %.1f doc/s, ETA %.0fs, %zu errors\n", all, p->total,
-                rate, eta, errors);
-    }
-}
-
-static void on_progress(void *ctx, size_t done, size_t total, size_t errors) {
-    (void)total;
-    run_ctx *r = ctx;
-    show_progress(&r->pr, done, errors, false);
-}
-
 static int on_done(void *ctx, size_t i, xai_status st, const xai_value *result, const xai_error *e) {
     run_ctx *r = ctx;
     const xa_doc *d = &r->docs->v[r->doc_of[i]];
@@ -409,161 +356,30 @@ static bool prepare_dir(const audit_args *a, json_t *meta, char *msg, size_t len
     return xa_write_json(a->out, "audit.json", meta, msg, len);
 }
 
+static xa_many many_opts(const audit_args *a) {
+    /* --retries 0 means none; not given (-1): libxaiclient's default */
+    int retries = a->retries < 0 ? 0 : a->retries == 0 ? -1 : (int)a->retries;
+    return (xa_many){.window = (size_t)a->window, .retries = retries,
+                     .job_timeout_ms = (int)a->job_timeout_ms, .quiet = a->quiet};
+}
+
 /* Runs the jobs and appends their lines; the exit code. */
 static int run_jobs(xai_client *c, run_ctx *r, bool *todo, size_t jobs) {
     xai_job_request *rq = calloc(jobs ? jobs : 1, sizeof *rq);
     xai_value **params = calloc(jobs ? jobs : 1, sizeof *params);
     r->doc_of = calloc(jobs ? jobs : 1, sizeof *r->doc_of);
     size_t m = build_requests(r->a, r->docs, todo, rq, params, r->doc_of);
-    xai_many_opts mo = {.window = (size_t)r->a->window,
-                        .max_retries = r->a->retries ? (int)r->a->retries : 0,
-                        .job_timeout_ms = (int)r->a->job_timeout_ms, .stop = &interrupted};
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sa, &old);
+    xa_many mo = many_opts(r->a);
     xai_error e = {XAI_OK, ""};
-    xai_status st = xai_client_explain_many(c, rq, m, &mo, on_done, on_progress, r, &e);
-    sigaction(SIGINT, &old, NULL);
+    bool stopped = false;
+    xai_status st = xa_run_many(c, rq, m, &mo, r->before, r->total, on_done, r, &stopped, &e);
     for (size_t k = 0; k < m; k++) xai_value_free(params[k]);
     free(params);
     free(rq);
-    if (r->pr.tty && !r->pr.quiet) fputc('\n', stderr);
     if (r->write_failed) return fprintf(stderr, "xai audit: %s\n", r->msg), CLI_FAIL;
-    if (st == XAI_ERR_CANCELLED && interrupted) {
+    if (st == XAI_ERR_CANCELLED && stopped) {
         fprintf(stderr, "xai audit: interrupted; jobs in flight cancelled; re-run the same command "
                         "to resume (%s/results.jsonl)\n", r->a->out);
-        return 130;
-    }
-    if (st != XAI_OK) return fprintf(stderr, "xai audit: %s: %s\n", xai_errcode(st), e.message), CLI_FAIL;
-    return CLI_OK;
-}
-
-/* ---- --faithfulness ---------------------------------------------------------- */
-
-typedef struct faith_ctx {
-    const json_t *lines;      /* the results lines being scored */
-    size_t *line_of;          /* request index -> line index */
-    xa_results *res;
-    progress pr;
-    bool write_failed;
-    char msg[512];
-} faith_ctx;
-
-static int on_faith(void *ctx, size_t i, xai_status st, const xai_value *result, const xai_error *e) {
-    faith_ctx *f = ctx;
-    const json_t *line = json_array_get(f->lines, f->line_of[i]);
-    json_t *l = json_pack("{s:O, s:O}", "id", json_object_get(line, "id"), "n", json_object_get(line, "n"));
-    const xai_value *extra = xai_value_get(result, "extra");
-    if (st == XAI_OK && xai_value_is_number(xai_value_get(extra, "aopc"))) {
-        json_object_set_new(l, "target", json_integer(xai_value_get_int(xai_value_get(result, "target"))));
-        json_object_set_new(l, "aopc", json_real(xai_value_get_number(xai_value_get(extra, "aopc"))));
-        const xai_value *area = xai_value_get(extra, "deletion_area");
-        if (xai_value_is_number(area)) json_object_set_new(l, "deletion_area", json_real(xai_value_get_number(area)));
-    } else {
-        json_object_set_new(l, "error", json_pack("{s:s, s:s}", "code", xai_errcode(st ? st : XAI_ERR_BAD_REQUEST),
-                                                  "message", st && e ? e->message : "no aopc in the result"));
-    }
-    bool ok = xa_results_append(f->res, l, f->msg, sizeof f->msg);
-    json_decref(l);
-    f->write_failed |= !ok;
-    return ok ? 0 : 1;
-}
-
-static void on_faith_progress(void *ctx, size_t done, size_t total, size_t errors) {
-    (void)total;
-    show_progress(&((faith_ctx *)ctx)->pr, done, errors, false);
-}
-
-/* The request scoring one results line's explained row, or false when the
- * line has no result. params is set to a new map (the caller frees it). */
-static bool faith_request(const audit_args *a, const json_t *line, xai_job_request *rq,
-                          xai_value **params, double **row) {
-    const json_t *res = json_object_get(line, "result");
-    if (!json_is_object(res)) return false;
-    const json_t *values = json_object_get(res, "values"), *targets = json_object_get(res, "targets");
-    json_int_t target = json_integer_value(json_object_get(res, "target"));
-    if (json_is_array(targets)) {       /* multi-target: the predicted class's row */
-        size_t t = 0;
-        for (size_t k = 0; k < json_array_size(targets); k++)
-            if (json_integer_value(json_array_get(targets, k)) == xa_line_predicted(line)) t = k;
-        values = json_array_get(values, t);
-        target = json_integer_value(json_array_get(targets, t));
-    }
-    size_t d = json_array_size(values);
-    double *attr = malloc((d ? d : 1) * sizeof *attr);
-    for (size_t i = 0; i < d; i++) attr[i] = json_number_value(json_array_get(values, i));
-    xai_value *p = xai_value_map();
-    xai_value_set(p, "attr", xai_value_float_array(attr, d));
-    free(attr);
-    xai_value_set_int(p, "target", target);
-    xai_value_set_str(p, "mode", "deletion");
-    *params = p;
-    *rq = (xai_job_request){.model = a->model, .method = "faithfulness", .params = p, .space = a->space};
-    const json_t *row_j = json_object_get(line, "row");
-    if (json_is_array(row_j)) {
-        size_t n = json_array_size(row_j);
-        *row = malloc((n ? n : 1) * sizeof **row);
-        for (size_t j = 0; j < n; j++) (*row)[j] = json_number_value(json_array_get(row_j, j));
-        rq->row = *row;
-        rq->n_cols = n;
-    } else {
-        const json_t *text = json_object_get(res, "text");
-        rq->text = json_is_string(text) ? json_string_value(text) : "";
-        rq->text_len = json_is_string(text) ? json_string_length(text) : 0;
-    }
-    return true;
-}
-
-/* Scores every explained document not yet in faithfulness.jsonl. */
-static int run_faithfulness(xai_client *c, const audit_args *a) {
-    char path[4096], msg[512] = "";
-    snprintf(path, sizeof path, "%s/results.jsonl", a->out);
-    json_t *lines = xa_results_load(path, msg, sizeof msg);
-    xa_results res = {.fd = -1};
-    if (lines == NULL || !xa_results_open(a->out, "faithfulness.jsonl", &res, msg, sizeof msg)) {
-        fprintf(stderr, "xai audit: %s\n", msg);
-        json_decref(lines);
-        return CLI_FAIL;
-    }
-    size_t n = json_array_size(lines), m = 0;
-    xai_job_request *rq = calloc(n ? n : 1, sizeof *rq);
-    xai_value **params = calloc(n ? n : 1, sizeof *params);
-    double **rows = calloc(n ? n : 1, sizeof *rows);
-    faith_ctx f = {.lines = lines, .line_of = calloc(n ? n : 1, sizeof(size_t)), .res = &res};
-    for (size_t i = 0; i < n; i++) {
-        const json_t *line = json_array_get(lines, i);
-        char key[1024];
-        const json_t *id = json_object_get(line, "id");
-        if (json_is_string(id)) snprintf(key, sizeof key, "%s", json_string_value(id));
-        else snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
-        if (json_object_get(res.seen, key)) continue;
-        if (faith_request(a, line, &rq[m], &params[m], &rows[m])) f.line_of[m++] = i;
-    }
-    double t0 = wall();
-    f.pr = (progress){.tty = isatty(STDERR_FILENO), .quiet = a->quiet, .total = m, .t0 = t0, .last = t0};
-    if (!a->quiet && m) fprintf(stderr, "audit: faithfulness of %zu explanations\n", m);
-    xai_many_opts mo = {.window = (size_t)a->window, .max_retries = a->retries ? (int)a->retries : 0,
-                        .job_timeout_ms = (int)a->job_timeout_ms, .stop = &interrupted};
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sa, &old);
-    xai_error e = {XAI_OK, ""};
-    xai_status st = xai_client_explain_many(c, rq, m, &mo, on_faith, on_faith_progress, &f, &e);
-    sigaction(SIGINT, &old, NULL);
-    if (f.pr.tty && !a->quiet && m) fputc('\n', stderr);
-    for (size_t k = 0; k < m; k++) {
-        xai_value_free(params[k]);
-        free(rows[k]);
-    }
-    free(rq);
-    free(params);
-    free(rows);
-    free(f.line_of);
-    xa_results_close(&res);
-    json_decref(lines);
-    if (f.write_failed) return fprintf(stderr, "xai audit: %s\n", f.msg), CLI_FAIL;
-    if (st == XAI_ERR_CANCELLED && interrupted) {
-        fprintf(stderr, "xai audit: interrupted; re-run the same command to resume\n");
         return 130;
     }
     if (st != XAI_OK) return fprintf(stderr, "xai audit: %s: %s\n", xai_errcode(st), e.message), CLI_FAIL;
@@ -607,17 +423,20 @@ static int audit(const char *endpoint, audit_args *a) {
     meta = make_meta(a, model, in_shard);
     if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, "results.jsonl", &res, msg, sizeof msg))
         goto cleanup;
-    double t0 = wall();
+    double t0 = xa_now();
     run_ctx r = {.a = a, .docs = &docs, .res = &res};
     size_t jobs = plan(&r, si, sn, todo, &in_shard, &before);
-    r.pr = (progress){.tty = isatty(STDERR_FILENO), .quiet = a->quiet, .before = before,
-                      .total = in_shard, .t0 = t0, .last = t0};
+    r.before = before;
+    r.total = in_shard;
     rc = r.write_failed ? CLI_FAIL : run_jobs(c, &r, todo, jobs);
     free(r.doc_of);
     xa_results_close(&res);
-    if (rc == CLI_OK && a->faithfulness) rc = run_faithfulness(c, a);
+    if (rc == CLI_OK && a->faithfulness) {
+        xa_many mo = many_opts(a);
+        rc = xa_faithfulness(c, a->model, a->out, a->space, &mo);
+    }
     if (rc != CLI_OK) goto cleanup;
-    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", wall() - t0, "jobs", (json_int_t)jobs,
+    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", xa_now() - t0, "jobs", (json_int_t)jobs,
                             "resumed_from", (json_int_t)before);
     bool ok = xa_finish(a->out, meta, &a->agg, run, &summary, msg, sizeof msg);
     json_decref(run);
@@ -662,7 +481,8 @@ int xa_cmd_audit(const char *endpoint, int argc, char **argv) {
         usage(stdout);
         return CLI_OK;
     }
-    audit_args a = {.method = "occlusion", .agg = {.top = 20, .min_count = 1, .bins = 5}};
+    audit_args a = {.method = "occlusion", .retries = -1,
+                    .agg = {.top = 20, .min_count = 1, .bins = 5}};
     char msg[512] = "";
     int rc = CLI_USAGE;
     for (int i = 0; i < argc; i++)

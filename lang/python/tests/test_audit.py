@@ -155,6 +155,10 @@ class AuditE2E(unittest.TestCase):
         xaid = xaid_or_skip()
         cls.xai = xai_or_skip()
         cls.stack = Stack(with_nb=False)
+        # no shared output cache: a document audited twice (resumed, or by
+        # another test) costs model calls again, so "slow" stays slow
+        with open(cls.stack.conf, "a") as f:
+            f.write("cache_bytes = 0\n")
         try:
             cls.stack.start(xaid, models=("t", "slow", "tab"))
             cls.stack.wait_ready(["t", "slow", "tab"])
