@@ -394,9 +394,9 @@ class AuditE2E(unittest.TestCase):
 
     # ---- interruptions ---------------------------------------------------------
 
-    def start_cli(self, out, model="slow", extra=()):
+    def start_cli(self, out, model="slow", extra=(), quiet=True):
         argv = [self.xai, "--endpoint", self.ep, "audit", "--model", model, "--input", self.input,
-                "--out", out, "--top", "100", "--quiet"] + list(extra)
+                "--out", out, "--top", "100"] + (["--quiet"] if quiet else []) + list(extra)
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def wait_lines(self, out, n, proc, timeout=60):
@@ -500,7 +500,7 @@ class AuditE2E(unittest.TestCase):
 
     def test_model_killed_and_restarted_mid_audit(self):
         out = self.out("restarted")
-        p = self.start_cli(out, extra=["--retries", "6"])
+        p = self.start_cli(out, extra=["--retries", "6"], quiet=False)
         self.wait_lines(out, 3, p)
         self.stack.procs["slow"].kill()
         self.stack.procs["slow"].wait()
@@ -511,6 +511,10 @@ class AuditE2E(unittest.TestCase):
         _, err = p.communicate(timeout=240)
         self.assertEqual(p.returncode, 0, err)
         self.assert_complete(out)
+        # not a terminal: a plain progress line every few seconds, and a last one
+        text = err.decode()
+        self.assertRegex(text, r"audit: \d+/40 done, [0-9.]+ doc/s, ETA \d+s, \d+ errors\n")
+        self.assertRegex(text, r"audit: finished 40/40 done")
         s = audit.load(out).summary
         self.assertEqual(s["n_done"] + s["n_errors"], 40)
         self.assertGreater(s["n_done"], 3)
