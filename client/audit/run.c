@@ -401,6 +401,28 @@ static void print_top(const json_t *summary) {
     }
 }
 
+/* What the command prints: the top tokens per class, accuracy,
+ * faithfulness, the counts and where the report is. */
+static void print_summary(const json_t *summary, const char *out) {
+    print_top(summary);
+    const json_t *lab = json_object_get(summary, "labels");
+    if (json_is_object(lab))
+        printf("labels: accuracy %.4f (%lld of %lld)\n",
+               json_number_value(json_object_get(lab, "accuracy")),
+               (long long)json_integer_value(json_object_get(lab, "n_correct")),
+               (long long)json_integer_value(json_object_get(lab, "n_labelled")));
+    const json_t *fa = json_object_get(summary, "faithfulness");
+    if (fa)
+        printf("faithfulness: deletion AOPC mean %.4g (sd %.3g) over %lld documents\n",
+               json_number_value(json_object_get(fa, "mean")),
+               json_number_value(json_object_get(fa, "sd")),
+               (long long)json_integer_value(json_object_get(fa, "n")));
+    printf("%lld of %lld done, %lld errors; report: %s/report.html\n",
+           (long long)json_integer_value(json_object_get(summary, "n_done")),
+           (long long)json_integer_value(json_object_get(summary, "n_inputs")),
+           (long long)json_integer_value(json_object_get(summary, "n_errors")), out);
+}
+
 static int audit(const char *endpoint, audit_args *a) {
     char msg[1024] = "";
     unsigned long si = 0, sn = 1;
@@ -444,25 +466,7 @@ static int audit(const char *endpoint, audit_args *a) {
         rc = CLI_FAIL;
         goto cleanup;
     }
-    if (!a->quiet) {
-        print_top(summary);
-        const json_t *lab = json_object_get(summary, "labels");
-        if (json_is_object(lab))
-            printf("labels: accuracy %.4f (%lld of %lld)\n",
-                   json_number_value(json_object_get(lab, "accuracy")),
-                   (long long)json_integer_value(json_object_get(lab, "n_correct")),
-                   (long long)json_integer_value(json_object_get(lab, "n_labelled")));
-        const json_t *fa = json_object_get(summary, "faithfulness");
-        if (fa)
-            printf("faithfulness: deletion AOPC mean %.4g (sd %.3g) over %lld documents\n",
-                   json_number_value(json_object_get(fa, "mean")),
-                   json_number_value(json_object_get(fa, "sd")),
-                   (long long)json_integer_value(json_object_get(fa, "n")));
-        printf("%lld of %lld done, %lld errors; report: %s/report.html\n",
-               (long long)json_integer_value(json_object_get(summary, "n_done")),
-               (long long)json_integer_value(json_object_get(summary, "n_inputs")),
-               (long long)json_integer_value(json_object_get(summary, "n_errors")), a->out);
-    }
+    if (!a->quiet) print_summary(summary, a->out);
 cleanup:
     if (rc == CLI_FAIL && msg[0]) fprintf(stderr, "xai audit: %s\n", msg);
     xa_results_close(&res);

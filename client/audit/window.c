@@ -55,9 +55,12 @@ static void show(progress *p, size_t done, size_t errors, bool last) {
         bar[30] = '\0';
         fprintf(stderr, "\r\033[K[%s] %zu/%zu  %.1f doc/s  ETA %.0fs  errors %zu%s", bar, all,
                 p->total, rate, eta, errors, last ? "\n" : "");
+    } else if (last) {
+        fprintf(stderr, "audit: all %zu/%zu done, %.1f doc/s, %zu errors\n", all, p->total, rate,
+                errors);
     } else {
-        fprintf(stderr, "audit: %s%zu/%zu done, %.1f doc/s, ETA %.0fs, %zu errors\n",
-                last ? "finished " : "", all, p->total, rate, eta, errors);
+        fprintf(stderr, "audit: %zu/%zu done, %.1f doc/s, ETA %.0fs, %zu errors\n", all, p->total,
+                rate, eta, errors);
     }
 }
 

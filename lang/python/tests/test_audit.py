@@ -514,7 +514,7 @@ class AuditE2E(unittest.TestCase):
         # not a terminal: a plain progress line every few seconds, and a last one
         text = err.decode()
         self.assertRegex(text, r"audit: \d+/40 done, [0-9.]+ doc/s, ETA \d+s, \d+ errors\n")
-        self.assertRegex(text, r"audit: finished 40/40 done")
+        self.assertRegex(text, r"audit: all 40/40 done, [0-9.]+ doc/s, \d+ errors\n")
         s = audit.load(out).summary
         self.assertEqual(s["n_done"] + s["n_errors"], 40)
         self.assertGreater(s["n_done"], 3)
