@@ -392,6 +392,29 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
         self.assertTrue(os.path.getsize(os.path.join(merged, "report.html")) > 1000)
 
+    def test_shards_with_faithfulness_merge(self):
+        path = self.out("faith20.txt")
+        with open(path, "w") as f:
+            f.write("".join(t + "\n" for t, _ in self.docs[:20]))
+        one, d0, d1, merged = (self.out(n) for n in ("f_one", "f_sh0", "f_sh1", "f_merged"))
+        self.audit(one, input=path, faithfulness=True)
+        self.audit(d0, input=path, faithfulness=True, shard="0/2")
+        self.audit(d1, input=path, faithfulness=True, shard="1/2")
+        s = audit.merge(merged, [d0, d1], xai=self.xai)
+        ref = audit.load(one).summary
+        self.assertEqual(s["faithfulness"]["n"], 20)
+        self.assertEqual(comparable(s), comparable(ref))
+
+    def test_resume_with_other_settings_is_refused(self):
+        out = self.out("settings")
+        self.audit(out, seed=1)
+        p = audit.run("t", self.input, out, endpoint=self.ep, xai=self.xai, seed=2, quiet=True,
+                      check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("another `seed`", p.stderr)
+        self.audit(out, seed=1)        # the same settings resume (nothing left to do)
+        self.assertEqual(audit.load(out).summary["run"]["jobs"], 0)
+
     # ---- interruptions ---------------------------------------------------------
 
     def start_cli(self, out, model="slow", extra=(), quiet=True):
