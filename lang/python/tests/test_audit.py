@@ -210,6 +210,10 @@ class AuditE2E(unittest.TestCase):
                 self.assertEqual(e["mean_abs"], abs(mean), tok)
                 if count > 1:
                     self.assertEqual(e["se"], 0.0, tok)
+        t = a.table("pos")                          # the same as a numpy structured array
+        self.assertEqual(list(t["name"]), [e["name"] for e in a.top("pos")])
+        np.testing.assert_array_equal(t["mean"], [e["mean"] for e in a.top("pos")])
+        self.assertEqual(t["count"].sum(), sum(c for c, _, _ in want["pos"].values()))
         # one line per document, each its predicted class and its weights
         self.assertEqual([r["id"] for r in a.results], list(range(1, 41)))
         for r, (text, sc) in zip(a.results, self.docs):

@@ -124,6 +124,19 @@ class Audit:
                 return c["top"]
         raise KeyError(cls)
 
+    def table(self, cls: Union[int, str, None] = None) -> np.ndarray:
+        """top(cls) as a numpy structured array with fields name, count,
+        docs, mean_abs, se_abs, mean, se (a missing standard error is NaN)."""
+        rows = self.top(cls)
+        width = max([len(r["name"]) for r in rows] + [1])
+        dt = np.dtype([("name", "U%d" % width), ("count", np.int64), ("docs", np.int64),
+                       ("mean_abs", np.float64), ("se_abs", np.float64), ("mean", np.float64),
+                       ("se", np.float64)])
+        nan = float("nan")
+        return np.array([(r["name"], r["count"], r["docs"], r["mean_abs"],
+                          nan if r["se_abs"] is None else r["se_abs"], r["mean"],
+                          nan if r["se"] is None else r["se"]) for r in rows], dtype=dt)
+
     def values(self) -> List[np.ndarray]:
         """Each done document's values (d, or k' x d), in input order."""
         return [r["result"]["values"] for r in self.results if "result" in r]
