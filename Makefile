@@ -7,10 +7,11 @@
 #   daemon/<module>/*.c (not server/)  -> libxai
 #   daemon/server/*.c + daemon/main.c  -> xaid
 #   client/*.c                         -> libxaiclient
-#   client/cli/*.c                     -> xai
+#   client/cli/*.c, client/audit/*.c   -> xai (the audit also links -ljansson -lcsv)
 #   tests/*_test.cc                    -> one GoogleTest binary each
 #   tests/*_test.c                     -> C programs that compile the API as C
-#   bench/*.c                          -> one benchmark program each
+#   bench/*.c                          -> one benchmark program each (make bench
+#                                         also runs bench/audit_spam.py)
 #   examples/*/*.c                     -> example programs (model servers, trainers)
 # Several checkouts or agents can build side by side with BUILD=<dir>.
 
@@ -41,7 +42,8 @@ LDLIBS     = $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(filter-out daemon/server/%,$(wildcard daemon/*/*.c))
 SRV_SRC    := $(wildcard daemon/server/*.c) daemon/main.c
 CLI_LIB_SRC:= $(wildcard client/*.c)
-CLI_SRC    := $(wildcard client/cli/*.c)
+CLI_SRC    := $(wildcard client/cli/*.c) $(wildcard client/audit/*.c)
+AUDIT_LIBS := -ljansson -lcsv
 TEST_CC    := $(wildcard tests/*_test.cc)
 TEST_C     := $(wildcard tests/*_test.c)
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -120,10 +122,10 @@ $(XAID_SAN): $(SAN_SRV_OBJ) $(LIBXAI_SAN)
 	$(CC) $(SAN_FLAGS) -o $@ $(SAN_SRV_OBJ) $(LIBXAI_SAN) $(LDLIBS)
 
 $(XAI): $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI)
-	$(CC) -o $@ $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI) $(LDLIBS)
+	$(CC) -o $@ $(REL_CLI_OBJ) $(LIBCL) $(LIBXAI) $(AUDIT_LIBS) $(LDLIBS)
 
 $(XAI_SAN): $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN)
-	$(CC) $(SAN_FLAGS) -o $@ $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_CLI_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(AUDIT_LIBS) $(LDLIBS)
 
 $(BUILD)/rel/examples/%: examples/%.c $(LIBCL) $(LIBXAI)
 	@mkdir -p $(dir $@)
@@ -143,6 +145,13 @@ $(BUILD)/san/tests/%: tests/%.cc $(LIBCL_SAN) $(LIBXAI_SAN) $(wildcard tests/*.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS_T) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) \
 	    -lgtest -lgtest_main $(LDLIBS)
+
+# The audit's unit tests link the CLI's objects but its main().
+AUDIT_TEST_OBJ = $(filter-out $(BUILD)/san/client/cli/main.o,$(SAN_CLI_OBJ))
+$(BUILD)/san/tests/audit_test: tests/audit_test.cc $(AUDIT_TEST_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_T) -Iclient -o $@ $< $(AUDIT_TEST_OBJ) $(LIBCL_SAN) $(LIBXAI_SAN) \
+	    -lgtest -lgtest_main $(AUDIT_LIBS) $(LDLIBS)
 
 $(BUILD)/san/tests/%: tests/%.c $(LIBCL_SAN) $(LIBXAI_SAN)
 	@mkdir -p $(dir $@)
@@ -169,9 +178,10 @@ demo: install-deps
 demo-run: all
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh examples/demo.sh
 
-bench: $(BENCH_BINS) $(XAID) $(EXAMPLE_BINS)
+bench: $(BENCH_BINS) $(XAID) $(XAI) $(EXAMPLE_BINS)
 	@for b in $(BENCH_BINS); do BUILD=$(BUILD) $$b || exit 1; done
 	@BUILD=$(BUILD) $(PYTHON) bench/multi_target_daemon.py
+	@BUILD=$(BUILD) $(PYTHON) bench/audit_spam.py
 
 # ---- dependencies ----------------------------------------------------------
 

@@ -371,6 +371,48 @@ xai_status xai_client_wait(xai_client *c, uint64_t job, int timeout_ms, xai_prog
     return finish(c, st, &e, err);
 }
 
+/* Takes the result map out of a `result` event (the event keeps nothing). */
+static xai_value *take_result(xai_value *ev) {
+    xai_value *r = xai_value_get(ev, "result");
+    return r ? xai_value_clone(r) : NULL;
+}
+
+xai_status xai_client_wait_any(xai_client *c, int timeout_ms, uint64_t *job, xai_value **result,
+                               xai_error *err) {
+    *job = 0;
+    *result = NULL;
+    if (c == NULL) return xd_err(err, XAI_ERR_INVALID, "client: NULL handle");
+    xai_error e = {XAI_OK, ""};
+    double deadline = timeout_ms < 0 ? -1.0 : xd_now() + timeout_ms / 1e3;
+    xai_value *ev = NULL;
+    xai_status st = XAI_OK;
+    if (c->n_queue > 0) {          /* the oldest final event read along the way */
+        ev = c->queue[0];
+        memmove(c->queue, c->queue + 1, (c->n_queue - 1) * sizeof *c->queue);
+        c->n_queue--;
+    }
+    while (ev == NULL) {
+        st = recv_event(c, deadline, &ev, &e);
+        if (st != XAI_OK) break;
+        int64_t j;
+        if (!xc_get_int(ev, "job", &j) || !(event_is(ev, "result") || event_is(ev, "error"))) {
+            xai_value_free(ev);    /* progress, late replies: nobody asked */
+            ev = NULL;
+        }
+    }
+    if (st == XAI_ERR_TIMEOUT) xd_err(&e, st, "no job ended within %d ms", timeout_ms);
+    if (ev) {
+        int64_t j = 0;
+        xc_get_int(ev, "job", &j);
+        *job = (uint64_t)j;
+        if (event_is(ev, "error")) st = xc_err_from_value(ev, &e);
+        else if ((*result = take_result(ev)) == NULL)
+            st = xd_err(&e, XAI_ERR_BAD_REQUEST, "result event without `result`");
+    }
+    xai_value_free(ev);
+    return finish(c, st, &e, err);
+}
+
 xai_status xai_client_explain(xai_client *c, const xai_job_request *req, int timeout_ms,
                               xai_result **out, xai_error *err) {
     *out = NULL;

@@ -11,7 +11,8 @@
 # breast-cancer row on `cancer`; then every other method (lime, kernelshap,
 # shapley_sampling, anchors) on one email and the row; last, one handwritten digit on the native
 # network `digits` with LRP and gradient x input (ASCII heat grid, and a
-# PPM heatmap in examples/digits/data/).
+# PPM heatmap in examples/digits/data/); and an audit of 200 emails
+# (`xai audit`: top tokens per class, examples/spam/data/audit/report.html).
 #
 # Everything started here is stopped on exit, failure, Ctrl-C or SIGTERM
 # (trap), and the ipc sockets are removed. Exit status: 0 when every
@@ -173,6 +174,31 @@ explain "a digit (label ${DIGIT%%,*}), network digits, lrp_epsilon (epsilon 0.01
     --heatmap examples/digits/data/digit_lrp.ppm
 explain "the same digit, network digits, grad_x_input" --model digits --method grad_x_input \
     --image "$PGM" --top 5
+
+# An audit: 200 test emails (100 ham and 100 spam, each cut to its first
+# 100 words, labelled) on
+# `spam` with occlusion through a window of jobs; it prints the top tokens
+# per class and writes results.jsonl, summary.json and a self-contained
+# report.html (docs/AUDIT.md).
+AUDIT_DIR=examples/spam/data/audit
+say "audit: 200 emails, model spam, occlusion"
+"$PYTHON" - > examples/spam/data/audit200.jsonl <<'EOF' || die "writing the audit input failed"
+import json, sys
+sys.path.insert(0, "examples/spam")
+import corpus
+labels, texts = corpus.read_tsv(corpus.prepare()["test"])
+by = {c: [t for l, t in zip(labels, texts) if l == c][:100] for c in ("ham", "spam")}
+mails = [(c, by[c][i]) for i in range(100) for c in ("ham", "spam")]   # alternating
+for i, (label, text) in enumerate(mails):
+    print(json.dumps({"id": i + 1, "text": " ".join(text.split()[:100]), "label": label}))
+EOF
+rm -rf "$AUDIT_DIR"
+if "$XAI" audit --model spam --method occlusion --input examples/spam/data/audit200.jsonl \
+        --out "$AUDIT_DIR" --min-count 3 --pick 3 --seed 0 < /dev/null; then
+    echo "open $AUDIT_DIR/report.html in a browser (it needs no network)"
+else
+    FAILED=1
+fi
 
 say "daemon counters"
 "$XAI" stats || FAILED=1

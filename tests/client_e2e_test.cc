@@ -867,3 +867,113 @@ TEST_F(XaidE2E, KilledModelEndsJobAndRestartedModelServes) {
     EXPECT_NEAR(r->values[1], sigmoid(0.5) - sigmoid(1.5), 1e-12);
     xai_result_free(r);
 }
+
+namespace {
+
+struct ManyLog {
+    std::vector<int> seen;          // completions per input index
+    std::vector<double> spam_free;  // value of the first feature per input (ok ones)
+    size_t progress_calls = 0, last_done = 0, last_errors = 0;
+    xai_status crash_status = XAI_OK;
+    int stop_after = 0;             // non-zero: stop once this many ended
+};
+
+int many_done(void *ctx, size_t i, xai_status st, const xai_value *result, const xai_error *e) {
+    ManyLog *l = static_cast<ManyLog *>(ctx);
+    l->seen[i]++;
+    if (st != XAI_OK) {
+        l->crash_status = st;
+        EXPECT_NE(e, nullptr);
+    } else {
+        l->spam_free[i] = xai_value_get_number(xai_value_at(xai_value_get(result, "values"), 0));
+    }
+    size_t ended = 0;
+    for (int n : l->seen) ended += (size_t)n;
+    return l->stop_after && (int)ended >= l->stop_after;
+}
+
+void many_progress(void *ctx, size_t done, size_t total, size_t errors) {
+    ManyLog *l = static_cast<ManyLog *>(ctx);
+    l->progress_calls++;
+    l->last_done = done;
+    l->last_errors = errors;
+    EXPECT_EQ(total, 8u);
+}
+
+}  // namespace
+
+// Eight inputs through a window of 3: each reported exactly once; "crash"
+// is its own model_error and the rest go on; "free <w>" has logit
+// S = -0.5 + 2 + w(word), so removing "free" gives sigmoid(S) - sigmoid(S - 2).
+TEST_F(XaidE2E, ExplainManyReportsEveryInputOnce) {
+    const char *words[8] = {"money", "win", "meeting", "report", "x", "crash", "free", "money"};
+    const double w[8] = {1.5, 1, -1.5, -1, 0, 0, 2, 1.5};
+    std::vector<std::string> texts;
+    for (int i = 0; i < 8; i++) texts.push_back(i == 5 ? "crash" : std::string("free ") + words[i]);
+    std::vector<xai_job_request> rq(8);
+    for (int i = 0; i < 8; i++) {
+        rq[i] = xai_job_request{};
+        rq[i].model = "words";
+        rq[i].method = "occlusion";
+        rq[i].text = texts[i].c_str();
+    }
+    xai_value *params = xai_value_map();
+    xai_value_set_int(params, "target", 1);
+    for (auto &r : rq) r.params = params;
+    ManyLog log;
+    log.seen.assign(8, 0);
+    log.spam_free.assign(8, NAN);
+    xai_many_opts o = {};
+    o.window = 3;
+    xai_error err;
+    ASSERT_EQ(xai_client_explain_many(c_, rq.data(), 8, &o, many_done, many_progress, &log, &err),
+              XAI_OK) << err.message;
+    for (int i = 0; i < 8; i++) EXPECT_EQ(log.seen[i], 1) << i;
+    EXPECT_EQ(log.crash_status, XAI_ERR_MODEL);
+    EXPECT_EQ(log.progress_calls, 8u);
+    EXPECT_EQ(log.last_done, 8u);
+    EXPECT_EQ(log.last_errors, 1u);
+    for (int i = 0; i < 8; i++) {
+        if (i == 5) continue;
+        double S = kBias + 2 + (i == 6 ? 2 : w[i]);
+        // "free free": removing one "free" leaves S - 2 either way
+        EXPECT_NEAR(log.spam_free[i], sigmoid(S) - sigmoid(S - 2), 1e-12) << texts[i];
+    }
+    xai_value_free(params);
+}
+
+// The done callback asking to stop: the run ends with cancelled and the
+// jobs still in flight are cancelled in the daemon (none left running).
+TEST_F(XaidE2E, ExplainManyStopCancelsJobsInFlight) {
+    std::vector<std::string> texts(8, "free money win meeting report now");
+    std::vector<xai_job_request> rq(8);
+    for (int i = 0; i < 8; i++) {
+        rq[i] = xai_job_request{};
+        rq[i].model = "slow";
+        rq[i].method = "occlusion";
+        rq[i].text = texts[i].c_str();
+    }
+    ManyLog log;
+    log.seen.assign(8, 0);
+    log.spam_free.assign(8, NAN);
+    log.stop_after = 1;
+    xai_many_opts o = {};
+    o.window = 4;
+    xai_error err;
+    EXPECT_EQ(xai_client_explain_many(c_, rq.data(), 8, &o, many_done, nullptr, &log, &err),
+              XAI_ERR_CANCELLED);
+    int ended = 0;
+    for (int n : log.seen) ended += n;
+    EXPECT_EQ(ended, 1);
+    bool idle = eventually(10, [&] {
+        xai_value *r = nullptr;
+        xai_error e;
+        if (xai_client_stats(c_, &r, &e) != XAI_OK) return false;
+        const xai_value *jobs = xai_value_get(xai_value_get(r, "stats"), "jobs");
+        bool none = xai_value_get_int(xai_value_get(jobs, "running")) == 0 &&
+                    xai_value_get_int(xai_value_get(jobs, "queued")) == 0;
+        xai_value_free(r);
+        return none;
+    });
+    EXPECT_TRUE(idle);
+}

@@ -3,9 +3,11 @@
  *
  *   xai [--endpoint EP] explain --model M [--method K] (--text S | --text-file F
  *       | --row X1,X2,... | --tensor-file F | --image F.pgm [--image-max V])
- *       [--heatmap OUT.ppm|OUT.pgm [--heatmap-scale N]] [--json] [--seed N]
+ *       [--heatmap OUT.ppm|OUT.pgm|OUT.svg [--heatmap-scale N]] [--html OUT.html]
+ *       [--json] [--seed N]
  *       [--target T|T1,T2,...|all] [--param k=v]... [--space k=v]... [--timeout-ms N]
  *       [--deadline-ms N] [--top N] [--no-color]
+ *   xai [--endpoint EP] audit ... (client/audit/run.c; docs/AUDIT.md)
  *   xai [--endpoint EP] models | stats | ping
  *
  * The endpoint defaults to $XAID_ENDPOINT, else ipc:///tmp/xaid.sock.
@@ -18,11 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "../audit/audit.h"
 
 #define DEFAULT_ENDPOINT "ipc:///tmp/xaid.sock"
 
 typedef struct explain_args {
-    const char *model, *method, *text, *text_file, *row, *tensor_file, *image, *heatmap;
+    const char *model, *method, *text, *text_file, *row, *tensor_file, *image, *heatmap, *html;
     bool json, no_color;
     xai_value *params, *space;
     long timeout_ms, deadline_ms, top, heatmap_scale;
@@ -35,10 +38,11 @@ static void usage(FILE *f) {
           "commands:\n"
           "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...\n"
           "          | --tensor-file F | --image F.pgm [--image-max 1])\n"
-          "          [--heatmap OUT.ppm|OUT.pgm] [--heatmap-scale N]\n"
+          "          [--heatmap OUT.ppm|OUT.pgm|OUT.svg] [--heatmap-scale N] [--html OUT.html]\n"
           "          [--json] [--seed N] [--target T|T1,T2,...|all] [--param key=value]... [--space key=value]...\n"
           "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
           "          (--method activation_max on a native network needs no input)\n"
+          "  audit    explain a whole input file: xai audit --help\n"
           "  models   list the daemon's models\n"
           "  stats    the daemon's counters (JSON)\n"
           "  ping     round trip to the daemon\n"
@@ -99,6 +103,7 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
     else if (strcmp(opt, "--tensor-file") == 0) a->tensor_file = v;
     else if (strcmp(opt, "--image") == 0) a->image = v;
     else if (strcmp(opt, "--heatmap") == 0) a->heatmap = v;
+    else if (strcmp(opt, "--html") == 0) a->html = v;
     else if (strcmp(opt, "--image-max") == 0) {
         char *end;
         a->image_max = strtod(v, &end);
@@ -211,6 +216,41 @@ static xai_status wait_job(xai_client *c, uint64_t job, long timeout_ms, xai_res
     return st;
 }
 
+static bool ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* The result as JSON (client/audit's views read it), the input row added. */
+static json_t *result_json(const xai_result *r, const xai_job_request *rq) {
+    char *js = xai_result_to_json(r, false);
+    json_t *j = js ? json_loads(js, 0, NULL) : NULL;
+    xai_free(js);
+    if (j && rq->row) {
+        json_t *in = json_array();
+        for (size_t i = 0; i < rq->n_cols; i++) json_array_append_new(in, json_real(rq->row[i]));
+        json_object_set_new(j, "input_row", in);
+    }
+    return j;
+}
+
+/* --heatmap (PPM/PGM: the bare map; SVG: over the input, with a colour
+ * bar) and --html (the audit report's view of one explanation). */
+static bool write_views(const explain_args *a, const xai_job_request *rq, const xai_result *r,
+                        char *msg, size_t len) {
+    bool svg = a->heatmap && ends_with(a->heatmap, ".svg");
+    if (a->heatmap && !svg && !cli_write_heatmap(a->heatmap, r, (size_t)a->heatmap_scale, msg, len))
+        return false;
+    if (!svg && !a->html) return true;
+    json_t *j = result_json(r, rq);
+    bool ok = j != NULL;
+    if (!ok) snprintf(msg, len, "out of memory");
+    if (ok && svg) ok = xa_heatmap_write_svg(a->heatmap, j, msg, len);
+    if (ok && a->html) ok = xa_report_write_one(a->html, j, msg, len);
+    json_decref(j);
+    return ok;
+}
+
 /* Submits, waits (with a progress line on a terminal), prints. */
 static int run_explain(xai_client *c, const explain_args *a, const xai_job_request *rq) {
     xai_error e;
@@ -234,11 +274,11 @@ static int run_explain(xai_client *c, const explain_args *a, const xai_job_reque
         cli_render_result(stdout, r, &o);
     }
     char msg[512];
-    bool ok = a->heatmap == NULL ||
-              cli_write_heatmap(a->heatmap, r, (size_t)a->heatmap_scale, msg, sizeof msg);
+    bool ok = write_views(a, rq, r, msg, sizeof msg);
     xai_result_free(r);
     if (!ok) return fail(XAI_ERR_IO, msg);
     if (a->heatmap && !a->json) printf("heatmap written to %s\n", a->heatmap);
+    if (a->html && !a->json) printf("report written to %s\n", a->html);
     return CLI_OK;
 }
 
@@ -306,6 +346,7 @@ int main(int argc, char **argv) {
     }
     if (i >= argc) return usage_error("no command", NULL);
     const char *cmd = argv[i++];
+    if (strcmp(cmd, "audit") == 0) return xa_cmd_audit(endpoint, argc - i, argv + i);
     bool known = strcmp(cmd, "explain") == 0 || strcmp(cmd, "models") == 0 ||
                  strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0;
     if (!known) return usage_error("unknown command", cmd);

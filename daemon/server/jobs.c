@@ -416,11 +416,12 @@ xai_status xd_srv_jobs_status(xd_srv *s, uint64_t id, xai_value *m) {
 void xd_srv_jobs_stats(xd_srv *s, xai_value *m) {
     xd_srv_jobs *t = s->jobs;
     static const char *const keys[] = {"accepted", "done", "failed", "cancelled",
-                                       "rejected_busy", "queued", "running", "workers"};
+                                       "rejected_busy", "queued", "running", "workers",
+                                       "max_queue"};
     pthread_mutex_lock(&t->mu);
     int64_t vals[] = {(int64_t)t->accepted, (int64_t)t->done, (int64_t)t->failed,
                       (int64_t)t->cancelled, (int64_t)t->busy, (int64_t)t->queued,
-                      (int64_t)t->running, t->n_threads};
+                      (int64_t)t->running, t->n_threads, (int64_t)s->cfg->max_queue};
     pthread_mutex_unlock(&t->mu);
     xd_srv_set_ints(m, keys, vals, XD_ARRAY_LEN(keys));
 }

@@ -13,6 +13,7 @@
 #ifndef XAI_CLIENT_H
 #define XAI_CLIENT_H
 
+#include <signal.h>
 #include "xai.h"
 #include "value.h"
 #include "eval.h"
@@ -70,6 +71,51 @@ xai_status xai_client_wait(xai_client *c, uint64_t job, int timeout_ms,
 /* submit + wait. */
 xai_status xai_client_explain(xai_client *c, const xai_job_request *req, int timeout_ms,
                               xai_result **out, xai_error *err);
+
+/* Waits up to timeout_ms (< 0: forever) for any job of this client to end.
+ * *job is the job that ended. On XAI_OK *result is its result in the wire
+ * form (a map, docs/PROTOCOL.md "result"; free with xai_value_free), so
+ * single- and multi-target results pass through unchanged; if the job
+ * failed, returns the job's status code with the daemon's message (and *job
+ * is still set); XAI_ERR_TIMEOUT with *job = 0 when none ended in time. */
+xai_status xai_client_wait_any(xai_client *c, int timeout_ms, uint64_t *job, xai_value **result,
+                               xai_error *err);
+
+/* ---- many jobs: a window kept full (client/many.c) ----------------------- */
+
+/* Options of xai_client_explain_many; zero fields take the defaults. */
+typedef struct xai_many_opts {
+    size_t window;          /* jobs in flight; 0: sized from the daemon's `stats`
+                               (workers + min(workers, max_queue)) */
+    int max_retries;        /* model_unavailable retries per input (default 4; < 0: none) */
+    int backoff_ms;         /* first back-off, doubled per retry up to 5 s (default 100) */
+    int job_timeout_ms;     /* a job not ended this long after submit is cancelled and
+                               reported as timeout (0: no limit) */
+    const volatile sig_atomic_t *stop; /* when *stop becomes non-zero: cancel the jobs in flight
+                               and return XAI_ERR_CANCELLED (NULL: never) */
+} xai_many_opts;
+
+/* Called once per input, in completion order: index i into the request
+ * array; st XAI_OK with `result` (the wire map, owned by the caller of the
+ * callback only for the call's duration) or the input's error. A non-zero
+ * return stops the run like *stop does. */
+typedef int (*xai_many_done_fn)(void *ctx, size_t i, xai_status st, const xai_value *result,
+                                const xai_error *err);
+/* Called after each completion: inputs done (ok or error), inputs in
+ * total, errors so far. May be NULL. */
+typedef void (*xai_many_progress_fn)(void *ctx, size_t done, size_t total, size_t errors);
+
+/* Explains reqs[0..n) with a window of jobs in flight: `busy` backs off and
+ * submits again (never an error), `model_unavailable` (at submit or as the
+ * job's error) is retried with back-off max_retries times and then reported
+ * as that input's error; any other failure of one input is that input's
+ * error and the run goes on. Returns XAI_OK when every input was reported,
+ * XAI_ERR_CANCELLED when stopped (jobs in flight cancelled in the daemon,
+ * inputs not reported are not done), or a client failure (socket) that
+ * stops the run. */
+xai_status xai_client_explain_many(xai_client *c, const xai_job_request *reqs, size_t n,
+                                   const xai_many_opts *opts, xai_many_done_fn done,
+                                   xai_many_progress_fn progress, void *ctx, xai_error *err);
 
 xai_status xai_client_cancel(xai_client *c, uint64_t job, xai_error *err);
 /* The daemon's reply map for status / models / stats (docs/PROTOCOL.md). */

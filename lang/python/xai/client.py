@@ -25,6 +25,7 @@ values, scalar fx and base_value. per_target() walks both forms alike.
 import collections
 import itertools
 import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import zmq
@@ -205,6 +206,154 @@ class Client:
                 self.cancel(job)
             finally:
                 raise
+
+    # ---- many jobs ----------------------------------------------------------
+
+    def _wait_any(self, jobs, timeout):
+        """The first of `jobs` to end within `timeout` s: (job, msg) or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for job in jobs:
+                queue = self._events.get(job)
+                while queue:
+                    msg = queue.popleft()
+                    if msg.get("event") in ("result", "error"):
+                        del self._events[job]
+                        return job, msg
+            if not self._recv_one(deadline):
+                return None
+
+    def _window(self):
+        """workers + min(workers, max_queue) from stats (4 if not said)."""
+        try:
+            jobs = self.stats().get("jobs", {})
+        except XaiError:
+            return 4
+        w = int(jobs.get("workers", 0))
+        q = int(jobs.get("max_queue", w))
+        return max(1, w + min(w, q)) if w > 0 else 4
+
+    def explain_many(self, model: str, method: str, inputs: Iterable[Union[str, Any]],
+                     params: Optional[Mapping[str, Any]] = None,
+                     space: Optional[Mapping[str, Any]] = None, seed: Optional[int] = None,
+                     target: Optional[Union[int, str, List[Union[int, str]]]] = None,
+                     window: int = 0, max_retries: int = 4, backoff: float = 0.1,
+                     ordered: bool = True,
+                     progress: Optional[Callable[[int, int, int], None]] = None,
+                     job_timeout: Optional[float] = None,
+                     ) -> Iterator[Tuple[int, Union[Dict[str, Any], "XaiError"]]]:
+        """Explains many inputs with a window of jobs in flight; yields
+        (index, result) — or (index, XaiError) for an input that failed —
+        in input order (ordered=True) or as they complete.
+
+        inputs: texts (str) or rows (sequences of numbers); each may also be
+        a dict {"text"|"row": ..., "params": {...}} for per-input params.
+        The window, back-off and retries match libxaiclient's
+        xai_client_explain_many: window 0 is sized from the daemon's stats;
+        `busy` backs off (doubling from `backoff` s to 1 s) and submits
+        again, never an error; `model_unavailable` is retried `max_retries`
+        times (back-off doubling to 5 s), then yielded as that input's
+        error. progress(done, total, errors) after each completion. Closing
+        the iterator early (or Ctrl-C) cancels the jobs in flight."""
+        items = list(inputs)
+        n = len(items)
+        win = window or self._window()
+        fly: Dict[int, Tuple[int, float]] = {}       # job -> (index, submitted)
+        waiting: List[Tuple[float, int]] = []        # (not_before, index)
+        tries = [0] * n
+        ready: Dict[int, Any] = {}                   # index -> outcome
+        cursor = next_out = done = errors = 0
+        busy = 0.0
+
+        def request(i):
+            it = items[i]
+            kw = dict(it) if isinstance(it, dict) else ({"text": it} if isinstance(it, str) else {"row": it})
+            p = dict(params or {})
+            p.update(kw.pop("params", {}) or {})
+            return dict(kw, params=p, space=space, seed=seed, target=target)
+
+        def finish(i, outcome):
+            nonlocal done, errors
+            done += 1
+            errors += isinstance(outcome, XaiError)
+            if progress is not None:
+                progress(done, n, errors)
+            ready[i] = outcome
+
+        def retry_unavailable(i, err):
+            if tries[i] < max_retries:
+                waiting.append((time.monotonic() + min(backoff * 2 ** tries[i], 5.0), i))
+                tries[i] += 1
+            else:
+                finish(i, err)
+
+        try:
+            while done < n or ready:
+                # hand out what is ready
+                if ordered:
+                    while next_out in ready:
+                        yield next_out, ready.pop(next_out)
+                        next_out += 1
+                else:
+                    for i in sorted(ready):
+                        yield i, ready.pop(i)
+                if done >= n:
+                    continue
+                # fill the window
+                now = time.monotonic()
+                while len(fly) < win:
+                    due = [w for w in waiting if w[0] <= now]
+                    if due:
+                        waiting.remove(due[0])
+                        i = due[0][1]
+                    elif cursor < n:
+                        i, cursor = cursor, cursor + 1
+                    else:
+                        break
+                    try:
+                        job = self.submit(model, method, **request(i))
+                        fly[job] = (i, now)
+                        busy = 0.0
+                    except XaiError as e:
+                        if e.code in ("busy", "shutting_down"):
+                            busy = min(2 * busy if busy else backoff, 1.0)
+                            waiting.append((now + busy, i))
+                            break
+                        if e.code == "model_unavailable":
+                            retry_unavailable(i, e)
+                        elif e.code == "timeout":
+                            raise
+                        else:
+                            finish(i, e)
+                if not fly:
+                    time.sleep(0.02)
+                    continue
+                got = self._wait_any(list(fly), 0.2)
+                if got is None:
+                    if job_timeout is not None:
+                        for job, (i, t0) in list(fly.items()):
+                            if time.monotonic() - t0 > job_timeout:
+                                del fly[job]
+                                self.cancel(job)
+                                finish(i, XaiError("timeout", "no result within %.1f s; job cancelled"
+                                                   % job_timeout))
+                    continue
+                job, msg = got
+                i, _ = fly.pop(job)
+                if msg.get("event") == "result":
+                    finish(i, decode_result(msg.get("result", {})))
+                else:
+                    err = XaiError(msg.get("code", "internal_error"), msg.get("message", ""))
+                    if err.code == "model_unavailable":
+                        retry_unavailable(i, err)
+                    else:
+                        finish(i, err)
+        finally:
+            for job in fly:
+                try:
+                    self.cancel(job)
+                except XaiError:
+                    pass
 
     def cancel(self, job):
         """Asks the daemon to cancel a job (it then ends with `cancelled`)."""
