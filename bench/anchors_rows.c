@@ -114,8 +114,8 @@ static void add_result(run_out *o, const xai_result *r, int c) {
     o->calls += (double)r->stats.model_calls;
     o->samples += xai_value_get_number(xai_value_get(r->extra, "samples"));
     o->model_s += r->stats.model_seconds;
-    o->eval_s += xai_value_get_number(xai_value_get(r->extra, "eval_seconds"));
-    o->eval_cpu += xai_value_get_number(xai_value_get(r->extra, "eval_cpu_seconds"));
+    o->eval_s += r->stats.eval_seconds;
+    o->eval_cpu += r->stats.eval_cpu_seconds;
     o->lucb_rounds += xai_value_get_number(xai_value_get(r->extra, "lucb_rounds"));
 }
 

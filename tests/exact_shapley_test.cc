@@ -151,3 +151,39 @@ TEST(ExactShapley, SeveralChunksOfCoalitions) {
     EXPECT_EQ(131072u, r->stats.rows_sent);        // f(x) came from the cache
     xai_result_free(r);
 }
+
+namespace {
+// Records the progress the method reported before each model call.
+xai_status record_progress(void *ctx, const xai_eval_stats *, double progress, xai_error *) {
+    static_cast<std::vector<double> *>(ctx)->push_back(progress);
+    return XAI_OK;
+}
+}  // namespace
+
+TEST(ExactShapley, SixteenFeaturesReportProgressBeforeTheEnd) {
+    // 2^16 = 65,536 coalitions: the first chunk is 1,024 masks, so the
+    // model calls after it see a progress strictly between 0 and 1 (before,
+    // one chunk of 65,536 held all of them and progress read 0 until done).
+    const size_t d = 16;
+    std::vector<double> w(d), x(d, 1.0), b(d, 0.0);
+    for (size_t i = 0; i < d; i++) w[i] = double(i) - 7.5;
+    LinearModel m(w, x, b);
+    std::vector<double> seen;
+    xai_eval_set_check(m.ev, record_progress, &seen);
+    xai_result *r = nullptr;
+    ASSERT_EQ(XAI_OK, xai_explain(m.ev, "exact_shapley", nullptr, &r, nullptr));
+    for (size_t i = 0; i < d; i++) EXPECT_NEAR(w[i], r->values[i], 1e-9) << i;
+    size_t inside = 0;
+    for (size_t i = 0; i < seen.size(); i++) {
+        if (seen[i] > 0 && seen[i] < 1) inside++;
+        if (i > 0) {
+            EXPECT_GE(seen[i], seen[i - 1]) << i;
+        }
+    }
+    EXPECT_GE(inside, 1u) << seen.size() << " model calls";
+    // The first model calls see 0 (f(x), the first chunk), none sees 1.
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(0.0, seen[0]);
+    EXPECT_LT(seen.back(), 1.0);
+    xai_result_free(r);
+}

@@ -407,12 +407,12 @@ TEST_F(MethodsE2E, AnchorsOnAnEmail) {
     double prec = extra_num(r, "precision");
     EXPECT_LE(extra_num(r, "precision_lower"), prec);
     EXPECT_LE(prec, extra_num(r, "precision_upper"));
-    EXPECT_GE(prec, 0.95 - 0.05);                        // threshold - epsilon_stop
+    EXPECT_GE(prec, 0.95 - 0.05);     // fresh samples: the lower bound (>= 0.95) is below it
     EXPECT_LE(r->stats.rows_sent, 128u);
     EXPECT_LE(r->stats.rows_sent + r->stats.cache_hits, r->stats.rows_asked);
     EXPECT_GT(r->stats.cache_hits, 0u);
     EXPECT_GT(extra_num(r, "rows_asked"), (double)r->stats.rows_sent);
-    EXPECT_EQ(extra_num(r, "rows_sent"), (double)r->stats.rows_sent);
+    EXPECT_EQ(xai_value_get(r->extra, "rows_sent"), nullptr);   // cache counters: stats only
     xai_result_free(r);
 }
 
@@ -432,7 +432,11 @@ TEST_F(MethodsE2E, AnchorsOnARow) {
             << col << " " << op << " " << lim;
         EXPECT_EQ(r->values[col], 1.0);
     }
-    EXPECT_TRUE(xai_value_get_bool(xai_value_get(r->extra, "success")));
+    EXPECT_TRUE(xai_value_get_bool(xai_value_get(r->extra, "success")))
+        << xai_value_get_str(xai_value_get(r->extra, "message"), nullptr) << "; search precision "
+        << extra_num(r, "search_precision") << " of " << extra_num(r, "anchor_samples")
+        << ", fresh " << extra_num(r, "precision") << " lb " << extra_num(r, "precision_lower")
+        << " size " << extra_num(r, "size") << " samples " << extra_num(r, "samples") << " fx " << r->fx << " target " << r->target;
     double prec = extra_num(r, "precision"), cov = extra_num(r, "coverage");
     EXPECT_LE(extra_num(r, "precision_lower"), prec);
     EXPECT_LE(prec, extra_num(r, "precision_upper"));

@@ -57,6 +57,8 @@ xai_result *text_result() {
     r->stats.model_calls = 1;
     r->stats.model_seconds = 0.5;
     r->stats.render_seconds = 0.25;
+    r->stats.eval_seconds = 0.875;
+    r->stats.eval_cpu_seconds = 0.125;
     r->seconds = 1.5;
     return r;
 }
@@ -114,6 +116,8 @@ TEST(ResultWire, TextResultRoundTripsEveryField) {
     EXPECT_EQ(b->stats.model_calls, 1u);
     EXPECT_EQ(b->stats.model_seconds, 0.5);
     EXPECT_EQ(b->stats.render_seconds, 0.25);
+    EXPECT_EQ(b->stats.eval_seconds, 0.875);
+    EXPECT_EQ(b->stats.eval_cpu_seconds, 0.125);
     EXPECT_EQ(b->seconds, 1.5);
     EXPECT_EQ(b->rank, 0u);
     xai_result_free(b);

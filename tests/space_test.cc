@@ -72,6 +72,34 @@ TEST(Space, TextBagOfWordsRemovesEveryOccurrence) {
     EXPECT_EQ("the cat, the hat", t.render({1, 1, 1}));
 }
 
+TEST(Space, TextBagOfWordsDeleteRendersWhatLimeRenders) {
+    // lime 0.2's LimeTextExplainer (bow=True) splits the text with
+    // re.split(r'(\W+)|$'), keeps the separators, and inverse_removing
+    // joins the pieces without every occurrence of each removed word. By
+    // hand for "Free money!!! Free, FREE money... now?": pieces Free | " " |
+    // money | "!!! " | Free | ", " | FREE | " " | money | "... " | now | "?",
+    // words (case kept, first occurrence order) Free, money, FREE, now.
+    xai_text_space_opts o{};
+    o.bag_of_words = true;
+    o.delete_removed = true;
+    TextSpace t("Free money!!! Free, FREE money... now?", o);
+    ASSERT_EQ(4u, xai_space_n_features(t.s));
+    EXPECT_STREQ("FREE", xai_space_feature_name(t.s, 2));
+    EXPECT_EQ(" money!!! , FREE money... now?", t.render({0, 1, 1, 1}));
+    EXPECT_EQ("Free !!! Free, FREE ... ?", t.render({1, 0, 1, 0}));
+    EXPECT_EQ(" !!! ,  ... ?", t.render({0, 0, 0, 0}));
+    EXPECT_EQ("Free money!!! Free, FREE money... now?", t.render({1, 1, 1, 1}));
+    // \w is Unicode letters, digits and '_' in both: "naïve_bayes" is one
+    // word, "über-naïve" two; the hyphen is a separator and stays.
+    TextSpace u("naïve_bayes says: naïve! über-naïve", o);
+    ASSERT_EQ(4u, xai_space_n_features(u.s));   // naïve_bayes, says, naïve, über
+    EXPECT_EQ("naïve_bayes says: ! über-", u.render({1, 1, 0, 1}));
+    EXPECT_EQ(" says: naïve! -naïve", u.render({0, 1, 1, 0}));
+    // Leading and trailing separators stay too.
+    TextSpace w("  lead and trail  ", o);
+    EXPECT_EQ("  lead  trail  ", w.render({1, 0, 1}));
+}
+
 TEST(Space, TextTokensAndFeatureMapAreExposed) {
     TextSpace t("a b", xai_text_space_opts{});
     const xai_tokens *tk = xai_space_text_tokens(t.s);

@@ -73,6 +73,10 @@ void xd_err_prefix(xai_error *err, const char *prefix);
 
 /* Monotonic seconds. */
 double xd_now(void);
+/* CPU seconds of the calling thread (not the process's: idle worker
+ * threads of other libraries, such as OpenBLAS's spinning pool, would
+ * count). */
+double xd_thread_cpu_now(void);
 
 /* 128-bit hash of bytes (two independent 64-bit lanes). Not cryptographic;
  * collisions between distinct inputs have probability about 2^-128. */

@@ -21,6 +21,12 @@ double xd_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double xd_thread_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void xd_log(xd_log_level level, const char *msg, const char *fmt, ...) {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     if ((int)level < log_threshold) return;

@@ -413,9 +413,8 @@ static xai_status combine(xai_eval *ev, size_t n, size_t nu, double *out, xai_er
     return XAI_OK;
 }
 
-xai_status xai_eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *out,
-                          xai_error *err) {
-    if (n == 0) return XAI_OK;
+static xai_status eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *out,
+                             xai_error *err) {
     if (masks == NULL || out == NULL) return xd_err(err, XAI_ERR_INVALID, "eval: masks and out are required");
     ev->stats.masks_asked += n;
     size_t nu = 0, nd = 0;
@@ -428,6 +427,16 @@ xai_status xai_eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *
     st = eval_rows(ev, &ev->rendered, &nd, err);
     if (st != XAI_OK) return st;
     return combine(ev, n, nu, out, err);
+}
+
+xai_status xai_eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *out,
+                          xai_error *err) {
+    if (n == 0) return XAI_OK;
+    double t0 = xd_now(), c0 = xd_thread_cpu_now();
+    xai_status st = eval_masks(ev, masks, n, out, err);
+    ev->stats.eval_seconds += xd_now() - t0;
+    ev->stats.eval_cpu_seconds += xd_thread_cpu_now() - c0;
+    return st;
 }
 
 /* ---- raw inputs ----------------------------------------------------- */
@@ -470,12 +479,10 @@ static xai_status check_batch(const xai_eval *ev, const xai_batch *b, xai_error 
     return XAI_OK;
 }
 
-xai_status xai_eval_inputs(xai_eval *ev, const xai_batch *in, double *out, xai_error *err) {
-    xai_status st = check_batch(ev, in, err);
-    if (st != XAI_OK || in->n == 0) return st;
+static xai_status eval_inputs(xai_eval *ev, const xai_batch *in, double *out, xai_error *err) {
     ev->stats.masks_asked += in->n;
     double t0 = xd_now();
-    st = copy_inputs(ev, in, err);
+    xai_status st = copy_inputs(ev, in, err);
     if (st == XAI_OK && need(&ev->keys, in->n, sizeof(xd_hash128)) == NULL)
         st = xd_err(err, XAI_ERR_NOMEM, "eval: keys of %zu inputs", in->n);
     if (st == XAI_OK) hash_rows(ev, &ev->raw, 0);
@@ -488,4 +495,14 @@ xai_status xai_eval_inputs(xai_eval *ev, const xai_batch *in, double *out, xai_e
     ev->stats.rows_asked += nd;
     memcpy(out, ev->row_out.p, in->n * ev->k * sizeof(double));
     return XAI_OK;
+}
+
+xai_status xai_eval_inputs(xai_eval *ev, const xai_batch *in, double *out, xai_error *err) {
+    xai_status st = check_batch(ev, in, err);
+    if (st != XAI_OK || in->n == 0) return st;
+    double t0 = xd_now(), c0 = xd_thread_cpu_now();
+    st = eval_inputs(ev, in, out, err);
+    ev->stats.eval_seconds += xd_now() - t0;
+    ev->stats.eval_cpu_seconds += xd_thread_cpu_now() - c0;
+    return st;
 }

@@ -7,7 +7,9 @@
  * (anchors_beam.c) and writes the result: values[i] = 1 for the features of
  * the anchor (for tabular, the columns its predicates test), 0 otherwise;
  * the rule, its precision bounds, coverage, counts and examples go in
- * `extra` (docs/METHODS.md, "anchors").
+ * `extra` (docs/METHODS.md, "anchors"). Everything in `extra` is a function
+ * of the seed, the input and the model's answers: timings and cache
+ * counters are in the result's stats only.
  *
  * The prediction that must hold is the target class: a perturbed sample
  * counts as "held" when the argmax of the model's outputs is the target
@@ -21,20 +23,26 @@
 #include "anchors_impl.h"
 
 static const char *const params[] = {
-    "preset", "threshold", "delta", "tau", "epsilon_stop", "batch_size", "min_batch",
+    "preset", "threshold", "delta", "tau", "epsilon_stop", "accept", "fresh_samples",
+    "batch_size", "min_batch",
     "adaptive_batch", "beam_size", "warmup_samples", "coverage_samples", "max_anchor_size",
     "stop_on_first", "expand_hopeless", "max_expand", "max_samples", "n_examples", "p_remove",
     "bin_edges", "categorical", NULL};
 
 /* Preset defaults: "default" = alibi's statistics with adaptive batches and
- * expansion of hopeless levels, "alibi" = alibi's search exactly,
- * "reference" = marcotcr/anchor's text defaults. */
+ * expansion of hopeless levels, and a valid anchor's lower bound at the
+ * threshold; "alibi" = alibi's search exactly, "reference" =
+ * marcotcr/anchor's AnchorText.explain_instance defaults (threshold 0.95,
+ * delta 0.1, tau 0.15, batch 10, beam 4, stop_on_first, min_samples_start
+ * 0 = one warm-up draw), both with their validity rule lb > threshold -
+ * epsilon_stop. */
 static xai_status preset(const xai_value *pv, xd_anchor_params *p, xai_error *err) {
     const char *name;
     xai_status st = xai_opt_str(pv, "preset", "default", &name, err);
     if (st != XAI_OK) return st;
     *p = (xd_anchor_params){.threshold = 0.95, .delta = 0.1, .epsilon = 0.15,
-                            .epsilon_stop = 0.05, .batch = 100, .min_batch = 10,
+                            .epsilon_stop = 0.05, .accept_epsilon_stop = false,
+                            .fresh_samples = 1000, .batch = 100, .min_batch = 10,
                             .adaptive = true, .beam = 1, .warmup = 100,
                             .coverage_samples = 10000, .max_size = 0, .stop_on_first = true,
                             .expand_hopeless = true, .max_expand = 5000,
@@ -42,12 +50,12 @@ static xai_status preset(const xai_value *pv, xd_anchor_params *p, xai_error *er
     if (strcmp(name, "default") == 0) return XAI_OK;
     p->adaptive = false;
     p->expand_hopeless = false;
+    p->accept_epsilon_stop = true;
     if (strcmp(name, "alibi") == 0) return XAI_OK;
     if (strcmp(name, "reference") == 0) {
         p->batch = 10;
         p->beam = 4;
         p->warmup = 1;
-        p->stop_on_first = false;
         return XAI_OK;
     }
     return xd_err(err, XAI_ERR_INVALID,
@@ -62,6 +70,22 @@ static xai_status opt_size(const xai_value *pv, const char *key, size_t def, int
     return st;
 }
 
+/* "accept": "lower_bound" (valid when lb >= threshold) or "epsilon_stop"
+ * (the references' lb > threshold - epsilon_stop); the preset decides when
+ * absent. */
+static xai_status read_accept(const xai_value *pv, xd_anchor_params *p, xai_error *err) {
+    const char *acc;
+    xai_status st = xai_opt_str(pv, "accept", p->accept_epsilon_stop ? "epsilon_stop" : "lower_bound",
+                                &acc, err);
+    if (st != XAI_OK) return st;
+    if (strcmp(acc, "lower_bound") == 0) p->accept_epsilon_stop = false;
+    else if (strcmp(acc, "epsilon_stop") == 0) p->accept_epsilon_stop = true;
+    else
+        return xd_err(err, XAI_ERR_INVALID,
+                      "anchors: accept '%s' is not one of lower_bound, epsilon_stop", acc);
+    return XAI_OK;
+}
+
 static xai_status read_params(const xai_value *pv, xd_anchor_params *p, xai_error *err) {
     xai_status st = preset(pv, p, err);
     if (st == XAI_OK) st = xai_opt_float(pv, "threshold", p->threshold, 0.0, 1.0, &p->threshold, err);
@@ -69,6 +93,9 @@ static xai_status read_params(const xai_value *pv, xd_anchor_params *p, xai_erro
     if (st == XAI_OK) st = xai_opt_float(pv, "tau", p->epsilon, 0.0, 1.0, &p->epsilon, err);
     if (st == XAI_OK)
         st = xai_opt_float(pv, "epsilon_stop", p->epsilon_stop, 0.0, 1.0, &p->epsilon_stop, err);
+    if (st == XAI_OK) st = read_accept(pv, p, err);
+    if (st == XAI_OK)
+        st = opt_size(pv, "fresh_samples", p->fresh_samples, 1, 10000000, &p->fresh_samples, err);
     if (st == XAI_OK) st = opt_size(pv, "batch_size", p->batch, 1, 1000000, &p->batch, err);
     if (st == XAI_OK) st = opt_size(pv, "min_batch", p->min_batch, 1, 1000000, &p->min_batch, err);
     if (st == XAI_OK) st = xai_opt_bool(pv, "adaptive_batch", p->adaptive, &p->adaptive, err);
@@ -169,30 +196,42 @@ static bool put_rule(xai_value *extra, const xd_anchor_found *f, const xai_space
     return ok;
 }
 
+/* Why success is false, for people. */
+static void failure_message(const xd_anchor_found *f, const xd_anchor_params *p, char *msg,
+                            size_t cap) {
+    if (f->valid)
+        snprintf(msg, cap, "the search's anchor did not reach precision %.3g with confidence "
+                 "%.3g on %zu fresh samples (%zu held)", p->threshold, 1.0 - p->delta,
+                 f->fresh_n, f->fresh_pos);
+    else
+        snprintf(msg, cap, "no anchor reached precision %.3g with confidence %.3g; this is the "
+                 "candidate with the highest precision", p->threshold, 1.0 - p->delta);
+}
+
+/* The numbers; all deterministic (no timings, no cache counters). */
 static bool put_numbers(xai_value *x, const xd_anchor_found *f, const xai_eval_stats *es,
                         const xd_anchor_params *p) {
     bool ok = xai_value_set_float(x, "precision", f->precision) == XAI_OK;
     ok = ok && xai_value_set_float(x, "precision_lower", f->lower) == XAI_OK;
     ok = ok && xai_value_set_float(x, "precision_upper", f->upper) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "fresh_samples", (int64_t)f->fresh_n) == XAI_OK;
     ok = ok && xai_value_set_float(x, "coverage", f->coverage) == XAI_OK;
+    ok = ok && xai_value_set_int(x, "coverage_samples", (int64_t)f->coverage_n) == XAI_OK;
     ok = ok && xai_value_set_bool(x, "success", f->success) == XAI_OK;
     if (!f->success) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "no anchor reached precision %.3g with confidence %.3g; this "
-                 "is the candidate with the highest precision", p->threshold, 1.0 - p->delta);
+        char msg[300];
+        failure_message(f, p, msg, sizeof msg);
         ok = ok && xai_value_set_str(x, "message", msg) == XAI_OK;
     }
+    ok = ok && xai_value_set_str(x, "accept", p->accept_epsilon_stop ? "epsilon_stop"
+                                                                     : "lower_bound") == XAI_OK;
     ok = ok && xai_value_set_int(x, "size", (int64_t)f->size) == XAI_OK;
     ok = ok && xai_value_set_int(x, "anchor_samples", (int64_t)f->n) == XAI_OK;
+    ok = ok && xai_value_set_float(x, "search_precision", f->n > 0 ? f->pos / f->n : 0.0) == XAI_OK;
     ok = ok && xai_value_set_int(x, "samples", (int64_t)f->total_samples) == XAI_OK;
     ok = ok && xai_value_set_int(x, "lucb_rounds", (int64_t)f->lucb_rounds) == XAI_OK;
     ok = ok && xai_value_set_int(x, "rounds", (int64_t)f->rounds) == XAI_OK;
-    ok = ok && xai_value_set_float(x, "eval_seconds", f->eval_seconds) == XAI_OK;
-    ok = ok && xai_value_set_float(x, "eval_cpu_seconds", f->eval_cpu_seconds) == XAI_OK;
     ok = ok && xai_value_set_int(x, "rows_asked", (int64_t)es->masks_asked) == XAI_OK;
-    ok = ok && xai_value_set_int(x, "rows_sent", (int64_t)es->rows_sent) == XAI_OK;
-    ok = ok && xai_value_set_int(x, "cache_hits", (int64_t)es->cache_hits) == XAI_OK;
-    ok = ok && xai_value_set_int(x, "model_calls", (int64_t)es->model_calls) == XAI_OK;
     return ok;
 }
 

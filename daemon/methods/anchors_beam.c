@@ -39,14 +39,23 @@
  * where separate arrays per level would add up past the trim threshold and
  * go back to the system after every search.
  *
+ * The chosen anchor's reported numbers come from samples the search never
+ * saw: p->fresh_samples draws under it after the search (and, for tabular,
+ * fresh model-free coverage samples). The search's own counts of the
+ * winner are biased upwards (it won because its counts looked good); the
+ * fresh ones are not, and success is an exact binomial test on them, so
+ * an anchor whose precision is below the threshold comes back as a
+ * success with probability at most delta.
+ *
  * Invariants: store rows are append-only; a candidate's (n, pos) are the
- * counts of the store samples valid for it; coverage comes from model-free
- * samples of the empty anchor.
+ * counts of the store samples valid for it; the search compares coverage
+ * on model-free samples of the empty anchor.
  */
 #include <math.h>
 #include <string.h>
 #include "../core/core.h"
 #include "anchors_impl.h"
+#include "binom_bounds.h"
 #include "kl_lucb.h"
 
 /* The candidates of one size, all in `block` (kept for a later size). */
@@ -238,8 +247,21 @@ static double test_beta(const search *s) {
     return log(tests / s->p->delta);
 }
 
+/* The lower bound a candidate must reach to be valid: the threshold, or
+ * with the references' rule threshold - epsilon_stop. */
+static double accept_edge(const xd_anchor_params *p) {
+    return p->accept_epsilon_stop ? p->threshold - p->epsilon_stop : p->threshold;
+}
+
+/* Whether a candidate with mean `mean` and lower bound lb is valid: mean
+ * >= t and lb >= t (lb > t - eps_stop with the references' rule). */
+static bool accepted(const xd_anchor_params *p, double mean, double lb) {
+    if (mean < p->threshold) return false;
+    return p->accept_epsilon_stop ? lb > accept_edge(p) : lb >= accept_edge(p);
+}
+
 /* Samples each chosen candidate until its precision is decided against the
- * threshold: mean >= t with lb >= t - eps_stop, or mean < t with
+ * threshold: mean >= t with lb reaching accept_edge, or mean < t with
  * ub < t + eps_stop. All undecided candidates share each round. */
 static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, xai_error *err) {
     const xd_anchor_params *p = s->p;
@@ -252,7 +274,7 @@ static xai_status decide(search *s, cands *c, const size_t *top, size_t n_top, x
             size_t i = top[j];
             double mean = c->pos[i] / c->n[i], lv = beta / c->n[i];
             bool above = mean >= p->threshold;
-            double edge = above ? p->threshold - p->epsilon_stop : p->threshold + p->epsilon_stop;
+            double edge = above ? accept_edge(p) : p->threshold + p->epsilon_stop;
             bool more = above ? xd_kl_lower(mean, lv) < edge : xd_kl_upper(mean, lv) >= edge;
             if (more) arms[nreq] = i, counts[nreq++] = xd_lucb_draw_size(&o, c->n[i], mean, edge, beta);
         }
@@ -373,7 +395,7 @@ static xai_status children(search *s, const cands *prev, const size_t *top, size
         uint64_t *base = scratch, *held = scratch + RW, *skip = scratch + 2 * RW;
         made_before(s, psets, j, skip);
         add_children(s, prev, top[j], psets + j * W, skip, best_cov, slot, out);
-        parent_stats(s, psets + j * W, slot, rows, RW, base, held, out);
+        if (s->smp->shares) parent_stats(s, psets + j * W, slot, rows, RW, base, held, out);
     }
 cleanup:
     xd_free(rows);
@@ -405,7 +427,7 @@ static bool judge(const search *s, const cands *c, const size_t *top, size_t n_t
         double mean = c->pos[i] / c->n[i];
         double lb = xd_kl_lower(mean, beta / c->n[i]);
         if (!fallback->set || mean > fallback->mean) remember(fallback, c, i, mean);
-        if (mean < p->threshold || !(lb > p->threshold - p->epsilon_stop)) continue;
+        if (!accepted(p, mean, lb)) continue;
         if (!best->set || c->cov[i] > best->cov) {
             remember(best, c, i, mean);
             if (p->stop_on_first || c->cov[i] >= 1.0) stop = true;
@@ -500,7 +522,8 @@ static xai_status pool_draw(search *s, cands *c, xai_error *err) {
  * parents). */
 static bool expand_all(const search *s, const cands *c) {
     double kids = (double)c->count * (double)(s->m - c->size) / (double)(c->size + 1);
-    return s->p->expand_hopeless && kids <= (double)s->p->max_expand && hopeless(s, c);
+    return s->p->expand_hopeless && s->smp->shares && kids <= (double)s->p->max_expand &&
+           hopeless(s, c);
 }
 
 /* Runs one level: its chosen candidates in *top (n_top of them), and
@@ -565,7 +588,9 @@ static xai_status examples(search *s, const uint64_t *set, xd_anchor_found *f, x
     f->not_held = xai_value_array();
     if (f->held == NULL || f->not_held == NULL) goto nomem;
     for (size_t k = 0; k < s->st.runs; k++) {
-        if (!xd_anchor_subset(s->st.run_under + k * s->W, set, s->W)) continue;
+        const uint64_t *under = s->st.run_under + k * s->W;
+        if (!xd_anchor_subset(under, set, s->W)) continue;
+        if (!s->smp->shares && !xd_anchor_subset(set, under, s->W)) continue;
         for (size_t i = s->st.run_start[k]; i < xd_anchor_store_run_end(&s->st, k); i++) {
             const uint64_t *h = s->st.holds + i * s->W;
             if (!xd_anchor_subset(set, h, s->W)) continue;
@@ -580,29 +605,70 @@ nomem:
     return xd_err(err, XAI_ERR_NOMEM, "anchors: examples");
 }
 
-/* Fills *f for the anchor given by its features in order. */
-static xai_status describe(search *s, const size_t *order, size_t size, bool success,
-                           bool empty, xd_anchor_found *f, xai_error *err) {
+/* Draws p->fresh_samples samples under `set` after the search, as a run
+ * of their own, and counts how many held. */
+static xai_status fresh_precision(search *s, const uint64_t *set, xd_anchor_found *f,
+                                  xai_error *err) {
+    size_t n = s->p->fresh_samples, n0 = s->st.n;
+    xai_status st = draw_begin(s, n, err);
+    if (st == XAI_OK) st = draw_under(s, set, n0, n, err);
+    if (st == XAI_OK) st = draw_commit(s, n, err);
+    if (st != XAI_OK) return st;
+    f->fresh_n = n;
+    f->fresh_pos = 0;
+    for (size_t i = n0; i < n0 + n; i++) f->fresh_pos += s->st.label[i];
+    return XAI_OK;
+}
+
+/* The coverage of `set` (size features): exact when the sampler knows it,
+ * else the share of fresh model-free samples (not those the search
+ * compared candidates on) in which the whole set holds. */
+static xai_status fresh_coverage(search *s, const uint64_t *set, size_t size,
+                                 xd_anchor_found *f, xai_error *err) {
+    if (s->smp->exact_coverage) {
+        f->coverage = s->smp->exact_coverage(s->smp, size);
+        return XAI_OK;
+    }
+    size_t n = s->p->coverage_samples, held = 0;
+    uint64_t *holds = xd_try_calloc(xd_mul(n, s->W), sizeof *holds);
+    if (holds == NULL) return xd_err(err, XAI_ERR_NOMEM, "anchors: %zu coverage samples", n);
+    xai_status st = s->smp->coverage(s->smp, n, holds, err);
+    for (size_t i = 0; st == XAI_OK && i < n; i++) held += xd_anchor_subset(set, holds + i * s->W, s->W);
+    xd_free(holds);
+    f->coverage = (double)held / (double)n;
+    f->coverage_n = n;
+    return st;
+}
+
+/* Fills *f for the anchor given by its features in order; `valid` says
+ * whether the search accepted it. Precision, bounds and coverage come from
+ * fresh samples; success needs the search's acceptance and, unless the
+ * references' rule is asked for, an exact binomial test on the fresh
+ * samples rejecting precision < threshold at level delta. */
+static xai_status describe(search *s, const size_t *order, size_t size, bool valid,
+                           xd_anchor_found *f, xai_error *err) {
+    const xd_anchor_params *p = s->p;
     uint64_t *set = xd_calloc(s->W, sizeof *set);
     for (size_t j = 0; j < size; j++) xd_anchor_add(set, order[j]);
     f->size = size;
     f->order = xd_malloc((size ? size : 1) * sizeof *f->order);
     if (size) memcpy(f->order, order, size * sizeof *order);
-    xd_anchor_store_count(&s->st, set, &f->n, &f->pos);
-    f->precision = f->n > 0 ? f->pos / f->n : 0.0;
-    double beta = empty ? log(1.0 / s->p->delta) : test_beta(s);
-    f->lower = xd_kl_lower(f->precision, beta / f->n);
-    f->upper = xd_kl_upper(f->precision, beta / f->n);
-    f->coverage = coverage_of(s, set, size);
-    f->success = success;
+    xd_anchor_store_count(&s->st, set, !s->smp->shares, &f->n, &f->pos);
+    xai_status st = fresh_precision(s, set, f, err);
+    if (st == XAI_OK) st = fresh_coverage(s, set, size, f, err);
+    if (st == XAI_OK) st = examples(s, set, f, err);
+    xd_free(set);
+    if (st != XAI_OK) return st;
+    f->precision = (double)f->fresh_pos / (double)f->fresh_n;
+    f->lower = xd_binom_lower(f->fresh_pos, f->fresh_n, p->delta);
+    f->upper = xd_binom_upper(f->fresh_pos, f->fresh_n, p->delta);
+    f->valid = valid;
+    f->success = valid && (p->accept_epsilon_stop ||
+                           xd_binom_tail_ge(f->fresh_pos, f->fresh_n, p->threshold) <= p->delta);
     f->total_samples = s->st.n;
     f->lucb_rounds = s->lucb_rounds;
     f->rounds = s->rounds;
-    f->eval_seconds = s->smp->eval_seconds;
-    f->eval_cpu_seconds = s->smp->eval_cpu_seconds;
-    xai_status st = examples(s, set, f, err);
-    xd_free(set);
-    return st;
+    return XAI_OK;
 }
 
 /* Draws the coverage samples and stores them by feature (cov_bits). */
@@ -648,14 +714,14 @@ xai_status xd_anchor_search(const xd_anchor_params *p, xd_anchor_sampler *smp,
     if (st == XAI_OK) st = warm_up(&s, &lv[0], &empty_ok, err);
     if (st != XAI_OK) goto cleanup;
     if (empty_ok) {
-        st = describe(&s, NULL, 0, true, true, out, err);
+        st = describe(&s, NULL, 0, true, out, err);
         goto cleanup;
     }
     st = beam(&s, lv, &best, &fallback, err);
     if (st != XAI_OK) goto cleanup;
-    if (best.set) st = describe(&s, best.order, best.size, true, false, out, err);
-    else if (fallback.set) st = describe(&s, fallback.order, fallback.size, false, false, out, err);
-    else st = describe(&s, NULL, 0, false, true, out, err);
+    if (best.set) st = describe(&s, best.order, best.size, true, out, err);
+    else if (fallback.set) st = describe(&s, fallback.order, fallback.size, false, out, err);
+    else st = describe(&s, NULL, 0, false, out, err);
 cleanup:
     if (st != XAI_OK) xd_anchor_found_release(out);
     cands_release(&lv[0]);

@@ -17,7 +17,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 #include "../core/core.h"
 #include "method.h"
 
@@ -36,23 +35,14 @@ static inline bool xd_anchor_subset(const uint64_t *a, const uint64_t *b, size_t
     return true;
 }
 
-/* CPU seconds of the calling thread, which runs the explanation and the
- * evaluator's requests (the samplers time the evaluator with it: on a
- * loaded machine wall time says little about the method's own cost). Not
- * the process's: idle worker threads of other libraries (OpenBLAS spins
- * its pool for a while after it starts) would count. */
-static inline double xd_anchor_cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The options, read once by anchors.c (docs/METHODS.md, "anchors"). */
 typedef struct xd_anchor_params {
     double threshold;        /* precision the anchor must reach */
     double delta;            /* 1 - confidence */
     double epsilon;          /* tau: KL-LUCB tolerance */
     double epsilon_stop;     /* tolerance of the precision test */
+    bool accept_epsilon_stop;   /* the references' rule: valid when lb > threshold - epsilon_stop */
+    size_t fresh_samples;    /* draws of the chosen anchor that decide and report its precision */
     size_t batch;            /* draws per arm per round (the most, when adaptive) */
     size_t min_batch;        /* smallest adaptive draw */
     bool adaptive;           /* rounds draw min(batch, max(min_batch, n/2)) */
@@ -71,8 +61,12 @@ typedef struct xd_anchor_params {
 typedef struct xd_anchor_sampler xd_anchor_sampler;
 struct xd_anchor_sampler {
     size_t m;   /* features */
-    double eval_seconds;    /* wall time inside the evaluator, kept by evaluate() */
-    double eval_cpu_seconds;    /* process CPU time inside the evaluator */
+    /* A sample drawn under B in which every feature of A ⊇ B holds is a
+     * draw from A's distribution (text, where features are kept
+     * independently), so it counts for A. When false (tabular: a sample
+     * under A copies A's columns jointly from one background row, which a
+     * sample under B does not), only samples drawn under A itself count. */
+    bool shares;
     /* Draws n samples under `anchor` into a pending batch and writes their
      * hold sets (n x words) to holds. */
     xai_status (*draw)(xd_anchor_sampler *s, const uint64_t *anchor, size_t n,
@@ -93,18 +87,20 @@ struct xd_anchor_sampler {
     void *impl;
 };
 
-/* What the search found. */
+/* What the search found. The precision, its bounds and the coverage come
+ * from fresh samples drawn after the anchor was chosen. */
 typedef struct xd_anchor_found {
     size_t size;
     size_t *order;          /* the features, in the order they were added */
-    double n, pos;          /* samples of the anchor and how many held */
+    double n, pos;          /* the search's samples of the anchor and how many held */
+    size_t fresh_n, fresh_pos;  /* the fresh samples of the anchor and how many held */
+    size_t coverage_n;      /* samples behind the coverage (0: exact) */
     double precision, lower, upper, coverage;
+    bool valid;             /* the search's rule accepted it */
     bool success;
-    size_t total_samples;   /* rows the search drew */
+    size_t total_samples;   /* rows drawn, the fresh ones included */
     size_t lucb_rounds;
     size_t rounds;          /* sampling rounds, each one evaluator request */
-    double eval_seconds;    /* of the sampler */
-    double eval_cpu_seconds;
     xai_value *held;        /* examples (arrays), owned */
     xai_value *not_held;
 } xd_anchor_found;
@@ -131,8 +127,9 @@ xai_status xd_anchor_store_add_run(xd_anchor_store *st, size_t start, const uint
 size_t xd_anchor_store_run_end(const xd_anchor_store *st, size_t k);
 void xd_anchor_store_release(xd_anchor_store *st);
 /* The samples valid for `set` (drawn under a subset of it, every feature
- * of it holding) and how many of them held. */
-void xd_anchor_store_count(const xd_anchor_store *st, const uint64_t *set, double *n,
+ * of it holding; with `exact`, drawn under the set itself) and how many of
+ * them held. */
+void xd_anchor_store_count(const xd_anchor_store *st, const uint64_t *set, bool exact, double *n,
                            double *pos);
 /* Samples [n0, n) by feature, m features: row f (RW words) has bit j set
  * when feature f holds in sample n0 + j; row m is the labels, row m + 1

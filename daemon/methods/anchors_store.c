@@ -55,11 +55,13 @@ void xd_anchor_store_release(xd_anchor_store *st) {
     memset(st, 0, sizeof *st);
 }
 
-void xd_anchor_store_count(const xd_anchor_store *st, const uint64_t *set, double *n,
+void xd_anchor_store_count(const xd_anchor_store *st, const uint64_t *set, bool exact, double *n,
                            double *pos) {
     double nn = 0, pp = 0;
     for (size_t k = 0; k < st->runs; k++) {
-        if (!xd_anchor_subset(st->run_under + k * st->W, set, st->W)) continue;
+        const uint64_t *under = st->run_under + k * st->W;
+        if (!xd_anchor_subset(under, set, st->W)) continue;
+        if (exact && !xd_anchor_subset(set, under, st->W)) continue;
         for (size_t i = st->run_start[k]; i < xd_anchor_store_run_end(st, k); i++) {
             if (!xd_anchor_subset(set, st->holds + i * st->W, st->W)) continue;
             nn += 1;

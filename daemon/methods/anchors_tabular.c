@@ -222,10 +222,7 @@ static xai_status evaluate(xd_anchor_sampler *s, uint8_t *labels, xai_error *err
     b.n = n;
     b.cols = t->d;
     b.rows = t->rows + t->n_done * t->d;
-    double t0 = xd_now(), c0 = xd_anchor_cpu_now();
     xai_status st = xai_eval_inputs(mc->ev, &b, t->out, err);
-    s->eval_seconds += xd_now() - t0;
-    s->eval_cpu_seconds += xd_anchor_cpu_now() - c0;
     if (st != XAI_OK) return st;
     t->n_done = t->n_rows;
     xd_anchor_labels(t->out, n, mc->k, mc->target, mc->fx_all[0], labels);
@@ -283,6 +280,7 @@ xai_status xd_anchor_tabular_sampler(const xd_method_ctx *mc, const xai_value *p
         return st;
     }
     t->base.m = t->m;
+    t->base.shares = false;     /* a sample under B is no draw of A ⊋ B: see anchors_impl.h */
     xd_method_rng(mc, &t->rng, 1);
     xd_method_rng(mc, &t->cov_rng, 2);
     *out = &t->base;

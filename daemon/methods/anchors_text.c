@@ -77,10 +77,7 @@ static xai_status evaluate(xd_anchor_sampler *s, uint8_t *labels, xai_error *err
     size_t n = t->n_pending;
     t->n_pending = 0;
     if (n == 0) return XAI_OK;
-    double t0 = xd_now(), c0 = xd_anchor_cpu_now();
     xai_status st = xai_eval_masks(mc->ev, t->masks, n, t->out, err);
-    s->eval_seconds += xd_now() - t0;
-    s->eval_cpu_seconds += xd_anchor_cpu_now() - c0;
     if (st != XAI_OK) return st;
     xd_anchor_labels(t->out, n, mc->k, mc->target, mc->fx_all[0], labels);
     return XAI_OK;
@@ -130,6 +127,7 @@ xai_status xd_anchor_text_sampler(const xd_method_ctx *mc, double p_remove,
     t->p_remove = p_remove;
     xd_method_rng(mc, &t->rng, 1);
     t->base.m = mc->d;
+    t->base.shares = true;
     t->base.draw = draw;
     t->base.evaluate = evaluate;
     t->base.coverage = coverage;

@@ -35,7 +35,9 @@ xai_value *xd_eval_stats_value(const xai_eval_stats *s) {
         xai_value_set_int(m, "rows_sent", (int64_t)s->rows_sent) ||
         xai_value_set_int(m, "model_calls", (int64_t)s->model_calls) ||
         xai_value_set_float(m, "model_seconds", s->model_seconds) ||
-        xai_value_set_float(m, "render_seconds", s->render_seconds)) {
+        xai_value_set_float(m, "render_seconds", s->render_seconds) ||
+        xai_value_set_float(m, "eval_seconds", s->eval_seconds) ||
+        xai_value_set_float(m, "eval_cpu_seconds", s->eval_cpu_seconds)) {
         xai_value_free(m);
         return NULL;
     }
@@ -320,7 +322,9 @@ xai_status xd_eval_stats_from_value(const xai_value *v, xai_eval_stats *s, xai_e
     }
     xai_error e;
     if (xai_opt_float(v, "model_seconds", 0, 0, INFINITY, &s->model_seconds, &e) ||
-        xai_opt_float(v, "render_seconds", 0, 0, INFINITY, &s->render_seconds, &e))
+        xai_opt_float(v, "render_seconds", 0, 0, INFINITY, &s->render_seconds, &e) ||
+        xai_opt_float(v, "eval_seconds", 0, 0, INFINITY, &s->eval_seconds, &e) ||
+        xai_opt_float(v, "eval_cpu_seconds", 0, 0, INFINITY, &s->eval_cpu_seconds, &e))
         return xd_err(err, XAI_ERR_BAD_REQUEST, "result: stats seconds must be numbers >= 0");
     return XAI_OK;
 }

@@ -8,7 +8,7 @@
 #include "xai/eval.h"
 #include "xai/value.h"
 
-/* The counters as a map {masks_asked, ..., render_seconds}; NULL on OOM. */
+/* The counters as a map {masks_asked, ..., eval_cpu_seconds}; NULL on OOM. */
 xai_value *xd_eval_stats_value(const xai_eval_stats *s);
 /* Reads such a map (absent keys are 0) into *out. XAI_ERR_BAD_REQUEST when a
  * count is not a non-negative int or a time not a number >= 0; *out is then

@@ -66,18 +66,22 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
 /* ---- text ---------------------------------------------------------------- */
 
 /* Features are token positions by default; for LIME they are distinct words
- * (bag of words), the default of the reference LimeTextExplainer. */
+ * (bag of words), the default of the reference LimeTextExplainer, and a
+ * removed word is deleted at every occurrence with the separators kept, as
+ * lime 0.2's IndexedString.inverse_removing renders it in bag-of-words mode
+ * (its \W+ split and xaid's \w+ tokens cut the text at the same places).
+ * A mask_token, or delete: false, asks for replacement instead. */
 static xai_status build_text(xd_srv_input *in, const xd_srv_config *cfg,
                              const xai_tokenizer *shared, const xai_value *input,
                              const xai_value *space, const char *method, xai_error *err) {
-    bool bow_default = method != NULL && strcmp(method, "lime") == 0;
+    bool lime = method != NULL && strcmp(method, "lime") == 0;
     const char *pattern, *mask;
     bool del, bow;
     xai_status st;
     if ((st = xai_opt_str(space, "pattern", NULL, &pattern, err)) ||
         (st = xai_opt_str(space, "mask_token", NULL, &mask, err)) ||
-        (st = xai_opt_bool(space, "delete", false, &del, err)) ||
-        (st = xai_opt_bool(space, "bag_of_words", bow_default, &bow, err)))
+        (st = xai_opt_bool(space, "bag_of_words", lime, &bow, err)) ||
+        (st = xai_opt_bool(space, "delete", lime && bow && mask == NULL, &del, err)))
         return st;
     const xai_tokenizer *tok = shared;
     if (pattern && pattern[0] && strcmp(pattern, XAI_DEFAULT_TOKEN_PATTERN) != 0) {

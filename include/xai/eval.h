@@ -99,6 +99,8 @@ typedef struct xai_eval_stats {
     uint64_t model_calls;
     double model_seconds;       /* wall time inside predict */
     double render_seconds;      /* wall time rendering and hashing */
+    double eval_seconds;        /* wall time inside xai_eval_masks / xai_eval_inputs */
+    double eval_cpu_seconds;    /* CPU time of the calling thread there */
 } xai_eval_stats;
 
 /* Called before each model call with the current stats and the method's last
