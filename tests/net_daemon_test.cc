@@ -304,8 +304,9 @@ TEST_F(NetDaemon, WrongInputSizeIsInvalidArgument) {
 }
 
 // The CLI reads a 4-line tensor file as 4 x 4, prints the heat grid, and
-// writes a PPM of 4*5 x 4*5 pixels whose strongest cell is pure red (a
-// positive maximum) or pure blue (a negative one), and a PGM of the same size.
+// writes a PPM of 4*5 x 4*5 pixels drawn over the input whose strongest cell
+// is pure red (a positive maximum) or pure blue (a negative one), and a PGM
+// of the same size.
 TEST_F(NetDaemon, CliWritesHeatmaps) {
     std::vector<float> x = input_x();
     std::string tf = dir_->path + "/x.txt", ppm = dir_->path + "/h.ppm", pgm = dir_->path + "/h.pgm";
@@ -319,6 +320,7 @@ TEST_F(NetDaemon, CliWritesHeatmaps) {
     std::string out;
     ASSERT_EQ(run_cmd(base + ppm, &out), 0) << out;
     EXPECT_NE(out.find("relevance map 4 x 4"), std::string::npos) << out;
+    const std::string ppm_out = out;
     ASSERT_EQ(run_cmd(base + pgm, &out), 0) << out;
 
     std::ifstream f(ppm, std::ios::binary);
@@ -336,6 +338,18 @@ TEST_F(NetDaemon, CliWritesHeatmaps) {
     const unsigned char want_red[3] = {255, 0, 0}, want_blue[3] = {0, 0, 255};
     const unsigned char *want = local->values[best] > 0 ? want_red : want_blue;
     for (int k = 0; k < 3; k++) EXPECT_EQ((unsigned char)data[px + k], want[k]) << k;
+    // every cell is drawn over the input: its grey (min..max of x) blended
+    // toward pure red/blue by |v| / max|v| (within 1 of rounding)
+    double m = std::fabs(local->values[best]);
+    float lo = *std::min_element(x.begin(), x.end()), hi = *std::max_element(x.begin(), x.end());
+    for (size_t i = 0; i < kD; i++) {
+        double t = std::fabs(local->values[i]) / m, grey = 255.0 * (x[i] - lo) / (hi - lo);
+        double full[3] = {local->values[i] >= 0 ? 255.0 : 0.0, 0.0, local->values[i] <= 0 ? 255.0 : 0.0};
+        size_t at = header.size() + 3 * ((i / 4) * 5 * 20 + (i % 4) * 5);
+        for (int k = 0; k < 3; k++)
+            EXPECT_NEAR((unsigned char)data[at + k], (1 - t) * grey + t * full[k], 1.01) << i << "," << k;
+    }
+    EXPECT_NE(ppm_out.find("over the input"), std::string::npos) << ppm_out;
     xai_result_free(local);
 
     std::ifstream g(pgm, std::ios::binary);

@@ -50,9 +50,13 @@ bool cli_read_pgm(const char *path, double image_max, cli_tensor *t, char *msg, 
 /* The ASCII heat grid of a result with an image shape (nothing otherwise). */
 void cli_render_grid(FILE *f, const xai_result *r, bool color);
 /* Writes the map as a P6 PPM (diverging red/blue) or, for *.pgm, a P5 PGM;
- * each cell scale x scale pixels (0: about 128 pixels across). */
-bool cli_write_heatmap(const char *path, const xai_result *r, size_t scale, char *msg,
-                       size_t msg_len);
+ * each cell scale x scale pixels (0: about 128 pixels across). With the
+ * input (r->d numbers, or NULL) the PPM is drawn over it: each cell is the
+ * input's grey (channels averaged, min..max) blended toward red/blue by
+ * |v| / max|v|, so the strongest cell is pure colour. On success msg holds
+ * the colour scale ("full red = +max|v|, ..."). */
+bool cli_write_heatmap(const char *path, const xai_result *r, const double *input, size_t scale,
+                       char *msg, size_t msg_len);
 
 /* ---- render.c ----------------------------------------------------------- */
 

@@ -239,7 +239,9 @@ static json_t *result_json(const xai_result *r, const xai_job_request *rq) {
 static bool write_views(const explain_args *a, const xai_job_request *rq, const xai_result *r,
                         char *msg, size_t len) {
     bool svg = a->heatmap && ends_with(a->heatmap, ".svg");
-    if (a->heatmap && !svg && !cli_write_heatmap(a->heatmap, r, (size_t)a->heatmap_scale, msg, len))
+    const double *input = rq->row && rq->n_cols == r->d ? rq->row : NULL;
+    if (a->heatmap && !svg &&
+        !cli_write_heatmap(a->heatmap, r, input, (size_t)a->heatmap_scale, msg, len))
         return false;
     if (!svg && !a->html) return true;
     json_t *j = result_json(r, rq);
@@ -273,11 +275,12 @@ static int run_explain(xai_client *c, const explain_args *a, const xai_job_reque
         };
         cli_render_result(stdout, r, &o);
     }
-    char msg[512];
+    char msg[512] = "";
     bool ok = write_views(a, rq, r, msg, sizeof msg);
     xai_result_free(r);
     if (!ok) return fail(XAI_ERR_IO, msg);
-    if (a->heatmap && !a->json) printf("heatmap written to %s\n", a->heatmap);
+    if (a->heatmap && !a->json)
+        printf("heatmap written to %s%s%s%s\n", a->heatmap, msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
     if (a->html && !a->json) printf("report written to %s\n", a->html);
     return CLI_OK;
 }

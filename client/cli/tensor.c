@@ -199,8 +199,23 @@ static void diverging(double a, unsigned char rgb[3]) {
     rgb[2] = a <= 0 ? 255 : fade;
 }
 
-bool cli_write_heatmap(const char *path, const xai_result *r, size_t scale, char *msg,
-                       size_t msg_len) {
+/* The input's grey level per cell, 0..1 (channels averaged, min..max);
+ * NULL without an input. */
+static double *grey_of(const xai_result *r, const double *input, size_t h, size_t w) {
+    if (input == NULL) return NULL;
+    size_t n = h * w;
+    double *g = calloc(n, sizeof *g), lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; g && i < r->d; i++) g[i % n] += input[i] / (double)(r->d / n);
+    for (size_t i = 0; g && i < n; i++) {
+        lo = g[i] < lo ? g[i] : lo;
+        hi = g[i] > hi ? g[i] : hi;
+    }
+    for (size_t i = 0; g && i < n; i++) g[i] = hi > lo ? (g[i] - lo) / (hi - lo) : 1;
+    return g;
+}
+
+bool cli_write_heatmap(const char *path, const xai_result *r, const double *input, size_t scale,
+                       char *msg, size_t msg_len) {
     size_t h, w, n = strlen(path);
     double *g = grid_of(r, &h, &w);
     if (g == NULL) {
@@ -216,18 +231,28 @@ bool cli_write_heatmap(const char *path, const xai_result *r, size_t scale, char
         free(g);
         return false;
     }
+    double *grey = gray ? NULL : grey_of(r, input, h, w);
     fprintf(f, "%s\n%zu %zu\n255\n", gray ? "P5" : "P6", w * scale, h * scale);
     for (size_t y = 0; y < h * scale; y++)
         for (size_t x = 0; x < w * scale; x++) {
-            double a = m > 0 ? g[(y / scale) * w + x / scale] / m : 0;
+            size_t cell = (y / scale) * w + x / scale;
+            double a = m > 0 ? g[cell] / m : 0;
             unsigned char rgb[3];
             diverging(a, rgb);
+            if (grey) {   /* over the input: its grey, toward the colour by |a| */
+                double t = fabs(a) > 1 ? 1 : fabs(a), base = 255 * grey[cell];
+                unsigned char full[3] = {a >= 0 ? 255 : 0, 0, a <= 0 ? 255 : 0};
+                for (int k = 0; k < 3; k++) rgb[k] = (unsigned char)lround((1 - t) * base + t * full[k]);
+            }
             if (gray) fputc((int)lround(127.5 + 127.5 * (a > 1 ? 1 : a < -1 ? -1 : a)), f);
             else fwrite(rgb, 1, 3, f);
         }
     bool ok = !ferror(f);
     ok = fclose(f) == 0 && ok;
     if (!ok) snprintf(msg, msg_len, "cannot write %s", path);
+    else snprintf(msg, msg_len, "%sfull red = +%.4g, full blue = -%.4g", grey ? "over the input; " : "",
+                  m, m);
     free(g);
+    free(grey);
     return ok;
 }
