@@ -435,8 +435,7 @@ TEST_F(MethodsE2E, AnchorsOnARow) {
     EXPECT_TRUE(xai_value_get_bool(xai_value_get(r->extra, "success")))
         << xai_value_get_str(xai_value_get(r->extra, "message"), nullptr) << "; search precision "
         << extra_num(r, "search_precision") << " of " << extra_num(r, "anchor_samples")
-        << ", fresh " << extra_num(r, "precision") << " lb " << extra_num(r, "precision_lower")
-        << " size " << extra_num(r, "size") << " samples " << extra_num(r, "samples") << " fx " << r->fx << " target " << r->target;
+        << ", fresh " << extra_num(r, "precision") << " lb " << extra_num(r, "precision_lower");
     double prec = extra_num(r, "precision"), cov = extra_num(r, "coverage");
     EXPECT_LE(extra_num(r, "precision_lower"), prec);
     EXPECT_LE(prec, extra_num(r, "precision_upper"));

@@ -86,6 +86,7 @@ typedef struct search {
     size_t n_cov, CW;
     uint64_t *set, *shared;     /* W words each, scratch */
     cands *cur;                 /* the level KL-LUCB works on */
+    size_t budget;              /* rows the search may draw: max_samples less the fresh ones */
     size_t lucb_rounds, rounds;
 } search;
 
@@ -170,7 +171,7 @@ static double child_coverage(const search *s, size_t f) {
 /* Makes room for `total` more samples in the store, within the budget, and
  * clears their hold sets. */
 static xai_status draw_begin(search *s, size_t total, xai_error *err) {
-    if (s->st.n + total > s->p->max_samples)
+    if (s->st.n + total > s->budget)
         return xd_err(err, XAI_ERR_LIMIT, "anchors: the budget of %zu sampled rows (max_samples) "
                       "is spent", s->p->max_samples);
     xai_status st = xd_anchor_store_reserve(&s->st, total, err);
@@ -610,6 +611,7 @@ nomem:
 static xai_status fresh_precision(search *s, const uint64_t *set, xd_anchor_found *f,
                                   xai_error *err) {
     size_t n = s->p->fresh_samples, n0 = s->st.n;
+    s->budget = s->p->max_samples;
     xai_status st = draw_begin(s, n, err);
     if (st == XAI_OK) st = draw_under(s, set, n0, n, err);
     if (st == XAI_OK) st = draw_commit(s, n, err);
@@ -701,6 +703,7 @@ xai_status xd_anchor_search(const xd_anchor_params *p, xd_anchor_sampler *smp,
     s.m = smp->m;
     s.W = XD_ANCHOR_WORDS(smp->m) ? XD_ANCHOR_WORDS(smp->m) : 1;
     s.st.W = s.W;
+    s.budget = p->max_samples - XD_MIN(p->fresh_samples, p->max_samples);
     cands lv[2];
     memset(lv, 0, sizeof lv);
     pick best = {0}, fallback = {0};

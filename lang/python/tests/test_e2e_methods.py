@@ -385,7 +385,7 @@ class Methods(unittest.TestCase):
         self.assertEqual(ex["size"], len(ex["anchor"]))
         self.assertLessEqual(ex["precision_lower"], ex["precision"])
         self.assertLessEqual(ex["precision"], ex["precision_upper"])
-        self.assertGreaterEqual(ex["precision"], 0.95 - 0.05)   # threshold - epsilon_stop
+        self.assertGreaterEqual(ex["precision"], 0.95 - 0.05)   # fresh samples: lower bound >= 0.95
         for item in ex["anchor"]:
             self.assertIn(item["name"], words)
             for pos in item["positions"]:
@@ -406,8 +406,9 @@ class Methods(unittest.TestCase):
         st = r["stats"]
         self.assertLessEqual(st["rows_sent"], 2 ** d)         # distinct masks at most
         self.assertLessEqual(st["cache_hits"] + st["rows_sent"], st["rows_asked"])
-        self.assertEqual(ex["rows_sent"], st["rows_sent"])
-        self.assertEqual(ex["cache_hits"], st["cache_hits"])
+        for k in ("rows_sent", "cache_hits", "model_calls", "eval_seconds"):
+            self.assertNotIn(k, ex)      # counters and timings: stats only (extra is deterministic)
+        self.assertEqual(ex["rows_asked"], st["masks_asked"])
         self.assertGreater(ex["rows_asked"], st["rows_sent"])  # sampled rows vs model rows
         return st
 
