@@ -88,4 +88,6 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_exact_shapley = {"exact_shapley", run, NULL};
+static const xai_param_info params[] = {{NULL, NULL, NULL, NULL, NULL}};
+
+const xd_method xd_method_exact_shapley = {"exact_shapley", run, params};

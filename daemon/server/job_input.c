@@ -43,7 +43,7 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
 
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_value *input, const xai_value *params,
-                                 const xai_value *space, xai_error *err) {
+                                 const xai_value *space, xd_srv_choices *ch, xai_error *err) {
     if (xai_value_type(input) != XAI_V_MAP) return bad(err, "explain: `input` must be a map%s", "");
     if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
         return bad(err, "explain: `params` must be a map%s", "");
@@ -57,10 +57,8 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
         if (t != XAI_V_ARRAY && t != XAI_V_MAP)
             return bad(err, "explain: model %s is tabular: `input` needs \"row\" (numbers)", mc->name);
     }
-    xai_error e;
-    if (xai_opt_check_keys(space, text ? text_keys : tab_keys, "space", &e) != XAI_OK)
-        return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
-    return xd_srv_check_samples(cfg, params, err);
+    xai_status st = xd_srv_check_keys(space, text ? text_keys : tab_keys, "space", ch, err);
+    return st == XAI_OK ? xd_srv_check_samples(cfg, params, err) : st;
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -204,6 +202,26 @@ static xai_status build_tabular(xd_srv_input *in, const xd_srv_config *cfg,
     xai_tabular_space_opts o = {t.bg, t.n_bg, t.w, (const char *const *)t.names};
     st = xai_space_tabular_new(t.x, t.d, &o, &in->space, err);
 cleanup:
+    tab_parts_free(&t);
+    return st;
+}
+
+/* The checks that need no model: a text is tokenized and its space built
+ * (so max_tokens and max_features are known), a row's width is checked. */
+xai_status xd_srv_input_early(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xai_tokenizer *shared_tok,
+                              const xai_value *input, const xai_value *space, const char *method,
+                              xai_error *err) {
+    memset(in, 0, sizeof *in);
+    if (mc->kind == XAI_INPUT_TEXT) {
+        xd_srv_model_info none = {0};
+        return xd_srv_input_build(in, cfg, mc, &none, shared_tok, input, space, method, err);
+    }
+    tab_parts t = {0};
+    xai_status st = read_row(&t, input, err);
+    if (st == XAI_OK && t.d > cfg->max_features)
+        st = xd_err(err, XAI_ERR_LIMIT, "the row has %zu features, more than max_features = %zu",
+                    t.d, cfg->max_features);
     tab_parts_free(&t);
     return st;
 }

@@ -2,8 +2,11 @@
  *
  * A job is created by the front thread when an `explain` is accepted, waits
  * in a FIFO queue bounded by max_queue (beyond it: busy), and is run by one
- * worker thread from start to end: wait for the model to be ready, build the
- * space (job_input.c), make an evaluator over the remote model with the
+ * worker thread from start to end: check what needs no model (a text's
+ * tokens, a row's width: limits first), wait for the model to be ready (at
+ * most ready_wait_ms, so a model known to be down fails its jobs at once),
+ * check a class-name target against the model's classes, build the space
+ * (job_input.c), make an evaluator over the remote model with the
  * shared cache, run the method through xai_explain(), and post one `result`
  * or one `error` event to the client. Jobs on native networks (model index
  * >= n_models) go to net_job.c instead, with the same check callback. States go queued -> running ->
@@ -153,8 +156,30 @@ static xai_status explain_net(xd_srv *s, job *j, const xd_srv_net_cfg *nc, xai_r
     return xd_srv_net_explain(nc, &run, res, err);
 }
 
-/* Wait for the model, build the space and evaluator, run the method. */
-static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
+/* A target given as a class name must be one of the model's classes:
+ * checked here, where the names are known, so the error lists them. */
+static xai_status check_target(const xd_srv_model_info *info, const xai_value *params,
+                               xd_srv_choices *ch, xai_error *err) {
+    const char *t = xai_value_get_str(xai_value_get(params, "target"), NULL);
+    if (t == NULL || info->class_names == NULL) return XAI_OK;
+    for (size_t i = 0; i < info->n_outputs; i++)
+        if (strcmp(info->class_names[i], t) == 0) return XAI_OK;
+    /* Copies: the names and the request die before the error event is made. */
+    for (size_t i = 0; i < info->n_outputs; i++) xd_srv_choices_copy(ch, info->class_names[i]);
+    size_t n = ch->n;
+    ch->word = xd_srv_choices_copy(ch, t);
+    ch->n = n;      /* the word's copy is no choice */
+    char what[160];
+    snprintf(what, sizeof what, "target \"%.64s\" is not a class of the model", t);
+    xd_srv_choices_message(err->message, sizeof err->message, what, ch);
+    err->code = XAI_ERR_INVALID;
+    return XAI_ERR_INVALID;
+}
+
+/* Check the limits, wait for the model (at most ready_wait_ms), build the
+ * space and evaluator, run the method. */
+static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **res,
+                          xai_error *err) {
     const xd_srv_net_cfg *nc = xd_srv_net_at(s, j->model);
     if (nc) return explain_net(s, j, nc, res, err);
     const xd_srv_model_cfg *mc = &s->cfg->models[j->model];
@@ -163,22 +188,23 @@ static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
     xd_srv_input in = {0};
     xai_eval *ev = NULL;
     xai_model model;
-    double ready_by = fmin(j->deadline, xd_now() + mc->timeout_ms * (mc->retries + 1) / 1000.0);
-    xai_status st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
+    const xai_value *rq = j->request, *params = xai_value_get(rq, "params");
+    const xai_value *input = xai_value_get(rq, "input"), *space = xai_value_get(rq, "space");
+    const char *method = xai_value_get_str(xai_value_get(rq, "method"), NULL);
+    if (xai_value_type(params) == XAI_V_NIL) params = NULL;
+    xai_status st = xd_srv_input_early(&in, s->cfg, mc, s->tok, input, space, method, err);
+    double ready_by = fmin(j->deadline, xd_now() + (double)s->cfg->ready_wait_ms / 1000.0);
+    if (st == XAI_OK) st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
-    const xai_value *rq = j->request;
-    if (st == XAI_OK)
-        st = xd_srv_input_build(&in, s->cfg, mc, &remote.info, s->tok, xai_value_get(rq, "input"),
-                                xai_value_get(rq, "space"),
-                                xai_value_get_str(xai_value_get(rq, "method"), NULL), err);
+    if (st == XAI_OK) st = check_target(&remote.info, params, ch, err);
+    if (st == XAI_OK && in.space == NULL)
+        st = xd_srv_input_build(&in, s->cfg, mc, &remote.info, s->tok, input, space, method, err);
     if (st != XAI_OK) goto cleanup;
     xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};
     if ((st = xai_eval_new(&model, in.space, &eo, &ev, err)) != XAI_OK) goto cleanup;
     run_ctx rc = {s, j};
     xai_eval_set_check(ev, check, &rc);
-    const xai_value *params = xai_value_get(rq, "params");
-    if (xai_value_type(params) == XAI_V_NIL) params = NULL;
     st = xai_explain(ev, j->method, params, res, err);
     if (st == XAI_OK && (*res)->model == NULL) (*res)->model = xd_strdup(mc->name);
 cleanup:
@@ -194,8 +220,9 @@ cleanup:
 static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
     xai_result *res = NULL;
     xai_error err = {0};
+    xd_srv_choices ch = {0};
     xai_status st = atomic_load(&j->stop) ? (xai_status)atomic_load(&j->stop_code)
-                                          : explain(s, j, &res, &err);
+                                          : explain(s, j, &ch, &res, &err);
     if (atomic_load(&j->stop) && st != XAI_OK) { /* report why it was stopped */
         st = (xai_status)atomic_load(&j->stop_code);
         xd_err(&err, st, "%s", stop_message(st));
@@ -210,7 +237,8 @@ static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
             st = xd_err(&err, XAI_ERR_NOMEM, "no memory to encode the result");
         }
     }
-    if (st != XAI_OK) *final = xd_srv_error_event(j->id, j->req, st, err.message);
+    if (st != XAI_OK)
+        *final = xd_srv_error_event_choices(j->id, j->req, st, err.message, ch.word ? &ch : NULL);
     xai_result_free(res);
     xd_log(st == XAI_OK ? XD_LOG_INFO : XD_LOG_WARN, "job ended",
            "job=%llu model=%s method=%s status=%s seconds=%.3f%s%s%s", (unsigned long long)j->id,

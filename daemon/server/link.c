@@ -64,6 +64,7 @@ struct xd_srv_link {
     xd_srv_model_info info;
     uint64_t info_id;           /* id of the outstanding info request, 0 = none */
     double info_deadline;
+    char refused[200];          /* why the last info answer was refused, or "" */
     xd_srv_link_stats stats;
 };
 
@@ -203,11 +204,20 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
     int64_t k = xai_value_get_int(xai_value_get(m, "n_outputs"));
     if (xai_value_type(classes) == XAI_V_ARRAY) k = (int64_t)xai_value_len(classes);
     const char *want = l->cfg->kind == XAI_INPUT_TEXT ? "text" : "tabular";
+    if (kind && strcmp(kind, want) != 0)
+        snprintf(l->refused, sizeof l->refused,
+                 "its info answer was refused: the model says kind \"%.32s\", the config says %s",
+                 kind, want);
+    else if (k < 1 || k > 100000)
+        snprintf(l->refused, sizeof l->refused,
+                 "its info answer was refused: it names %lld outputs (classes or n_outputs in [1, 100000] needed)",
+                 (long long)k);
     if (k < 1 || k > 100000 || (kind && strcmp(kind, want) != 0)) {
         xd_log(XD_LOG_WARN, "model info refused", "model=%s kind=%s n_outputs=%lld want_kind=%s",
                l->cfg->name, kind ? kind : "-", (long long)k, want);
         return;
     }
+    l->refused[0] = '\0';
     xd_srv_model_info_clear(&l->info);
     l->info.n_outputs = (size_t)k;
     l->info.class_names = read_names(classes, (size_t)k);
@@ -279,6 +289,7 @@ static void recv_one(xd_srv_link *l) {
 static void take_event(xd_srv_link *l, uint16_t event, double now) {
     if (event == ZMQ_EVENT_DISCONNECTED) {
         set_ready(l, false, "disconnected");
+        l->refused[0] = '\0';
         l->info_id = 0;
         l->info_deadline = now + 0.1;
         return;
@@ -412,11 +423,13 @@ xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *sto
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
     }
     bool ready = l->ready;
+    char why[sizeof l->refused];
+    snprintf(why, sizeof why, "%s", l->refused[0] ? l->refused : "no answer to info");
     pthread_mutex_unlock(&l->mu);
     if (ready) return XAI_OK;
     if (stop && atomic_load(stop)) return xd_err(err, XAI_ERR_CANCELLED, "cancelled");
-    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE, "model %s at %s is not ready (no answer to info)",
-                  l->cfg->name, l->cfg->endpoint);
+    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE, "model %s at %s is not ready: %s", l->cfg->name,
+                  l->cfg->endpoint, why);
 }
 
 void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out) {

@@ -114,18 +114,18 @@ static xai_status read_tensor(const xd_srv_net_cfg *nc, const xai_value *input,
 }
 
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
-                               const xai_value *input, const xai_value *space, xai_error *err) {
+                               const xai_value *input, const xai_value *space,
+                               xd_srv_choices *ch, xai_error *err) {
     if (xai_value_type(input) != XAI_V_MAP)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: `input` must be a map");
     if (xai_nn_input_size(nc->net) > cfg->max_features)
         return xd_err(err, XAI_ERR_LIMIT, "network %s takes %zu inputs, more than max_features = %zu",
                       nc->name, xai_nn_input_size(nc->net), cfg->max_features);
-    xai_error e;
-    if (xai_opt_check_keys(space, net_space_keys, "space", &e) != XAI_OK)
-        return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
+    xai_status st = xd_srv_check_keys(space, net_space_keys, "space", ch, err);
+    if (st != XAI_OK) return st;
     double *x = NULL;
     size_t shape[3];
-    xai_status st = read_tensor(nc, input, space, &x, shape, err);
+    st = read_tensor(nc, input, space, &x, shape, err);
     xai_free(x);
     return st;
 }

@@ -60,6 +60,7 @@ typedef struct xd_srv_config {
     size_t max_queue;
     size_t max_tokens, max_features, max_samples, max_background;
     int64_t shutdown_grace_ms;
+    int64_t ready_wait_ms;      /* how long a job waits for a model that is not ready */
     xd_log_level log_level;
     xd_srv_model_cfg *models;
     size_t n_models;
@@ -90,6 +91,37 @@ xai_status xd_srv_csv_load(const char *path, size_t max_rows, double **out, size
 int xd_srv_wake_new(void);
 void xd_srv_wake(int fd);
 void xd_srv_wake_drain(int fd);
+
+/* ---- unknown names (choices.c) ----------------------------------------- */
+
+/* An error about an unknown name: the name and the valid choices, which
+ * the error event carries as `choices` and `suggestion` (choices.c). The
+ * pointers must outlive the event's construction. */
+#define XD_SRV_MAX_CHOICES 256
+typedef struct xd_srv_choices {
+    const char *word;
+    const char *list[XD_SRV_MAX_CHOICES];
+    size_t n;
+    char copies[4096];          /* names added by xd_srv_choices_copy */
+    size_t used;
+} xd_srv_choices;
+void xd_srv_choices_add(xd_srv_choices *c, const char *name);
+/* Adds a copy of name (for names that do not outlive the event's making);
+ * returns the copy, or NULL when the buffer is full. */
+const char *xd_srv_choices_copy(xd_srv_choices *c, const char *name);
+/* The closest choice to c->word, or NULL. */
+const char *xd_srv_choices_suggest(const xd_srv_choices *c);
+/* "<what>; did you mean "x"? (choices: a, b, c)" into buf. */
+void xd_srv_choices_message(char *buf, size_t len, const char *what, const xd_srv_choices *c);
+/* xd_srv_error_event plus `choices` and `suggestion` (c may be NULL). */
+xai_value *xd_srv_error_event_choices(uint64_t job, int64_t req, xai_status code,
+                                      const char *message, const xd_srv_choices *c);
+
+/* Checks that map m (or NULL) has only keys in the NULL-terminated
+ * `allowed`: else XAI_ERR_INVALID naming the key, the closest and the
+ * choices, and *ch (when not NULL) filled for the error event. */
+xai_status xd_srv_check_keys(const xai_value *m, const char *const *allowed, const char *what,
+                             xd_srv_choices *ch, xai_error *err);
 
 /* ---- model links (link.c) ---------------------------------------------- */
 
@@ -158,6 +190,13 @@ xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
                               const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
                               const xai_tokenizer *shared_tok, const xai_value *input,
                               const xai_value *space, const char *method, xai_error *err);
+/* Before waiting for the model: what can be checked without it. A text
+ * input is built whole (in->space set; build need not run again), a
+ * tabular row has its width checked against max_features. */
+xai_status xd_srv_input_early(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xai_tokenizer *shared_tok,
+                              const xai_value *input, const xai_value *space, const char *method,
+                              xai_error *err);
 void xd_srv_input_free(xd_srv_input *in);
 /* Numeric params whose name contains "samples", and max_evals, are at most
  * max_samples. */
@@ -167,7 +206,7 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
  * the model's kind, params and space are maps, sample counts within limits. */
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_value *input, const xai_value *params,
-                                 const xai_value *space, xai_error *err);
+                                 const xai_value *space, xd_srv_choices *ch, xai_error *err);
 
 /* ---- native networks (net_job.c) --------------------------------------- */
 
@@ -178,7 +217,8 @@ bool xd_srv_net_method(const char *name);
  * (or "row") with exactly c*h*w numbers (else invalid_argument), known
  * `space` keys, the size within max_features. */
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
-                               const xai_value *input, const xai_value *space, xai_error *err);
+                               const xai_value *input, const xai_value *space,
+                               xd_srv_choices *ch, xai_error *err);
 /* The `models` reply entry of a network. */
 xai_value *xd_srv_net_entry(const xd_srv_net_cfg *nc);
 
