@@ -351,6 +351,50 @@ TEST(ModelServer, AnswersInfoAndPredictOverReq) {
 }
 
 // A DEALER that sends a delimiter gets one back; a bare DEALER gets none.
+// A C model server with a background sends it in `info` (the rows xaid
+// then uses when its config names no CSV); bad backgrounds are refused.
+TEST(ModelServer, SendsItsBackgroundInInfo) {
+    TempDir dir;
+    ModelCtx ctx;
+    std::string ep = dir.ep("bg.sock");
+    xai_model_server_opts o = model_opts("linear", ep, &ctx);
+    const double bg[8] = {0.5, -1, 2, 0, 1, 1, 1, 1};
+    o.background = bg;
+    o.n_background = 2;
+    xai_model_server *s = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_model_server_new(&o, &s, &err), XAI_OK) << err.message;
+    std::thread th([s] { xai_error e; xai_model_server_run(s, &e); });
+    {
+        Sock req(ZMQ_REQ, ep);
+        xai_value *rq = model_request("info", 1);
+        xai_value *info = req.ask(rq);
+        ASSERT_NE(info, nullptr);
+        double *x = nullptr;
+        size_t rows = 0, cols = 0;
+        ASSERT_EQ(xai_value_to_matrix(xai_value_get(info, "background"), true, true, &x, &rows,
+                                      &cols, &err), XAI_OK) << err.message;
+        EXPECT_EQ(rows, 2u);
+        EXPECT_EQ(cols, 4u);
+        for (int i = 0; i < 8; i++) EXPECT_EQ(x[i], bg[i]) << i;
+        xai_free(x);
+        xai_value_free(rq);
+        xai_value_free(info);
+    }
+    xai_model_server_stop(s);
+    th.join();
+    xai_model_server_free(s);
+    const double nan_bg[4] = {0, NAN, 0, 0};
+    o.background = nan_bg;
+    o.n_background = 1;
+    std::string ep2 = dir.ep("bg2.sock");
+    o.endpoint = ep2.c_str();
+    EXPECT_EQ(xai_model_server_new(&o, &s, &err), XAI_ERR_INVALID);
+    o.kind = XAI_INPUT_TEXT;
+    o.background = bg;
+    EXPECT_EQ(xai_model_server_new(&o, &s, &err), XAI_ERR_INVALID);
+}
+
 TEST(ModelServer, AnswersInTheEnvelopeItWasAsked) {
     TempDir dir;
     InProcessServer srv("words", dir.ep("w.sock"));

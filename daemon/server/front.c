@@ -338,7 +338,9 @@ static xai_value *model_entry(xd_srv *s, size_t i) {
             xai_value_set(e, "classes", names_array(info.class_names, info.n_outputs));
         if (info.n_features) xai_value_set_int(e, "n_features", (int64_t)info.n_features);
     }
-    if (mc->kind == XAI_INPUT_ROWS) xai_value_set_int(e, "background_rows", (int64_t)mc->n_background);
+    if (mc->kind == XAI_INPUT_ROWS)
+        xai_value_set_int(e, "background_rows",
+                          (int64_t)(mc->background ? mc->n_background : info.n_background));
     xd_srv_model_info_clear(&info);
     return e;
 }

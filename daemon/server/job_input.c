@@ -8,7 +8,8 @@
  * (with the shared default tokenizer, or a per-job one compiled from the
  * request's `pattern` under match/depth/heap limits, so a catastrophic
  * pattern fails that job only) or reads the row and picks the background
- * (the request's `space.background`, else the model's configured CSV), and
+ * (the request's `space.background`, else the model's configured CSV, else
+ * the rows the model sent in its `info` answer), and
  * builds the space. Feature counts are checked against max_features, token
  * counts against max_tokens, background rows against max_background.
  */
@@ -121,22 +122,28 @@ static xai_status read_row(tab_parts *t, const xai_value *input, xai_error *err)
     return XAI_OK;
 }
 
+/* Rows from space.background, else the configured CSV, else the model's
+ * info answer. */
 static xai_status read_background(tab_parts *t, const xd_srv_config *cfg,
-                                  const xd_srv_model_cfg *mc, const xai_value *space,
-                                  xai_error *err) {
+                                  const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
+                                  const xai_value *space, xai_error *err) {
     const xai_value *bv = xai_value_get(space, "background");
     size_t rows, cols;
     if (bv != NULL && xai_value_type(bv) != XAI_V_NIL) {
         xai_status st = xai_value_to_matrix(bv, true, true, &t->bg, &rows, &cols, err);
         if (st != XAI_OK) return st;
-    } else if (mc->background != NULL) {
-        rows = mc->n_background, cols = mc->bg_cols;
+    } else if (mc->background != NULL || info->background != NULL) {
+        const double *src = mc->background ? mc->background : info->background;
+        rows = mc->background ? mc->n_background : info->n_background;
+        cols = mc->background ? mc->bg_cols : info->n_features;
         t->bg = xd_try_malloc(xd_mul(rows * cols, sizeof *t->bg));
         if (t->bg == NULL) return xd_err(err, XAI_ERR_NOMEM, "background copy");
-        memcpy(t->bg, mc->background, rows * cols * sizeof *t->bg);
+        memcpy(t->bg, src, rows * cols * sizeof *t->bg);
     } else {
         return xd_err(err, XAI_ERR_INVALID,
-                      "model %s has no configured background: give space.background", mc->name);
+                      "model %s has no background: configure one (model %s.background = FILE), "
+                      "send it in the model's info answer (xai.serve(..., background=...)), or "
+                      "give space.background", mc->name, mc->name);
     }
     if (rows == 0 || rows > cfg->max_background)
         return xd_err(err, XAI_ERR_LIMIT, "background has %zu rows; 1..max_background = %zu allowed",
@@ -191,7 +198,7 @@ static xai_status build_tabular(xd_srv_input *in, const xd_srv_config *cfg,
                                 const xai_value *input, const xai_value *space, xai_error *err) {
     tab_parts t = {0};
     xai_status st;
-    if ((st = read_row(&t, input, err)) || (st = read_background(&t, cfg, mc, space, err)) ||
+    if ((st = read_row(&t, input, err)) || (st = read_background(&t, cfg, mc, info, space, err)) ||
         (st = read_weights(&t, space, err)) || (st = read_names(&t, mc, info, space, err)))
         goto cleanup;
     if (t.d > cfg->max_features) {

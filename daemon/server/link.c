@@ -73,6 +73,7 @@ void xd_srv_model_info_clear(xd_srv_model_info *mi) {
     for (size_t i = 0; mi->feature_names && i < mi->n_features; i++) xd_free(mi->feature_names[i]);
     xd_free(mi->class_names);
     xd_free(mi->feature_names);
+    xd_free(mi->background);
     memset(mi, 0, sizeof *mi);
 }
 
@@ -197,6 +198,33 @@ static char **read_names(const xai_value *a, size_t n) {
     return names;
 }
 
+/* A tabular model's background from its `info` answer: a matrix of finite
+ * numbers with n_features columns (when stated), at most 2^20 numbers;
+ * anything else is logged and ignored (jobs then need a CSV or
+ * space.background). Under mu. */
+static void take_background(xd_srv_link *l, const xai_value *bg) {
+    if (bg == NULL || xai_value_type(bg) == XAI_V_NIL) return;
+    double *x = NULL;
+    size_t rows = 0, cols = 0;
+    xai_error e = {0};
+    const char *why = NULL;
+    if (l->cfg->kind != XAI_INPUT_ROWS) why = "a background is for tabular models";
+    else if (xai_value_to_matrix(bg, true, true, &x, &rows, &cols, &e) != XAI_OK) why = e.message;
+    else if (rows == 0 || cols == 0 || rows * cols > ((size_t)1 << 20)) why = "empty or over 2^20 numbers";
+    else if (l->info.n_features && cols != l->info.n_features) why = "its columns are not n_features";
+    if (why) {
+        xd_log(XD_LOG_WARN, "model background ignored", "model=%s rows=%zu cols=%zu reason=\"%s\"",
+               l->cfg->name, rows, cols, why);
+        xai_free(x);
+        return;
+    }
+    l->info.background = xd_malloc(rows * cols * sizeof *x);
+    memcpy(l->info.background, x, rows * cols * sizeof *x);
+    xai_free(x);
+    l->info.n_background = rows;
+    if (l->info.n_features == 0) l->info.n_features = cols;
+}
+
 /* An `info` answer: ready when it names the outputs. Under mu. */
 static void take_info(xd_srv_link *l, const xai_value *m) {
     const xai_value *classes = xai_value_get(m, "classes");
@@ -226,6 +254,7 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
         l->info.n_features = (size_t)nf;
         l->info.feature_names = read_names(xai_value_get(m, "feature_names"), (size_t)nf);
     }
+    take_background(l, xai_value_get(m, "background"));
     l->info_id = 0;
     set_ready(l, true, "info answered");
     pthread_cond_broadcast(&l->cv);
@@ -407,6 +436,11 @@ xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *e
         *out = l->info;
         out->class_names = copy_names(l->info.class_names, l->info.n_outputs);
         out->feature_names = copy_names(l->info.feature_names, l->info.n_features);
+        if (l->info.background) {
+            size_t n = l->info.n_background * l->info.n_features * sizeof *out->background;
+            out->background = xd_malloc(n);
+            memcpy(out->background, l->info.background, n);
+        }
     }
     pthread_mutex_unlock(&l->mu);
     return st;

@@ -133,6 +133,8 @@ typedef struct xd_srv_model_info {
     char **class_names;         /* n_outputs names, or NULL */
     size_t n_features;          /* 0 = not stated */
     char **feature_names;       /* n_features names, or NULL */
+    double *background;         /* tabular: n_background x n_features rows from info, or NULL */
+    size_t n_background;
 } xd_srv_model_info;
 void xd_srv_model_info_clear(xd_srv_model_info *mi);
 
