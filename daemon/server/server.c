@@ -5,9 +5,16 @@
  * (each starts asking its model `info`), the front ROUTER socket, then the
  * workers. Stop order is the reverse, after the front loop has drained the
  * jobs: workers are joined first (no job can then touch a link), then links
- * are stopped, then sockets and shared state are freed.
+ * are stopped, then sockets and shared state are freed, and the ipc://
+ * socket file of the front is removed. A socket file at the bind address
+ * that a live process listens on refuses the start; one left by a crash
+ * is removed (check_ipc).
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "server.h"
@@ -31,6 +38,39 @@ const char *xd_srv_model_name(const xd_srv *s, size_t i) {
     return nc ? nc->name : i < s->cfg->n_models ? s->cfg->models[i].name : "?";
 }
 
+/* The socket file of an ipc:// endpoint, or NULL for another transport. */
+static const char *ipc_path(const char *ep) {
+    return strncmp(ep, "ipc://", 6) == 0 && ep[6] != '@' && ep[6] != '\0' ? ep + 6 : NULL;
+}
+
+/* Before binding an ipc:// endpoint: a socket file some process still
+ * listens on (a connect succeeds) is another xaid, and starting would steal
+ * its clients (libzmq unlinks the file and binds anew), so that is an
+ * error; a file nobody listens on is left from a crash and is removed. */
+static xai_status check_ipc(const char *path, xai_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return XAI_OK;
+    if (!S_ISSOCK(st.st_mode))
+        return xd_err(err, XAI_ERR_IO, "cannot bind ipc://%s: the file exists and is no socket", path);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return xd_err(err, XAI_ERR_IO, "ipc path %s is too long", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return xd_err(err, XAI_ERR_IO, "socket: %s", strerror(errno));
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return xd_err(err, XAI_ERR_IO, "another process (an xaid?) is serving ipc://%s; stop it "
+                      "first or bind elsewhere", path);
+    if (e != ECONNREFUSED && e != ENOENT)
+        return xd_err(err, XAI_ERR_IO, "cannot check ipc://%s: %s", path, strerror(e));
+    xd_log(XD_LOG_WARN, "stale socket file removed", "path=%s", path);
+    unlink(path);
+    return XAI_OK;
+}
+
 static xai_status bind_front(xd_srv *s, xai_error *err) {
     int zero = 0, hwm = 100000;
     int64_t maxmsg = (int64_t)XD_MIN(s->cfg->max_message_bytes * 2 + 4096, (size_t)INT64_MAX / 4);
@@ -44,8 +84,12 @@ static xai_status bind_front(xd_srv *s, xai_error *err) {
     /* Messages up to twice the limit are read and refused with
      * limit_exceeded; larger ones make ZeroMQ drop the connection. */
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    const char *path = ipc_path(s->cfg->bind);
+    xai_status st = path ? check_ipc(path, err) : XAI_OK;
+    if (st != XAI_OK) return st;
     if (zmq_bind(s->sock, s->cfg->bind) != 0)
         return xd_err(err, XAI_ERR_IO, "cannot bind %s: %s", s->cfg->bind, zmq_strerror(zmq_errno()));
+    if (path) s->ipc_file = xd_strdup(path);
     return XAI_OK;
 }
 
@@ -97,6 +141,8 @@ void xd_srv_free(xd_srv *s) {
     xd_free(s->links);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
+    if (s->ipc_file) unlink(s->ipc_file);   /* ours: checked free at bind */
+    xd_free(s->ipc_file);
     xai_tokenizer_free(s->tok);
     xai_cache_free(s->cache);
     xd_srv_outbox_free(s->out);

@@ -296,6 +296,7 @@ struct xd_srv {
     int wake_fd;                /* wakes the front thread */
     atomic_bool stopping;       /* SIGTERM/SIGINT seen: accept no new jobs */
     double started;
+    char *ipc_file;             /* the front's ipc:// socket file, removed at exit */
 };
 
 /* The outbox (front.c). */
