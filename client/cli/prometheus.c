@@ -20,7 +20,7 @@
 static const char *const counters[] = {
     "accepted", "done", "failed", "cancelled", "rejected_busy", "hits", "misses", "evictions",
     "calls", "rows", "timeouts", "retries", "errors", "unavailable", "info_sent",
-    "model_seconds", NULL};
+    "model_seconds", "reloads", "reload_failures", NULL};
 
 static bool is_counter(const char *key) {
     for (const char *const *c = counters; *c; c++)

@@ -402,6 +402,12 @@ static int op_stats(request *r) {
     xai_value_set(st, "jobs", jobs);
     xai_value_set(st, "cache", cache);
     xai_value_set(st, "models", models);
+    xai_value *conf = xai_value_map();
+    if (conf) {
+        xai_value_set_int(conf, "reloads", (int64_t)s->reloads);
+        xai_value_set_int(conf, "reload_failures", (int64_t)s->reload_failures);
+        xai_value_set(st, "config", conf);
+    }
     xai_value_set_float(st, "uptime_seconds", xd_now() - s->started);
     xai_value_set(m, "stats", st);
     answer(r, m);
@@ -550,6 +556,7 @@ xai_status xd_srv_front_loop(xd_srv *s, void *sock) {
         }
         xd_srv_jobs_tick(s);
         flush_outbox(s, sock);
+        if (atomic_exchange(&s->reload, false) && !atomic_load(&s->stopping)) xd_srv_reload(s);
         if (!atomic_load(&s->stopping)) continue;
         double now = xd_now();
         if (stop_at == 0) {

@@ -19,6 +19,11 @@
  * stops within one evaluator step. The front thread sets the flag for
  * cancel requests, deadlines (xd_srv_jobs_tick) and shutdown.
  *
+ * A job holds a reference to the config generation it was accepted in
+ * (reload.c) until it ends, and reads its model, network, link and limits
+ * from there, never from the server's current config, so a SIGHUP reload
+ * cannot change them under it.
+ *
  * Finished jobs stay in the table for `status` until RETAIN newer ones have
  * finished. All table state is under `mu`; a running job's fields that the
  * worker writes without the lock (stats, progress) are read by `status`
@@ -38,7 +43,9 @@ typedef struct job {
     uint64_t id;
     int64_t req;
     xd_srv_peer peer;
-    size_t model;
+    size_t model;               /* index in gen->cfg */
+    xd_srv_gen *gen;            /* the config it was accepted in; released when it ends */
+    char model_name[72];
     xai_value *request;         /* the explain message; freed when the job ends */
     char method[64];
     xd_job_state state;
@@ -180,10 +187,11 @@ static xai_status check_target(const xd_srv_model_info *info, const xai_value *p
  * space and evaluator, run the method. */
 static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **res,
                           xai_error *err) {
-    const xd_srv_net_cfg *nc = xd_srv_net_at(s, j->model);
+    const xd_srv_config *cfg = j->gen->cfg;
+    const xd_srv_net_cfg *nc = xd_srv_cfg_net_at(cfg, j->model);
     if (nc) return explain_net(s, j, nc, res, err);
-    const xd_srv_model_cfg *mc = &s->cfg->models[j->model];
-    xd_srv_link *link = s->links[j->model];
+    const xd_srv_model_cfg *mc = &cfg->models[j->model];
+    xd_srv_link *link = j->gen->links[j->model];
     xd_srv_remote remote = {.link = link, .stop = &j->stop};
     xd_srv_input in = {0};
     xai_eval *ev = NULL;
@@ -192,13 +200,13 @@ static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **re
     const xai_value *input = xai_value_get(rq, "input"), *space = xai_value_get(rq, "space");
     const char *method = xai_value_get_str(xai_value_get(rq, "method"), NULL);
     if (xai_value_type(params) == XAI_V_NIL) params = NULL;
-    xai_status st = xd_srv_input_early(&in, s->cfg, mc, s->tok, input, space, method, err);
-    double ready_by = fmin(j->deadline, xd_now() + (double)s->cfg->ready_wait_ms / 1000.0);
+    xai_status st = xd_srv_input_early(&in, cfg, mc, s->tok, input, space, method, err);
+    double ready_by = fmin(j->deadline, xd_now() + (double)cfg->ready_wait_ms / 1000.0);
     if (st == XAI_OK) st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
     if (st == XAI_OK) st = check_target(&remote.info, params, ch, err);
     if (st == XAI_OK && in.space == NULL)
-        st = xd_srv_input_build(&in, s->cfg, mc, &remote.info, s->tok, input, space, method, err);
+        st = xd_srv_input_build(&in, cfg, mc, &remote.info, s->tok, input, space, method, err);
     if (st != XAI_OK) goto cleanup;
     xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};
@@ -242,7 +250,7 @@ static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
     xai_result_free(res);
     xd_log(st == XAI_OK ? XD_LOG_INFO : XD_LOG_WARN, "job ended",
            "job=%llu model=%s method=%s status=%s seconds=%.3f%s%s%s", (unsigned long long)j->id,
-           xd_srv_model_name(s, j->model), j->method, xai_errcode(st), xd_now() - j->started,
+           j->model_name, j->method, xai_errcode(st), xd_now() - j->started,
            st ? " error=\"" : "", st ? err.message : "", st ? "\"" : "");
     return st;
 }
@@ -290,6 +298,8 @@ static void finish(xd_srv_jobs *t, job *j, xai_status st) {
     else t->failed++;
     xai_value_free(j->request);
     j->request = NULL;
+    xd_srv_gen_release(j->gen);
+    j->gen = NULL;
     t->finished++;
 }
 
@@ -356,6 +366,8 @@ xai_status xd_srv_jobs_submit(xd_srv *s, const xd_srv_peer *peer, int64_t req, s
     j->req = req;
     j->peer = *peer;
     j->model = model;
+    j->gen = xd_srv_gen_retain(s->gen);
+    snprintf(j->model_name, sizeof j->model_name, "%s", xd_srv_model_name(s, model));
     j->request = request;
     snprintf(j->method, sizeof j->method, "%s", method ? method : "");
     j->created = j->last_progress = xd_now();
@@ -433,7 +445,7 @@ xai_status xd_srv_jobs_status(xd_srv *s, uint64_t id, xai_value *m) {
     double end = j->state > XD_JOB_RUNNING ? j->ended : xd_now();
     xai_value_set_str(m, "state", xd_srv_job_state_name(j->state));
     xai_value_set_float(m, "progress", j->progress);
-    xai_value_set_str(m, "model", xd_srv_model_name(s, j->model));
+    xai_value_set_str(m, "model", j->model_name);
     xai_value_set_str(m, "method", j->method);
     xai_value_set_float(m, "seconds", end - j->created);
     if (j->state > XD_JOB_DONE) xai_value_set_str(m, "code", xai_errcode(j->final_code));
@@ -470,6 +482,7 @@ void xd_srv_jobs_stop(xd_srv *s) {
     for (int i = 0; i < t->n_threads; i++) pthread_join(t->threads[i], NULL);
     for (size_t i = 0; i < t->n; i++) {
         xai_value_free(t->all[i]->request);
+        xd_srv_gen_release(t->all[i]->gen);
         xd_free(t->all[i]);
     }
     xd_free(t->all);

@@ -21,6 +21,11 @@
  * pipe of a model that is not connected: such a send fails at once and the
  * call is retried at its deadline.
  *
+ * Life: a link copies what it needs of its model's config and is
+ * reference-counted, so a config reload that leaves a model's endpoint,
+ * kind, timeout and retries alone keeps its link (and its readiness) while
+ * jobs of the old config still run on it.
+ *
  * Invariants: the socket is touched only by the link thread; calls are
  * touched only under `mu`; a call is in at most one of `pending` and
  * `inflight`, and the worker that owns it removes it if it gives up
@@ -48,7 +53,9 @@ struct xd_srv_call {
 };
 
 struct xd_srv_link {
-    const xd_srv_model_cfg *cfg;
+    const xd_srv_model_cfg *cfg;    /* &own */
+    xd_srv_model_cfg own;       /* copies of name and endpoint; no background */
+    atomic_int refs;
     void *zctx, *sock;
     void *mon;                  /* PAIR receiving the DEALER's connect/disconnect events */
     int wake_fd;
@@ -500,7 +507,15 @@ static xai_status open_socket(xd_srv_link *l, xai_error *err) {
 xai_status xd_srv_link_start(const xd_srv_model_cfg *cfg, xd_srv_link **out, xai_error *err) {
     xd_srv_link *l = xd_calloc(1, sizeof *l);
     *out = NULL;
-    l->cfg = cfg;
+    l->own = *cfg;
+    l->own.name = xd_strdup(cfg->name);
+    l->own.endpoint = xd_strdup(cfg->endpoint);
+    l->own.background_path = NULL;
+    l->own.background = NULL;
+    l->own.bg_names = NULL;
+    l->own.n_background = l->own.bg_cols = 0;
+    l->cfg = &l->own;
+    atomic_init(&l->refs, 1);
     atomic_init(&l->stop, false);
     atomic_init(&l->next_id, 1);
     pthread_mutex_init(&l->mu, NULL);
@@ -535,5 +550,21 @@ void xd_srv_link_stop(xd_srv_link *l) {
     xd_srv_model_info_clear(&l->info);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    xd_free(l->own.name);
+    xd_free(l->own.endpoint);
     xd_free(l);
+}
+
+xd_srv_link *xd_srv_link_retain(xd_srv_link *l) {
+    if (l) atomic_fetch_add(&l->refs, 1);
+    return l;
+}
+
+void xd_srv_link_release(xd_srv_link *l) {
+    if (l && atomic_fetch_sub(&l->refs, 1) == 1) xd_srv_link_stop(l);
+}
+
+bool xd_srv_link_same(const xd_srv_link *l, const xd_srv_model_cfg *cfg) {
+    return strcmp(l->own.endpoint, cfg->endpoint) == 0 && l->own.kind == cfg->kind &&
+           l->own.timeout_ms == cfg->timeout_ms && l->own.retries == cfg->retries;
 }

@@ -27,16 +27,18 @@ ptrdiff_t xd_srv_model_index(const xd_srv *s, const char *name) {
     return -1;
 }
 
-const xd_srv_net_cfg *xd_srv_net_at(const xd_srv *s, size_t i) {
-    return i >= s->cfg->n_models && i - s->cfg->n_models < s->cfg->n_nets
-               ? &s->cfg->nets[i - s->cfg->n_models]
-               : NULL;
+const xd_srv_net_cfg *xd_srv_cfg_net_at(const xd_srv_config *c, size_t i) {
+    return i >= c->n_models && i - c->n_models < c->n_nets ? &c->nets[i - c->n_models] : NULL;
 }
 
-const char *xd_srv_model_name(const xd_srv *s, size_t i) {
-    const xd_srv_net_cfg *nc = xd_srv_net_at(s, i);
-    return nc ? nc->name : i < s->cfg->n_models ? s->cfg->models[i].name : "?";
+const char *xd_srv_cfg_model_name(const xd_srv_config *c, size_t i) {
+    const xd_srv_net_cfg *nc = xd_srv_cfg_net_at(c, i);
+    return nc ? nc->name : i < c->n_models ? c->models[i].name : "?";
 }
+
+const xd_srv_net_cfg *xd_srv_net_at(const xd_srv *s, size_t i) { return xd_srv_cfg_net_at(s->cfg, i); }
+
+const char *xd_srv_model_name(const xd_srv *s, size_t i) { return xd_srv_cfg_model_name(s->cfg, i); }
 
 /* The socket file of an ipc:// endpoint, or NULL for another transport. */
 static const char *ipc_path(const char *ep) {
@@ -96,18 +98,21 @@ static xai_status bind_front(xd_srv *s, xai_error *err) {
 xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err) {
     xd_srv *s = xd_calloc(1, sizeof *s);
     *out = NULL;
-    s->cfg = cfg;
     s->started = xd_now();
     atomic_init(&s->stopping, false);
+    atomic_init(&s->reload, false);
     s->out = xd_srv_outbox_new();
     s->wake_fd = xd_srv_wake_new();
-    s->links = xd_calloc(cfg->n_models ? cfg->n_models : 1, sizeof *s->links);
     xai_regex_limits lim = {0, 0, 0, cfg->max_tokens};
     xai_status st = s->wake_fd < 0 ? xd_err(err, XAI_ERR_IO, "eventfd failed") : XAI_OK;
+    if (st == XAI_OK) st = xd_srv_gen_new(cfg, NULL, &s->gen, err);
+    else {
+        xd_srv_config_free(cfg);
+        xd_free(cfg);
+    }
+    if (s->gen) s->cfg = s->gen->cfg, s->links = s->gen->links;
     if (st == XAI_OK && cfg->cache_bytes > 0) st = xai_cache_new(cfg->cache_bytes, &s->cache, err);
     if (st == XAI_OK) st = xai_tokenizer_new(NULL, &lim, &s->tok, err);
-    for (size_t i = 0; st == XAI_OK && i < cfg->n_models; i++)
-        st = xd_srv_link_start(&cfg->models[i], &s->links[i], err);
     if (st == XAI_OK) st = bind_front(s, err);
     if (st == XAI_OK) st = xd_srv_jobs_start(s, err);
     if (st != XAI_OK) {
@@ -137,8 +142,7 @@ void xd_srv_free(xd_srv *s) {
         xd_srv_jobs_cancel_all(s, XAI_ERR_SHUTDOWN);
         xd_srv_jobs_stop(s);
     }
-    for (size_t i = 0; s->links && i < s->cfg->n_models; i++) xd_srv_link_stop(s->links[i]);
-    xd_free(s->links);
+    xd_srv_gen_release(s->gen);     /* the jobs' references are gone: links stop */
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     if (s->ipc_file) unlink(s->ipc_file);   /* ours: checked free at bind */

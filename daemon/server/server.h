@@ -143,9 +143,18 @@ typedef struct xd_srv_link_stats {
     double seconds;
 } xd_srv_link_stats;
 
-/* Starts the link thread: connects a DEALER to cfg->endpoint, asks `info`. */
+/* Starts the link thread: connects a DEALER to cfg->endpoint, asks `info`.
+ * The link keeps its own copy of what it needs of cfg (name, endpoint,
+ * kind, timeout_ms, retries), so it may outlive the config (a reload keeps
+ * the link of an unchanged model). It starts with one reference. */
 xai_status xd_srv_link_start(const xd_srv_model_cfg *cfg, xd_srv_link **out, xai_error *err);
+/* Stops and frees the link at once (whatever the references). */
 void xd_srv_link_stop(xd_srv_link *l);
+/* References: the last release stops and frees the link. */
+xd_srv_link *xd_srv_link_retain(xd_srv_link *l);
+void xd_srv_link_release(xd_srv_link *l);
+/* Whether cfg would give the same link (endpoint, kind, timeout, retries). */
+bool xd_srv_link_same(const xd_srv_link *l, const xd_srv_model_cfg *cfg);
 bool xd_srv_link_ready(xd_srv_link *l);
 /* Copies the current info; XAI_ERR_MODEL_UNAVAILABLE if not ready. */
 xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *err);
@@ -280,15 +289,43 @@ void xd_srv_jobs_stop(xd_srv *s);
 /* Sets m[keys[i]] = vals[i] for i < n (for counters in replies). */
 void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals, size_t n);
 
+/* ---- config generations (server.c) ------------------------------------- */
+
+/* A config and one link per model. The server's current generation is
+ * s->gen (s->cfg and s->links are its fields, for the front thread, which
+ * alone swaps them on SIGHUP); each job holds the generation it was
+ * accepted in until it ends, so a reload never changes what a running job
+ * sees, and a link (or network) lives while any generation uses it. */
+typedef struct xd_srv_gen {
+    xd_srv_config *cfg;         /* owned */
+    xd_srv_link **links;        /* one reference each */
+    atomic_int refs;
+} xd_srv_gen;
+/* A generation of cfg (taken; freed here on failure): a link per model,
+ * reusing the link of `old` (may be NULL) for a model whose name, endpoint,
+ * kind, timeout and retries are the same. */
+xai_status xd_srv_gen_new(xd_srv_config *cfg, const xd_srv_gen *old, xd_srv_gen **out,
+                          xai_error *err);
+xd_srv_gen *xd_srv_gen_retain(xd_srv_gen *g);
+void xd_srv_gen_release(xd_srv_gen *g);
+/* The network behind index i of cfg, or NULL; the name at index i. */
+const xd_srv_net_cfg *xd_srv_cfg_net_at(const xd_srv_config *c, size_t i);
+const char *xd_srv_cfg_model_name(const xd_srv_config *c, size_t i);
+
+/* Reads the config again (main.c: the file and the flags), into a new
+ * config that the caller then owns; an error leaves *out NULL. */
+typedef xai_status (*xd_srv_loader)(void *ctx, xd_srv_config **out, xai_error *err);
+
 /* ---- the server (front.c) ---------------------------------------------- */
 
 typedef struct xd_srv_jobs xd_srv_jobs;
 typedef struct xd_srv_outbox xd_srv_outbox;
 
 struct xd_srv {
-    xd_srv_config *cfg;
+    xd_srv_gen *gen;            /* the current generation (front thread) */
+    xd_srv_config *cfg;         /* gen->cfg */
     void *zctx, *sock;          /* the front's context and ROUTER socket */
-    xd_srv_link **links;        /* one per cfg->models[i] */
+    xd_srv_link **links;        /* gen->links: one per cfg->models[i] */
     xai_cache *cache;
     xai_tokenizer *tok;         /* the shared default tokenizer */
     xd_srv_jobs *jobs;
@@ -297,14 +334,27 @@ struct xd_srv {
     atomic_bool stopping;       /* SIGTERM/SIGINT seen: accept no new jobs */
     double started;
     char *ipc_file;             /* the front's ipc:// socket file, removed at exit */
+    atomic_bool reload;         /* SIGHUP seen: read the config again */
+    xd_srv_loader loader;
+    void *loader_ctx;
+    uint64_t reloads, reload_failures;
 };
 
 /* The outbox (front.c). */
 xd_srv_outbox *xd_srv_outbox_new(void);
 void xd_srv_outbox_free(xd_srv_outbox *o);
 
-/* Creates everything (links, cache, tokenizer, workers) and binds. */
+/* Creates everything (links, cache, tokenizer, workers) and binds. Takes
+ * cfg (a heap config; freed with the server, or here on failure). */
 xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err);
+/* How SIGHUP reads the config again (without one, SIGHUP is logged and
+ * ignored). */
+void xd_srv_set_loader(xd_srv *s, xd_srv_loader fn, void *ctx);
+/* Async-signal-safe: asks the front thread to reload. */
+void xd_srv_request_reload(xd_srv *s);
+/* On the front thread: loads a new config and swaps generations; on any
+ * error logs why and keeps the running config. */
+void xd_srv_reload(xd_srv *s);
 /* Serves until xd_srv_shutdown(); then drains and returns. */
 xai_status xd_srv_run(xd_srv *s, xai_error *err);
 /* Async-signal-safe: asks run() to stop accepting and wind down. */

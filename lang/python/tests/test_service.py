@@ -1,5 +1,5 @@
-"""test_service.py — what serve() hands the daemon, and what the daemon
-hands clients back, end to end (xaid and xai.serve() processes):
+"""test_service.py — what serve() hands the daemon, what the daemon hands
+clients back, and SIGHUP reloads, end to end (xaid and xai.serve() processes):
 
 * a tabular model served with its background (a numpy array, or a pandas
   DataFrame whose columns name the features) and configured with only
@@ -7,14 +7,19 @@ hands clients back, end to end (xaid and xai.serve() processes):
   bit, as the same model configured with the same rows as a CSV;
 * errors about unknown names carry `choices` and `suggestion`
   (XaiError.choices / .suggestion), and Client.methods() lists the
-  registry.
+  registry;
+* SIGHUP: a model added, one removed and one changed while a job runs on
+  a kept one (and a job on a removed one) — both jobs end with their
+  results; a bad config is logged and the running one kept.
 
 The tabular model is test_e2e's tab_model (f = B0 + W.x, outputs [f, -f])
 and BG its background, so the values are also W_i (x_i - mean(BG_i)).
 """
 
 import os
+import signal
 import sys
+import time
 import unittest
 
 import numpy as np
@@ -111,3 +116,91 @@ class ServedBackground(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Reload(unittest.TestCase):
+    """SIGHUP: models added, removed and changed while jobs run; a bad
+    config is refused and the running one kept."""
+
+    def setUp(self):
+        self.xaid_bin = xaid_or_skip()
+        self.st = st = Stack(with_nb=False)
+        st.ep["arr"] = "ipc://%s/arr.sock" % st.dir
+        env = dict(os.environ, PYTHONPATH=PKG, OPENBLAS_NUM_THREADS="1")
+        st.spawn("arr", [sys.executable, "-c", SERVE_BG, st.ep["arr"], "arr"], env)
+        try:
+            st.start(self.xaid_bin)
+            st.wait_ready(["t", "tab", "slow"])
+        except BaseException:
+            st.stop()
+            raise
+        with open(st.conf) as f:
+            self.base = f.read()
+
+    def tearDown(self):
+        rc, log = self.st.stop()
+        self.assertEqual(rc, 0, log)
+
+    def reload(self, text):
+        with open(self.st.conf, "w") as f:
+            f.write(text)
+        self.st.procs["xaid"].send_signal(signal.SIGHUP)
+
+    def wait_models(self, pred, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            names = {m["name"]: m for m in self.st.client.models()}
+            if pred(names):
+                return names
+            time.sleep(0.05)
+        self.fail("models never matched; xaid log:\n" + self.st.log("xaid"))
+
+    def slow_job(self):
+        return self.st.client.submit("slow", "occlusion", text=" ".join(["free"] * 40))
+
+    def test_models_added_removed_changed_without_dropping_jobs(self):
+        c = self.st.client
+        job = self.slow_job()             # ~21 calls of 50 ms on `slow`
+        lines = [ln for ln in self.base.splitlines() if not ln.startswith("model tab")]
+        lines = [ln.replace("model t.timeout_ms = 3000", "model t.timeout_ms = 2500") for ln in lines]
+        lines.append("model arr = tabular@%s" % self.st.ep["arr"])
+        self.reload("\n".join(lines) + "\n")
+        self.wait_models(lambda m: "arr" in m and "tab" not in m and m["arr"]["ready"]
+                         and m["t"]["ready"])
+        r = c.wait(job, timeout=30)                       # not dropped by the reload
+        self.assertEqual(len(r["values"]), 40)
+        self.assertTrue(np.all(np.isfinite(r["values"])))
+        self.assertEqual(c.explain("arr", "occlusion", row=[1, 2, 3, 4])["model"], "arr")
+        self.assertEqual(len(c.explain("t", "occlusion", text="free money")["values"]), 2)
+        with self.assertRaises(xai.XaiError) as cm:
+            c.explain("tab", "occlusion", row=[1, 2, 3, 4])
+        self.assertEqual(cm.exception.code, "unknown_model")
+        self.assertIn("arr", cm.exception.choices)
+        # A model removed while its job runs: the job still ends with its result.
+        job = self.slow_job()
+        self.reload("\n".join(ln for ln in lines if not ln.startswith("model slow")) + "\n")
+        self.wait_models(lambda m: "slow" not in m)
+        self.assertEqual(len(c.wait(job, timeout=30)["values"]), 40)
+        self.assertEqual(c.stats()["config"]["reloads"], 2)
+        self.assertIn("config reloaded", self.st.log("xaid"))
+
+    def test_a_bad_config_keeps_the_running_one(self):
+        c = self.st.client
+        before = [m["name"] for m in c.models()]
+        self.reload(self.base + "model broken = nonsense\n")
+        end = time.monotonic() + 10
+        while c.stats()["config"]["reload_failures"] < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(c.stats()["config"]["reload_failures"], 1)
+        self.assertEqual([m["name"] for m in c.models()], before)
+        self.assertEqual(len(c.explain("t", "occlusion", text="free money")["values"]), 2)
+        log = self.st.log("xaid")
+        self.assertIn("config reload failed; the running config is kept", log)
+        self.assertIn("nonsense", log)
+        # bind cannot change without a restart: logged, the running one kept.
+        self.reload(self.base.replace(self.st.ep["front"], "ipc://%s/other.sock" % self.st.dir))
+        end = time.monotonic() + 10
+        while c.stats()["config"]["reloads"] < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertTrue(c.ping()["pong"])
+        self.assertIn("bind needs a restart", self.st.log("xaid"))
