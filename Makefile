@@ -179,7 +179,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libmsgpack-dev libpcre2-dev \
             python3-msgpack python3-numpy python3-sklearn \
             libcurl4-openssl-dev libjansson-dev libcsv-dev libxxhash-dev \
             clang libclang-rt-14-dev chromium python3-distributed \
-            python3-setuptools python3-mypy python3-venv python3-pip
+            python3-setuptools python3-mypy python3-venv python3-pip python3-pandas
 
 # Installs only what is missing; npm is skipped when an npm command already
 # exists (NodeSource's nodejs ships its own npm and conflicts with Debian's).

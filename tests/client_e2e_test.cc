@@ -848,6 +848,22 @@ TEST_F(XaidE2E, CliHelpMethodsSuggestionsRuleAndPrometheus) {
     EXPECT_EQ(run_cmd(top + "explian 2>&1", &out), 2);
     EXPECT_NE(out.find("did you mean \"explain\""), std::string::npos) << out;
 
+    // The C client keeps the daemon's error event: choices and suggestion.
+    {
+        xai_job_request bad = {};
+        bad.model = "wrods";
+        bad.method = "occlusion";
+        bad.text = "hi";
+        uint64_t job = 0;
+        xai_error e2;
+        EXPECT_EQ(xai_client_submit(c_, &bad, &job, &e2), XAI_ERR_UNKNOWN_MODEL);
+        const xai_value *det = xai_client_error_detail(c_);
+        ASSERT_NE(det, nullptr);
+        EXPECT_STREQ(xai_value_get_str(xai_value_get(det, "suggestion"), nullptr), "words");
+        EXPECT_EQ(xai_value_len(xai_value_get(det, "choices")), 3u);
+        EXPECT_NE(std::string(e2.message).find("did you mean \"words\""), std::string::npos);
+    }
+
     // Anchors: the rule line from the result's own numbers.
     const char *text = "free money win meeting report today";
     xai_job_request rq = {};
