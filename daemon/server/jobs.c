@@ -200,13 +200,13 @@ static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **re
     const xai_value *input = xai_value_get(rq, "input"), *space = xai_value_get(rq, "space");
     const char *method = xai_value_get_str(xai_value_get(rq, "method"), NULL);
     if (xai_value_type(params) == XAI_V_NIL) params = NULL;
-    xai_status st = xd_srv_input_early(&in, cfg, mc, s->tok, input, space, method, err);
+    xai_status st = xd_srv_input_early(&in, cfg, mc, j->gen->tok, input, space, method, err);
     double ready_by = fmin(j->deadline, xd_now() + (double)cfg->ready_wait_ms / 1000.0);
     if (st == XAI_OK) st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
     if (st == XAI_OK) st = check_target(&remote.info, params, ch, err);
     if (st == XAI_OK && in.space == NULL)
-        st = xd_srv_input_build(&in, cfg, mc, &remote.info, s->tok, input, space, method, err);
+        st = xd_srv_input_build(&in, cfg, mc, &remote.info, j->gen->tok, input, space, method, err);
     if (st != XAI_OK) goto cleanup;
     xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};

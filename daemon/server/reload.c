@@ -1,7 +1,8 @@
 /* reload.c — config generations and SIGHUP: read the config again and
  * switch to it without dropping a running job.
  *
- * A generation is a config plus one link per model (server.h). The front
+ * A generation is a config plus one link per model and the default
+ * tokenizer under its max_tokens (server.h). The front
  * thread holds the current one; a job takes a reference to it when it is
  * accepted and drops it when it ends, so a job runs start to end on the
  * models, networks and limits it was accepted with. On SIGHUP the front
@@ -26,7 +27,8 @@ xai_status xd_srv_gen_new(xd_srv_config *cfg, const xd_srv_gen *old, xd_srv_gen 
     g->cfg = cfg;
     atomic_init(&g->refs, 1);
     g->links = xd_calloc(cfg->n_models ? cfg->n_models : 1, sizeof *g->links);
-    xai_status st = XAI_OK;
+    xai_regex_limits lim = {0, 0, 0, cfg->max_tokens};
+    xai_status st = xai_tokenizer_new(NULL, &lim, &g->tok, err);
     for (size_t i = 0; st == XAI_OK && i < cfg->n_models; i++) {
         const xd_srv_model_cfg *m = &cfg->models[i];
         for (size_t j = 0; old && j < old->cfg->n_models && !g->links[i]; j++)
@@ -51,6 +53,7 @@ void xd_srv_gen_release(xd_srv_gen *g) {
     if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1) return;
     for (size_t i = 0; i < g->cfg->n_models; i++) xd_srv_link_release(g->links[i]);
     xd_free(g->links);
+    xai_tokenizer_free(g->tok);
     xd_srv_config_free(g->cfg);
     xd_free(g->cfg);
     xd_free(g);

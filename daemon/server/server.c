@@ -1,11 +1,13 @@
 /* server.c — the life cycle of the daemon: build every part from a config,
  * run the front loop, shut down in order.
  *
- * Start order: cache and tokenizer (shared by all jobs), one link per model
- * (each starts asking its model `info`), the front ROUTER socket, then the
- * workers. Stop order is the reverse, after the front loop has drained the
- * jobs: workers are joined first (no job can then touch a link), then links
- * are stopped, then sockets and shared state are freed, and the ipc://
+ * Start order: the first config generation (reload.c: one link per model,
+ * each starting to ask its model `info`, and the default tokenizer), the
+ * cache (shared by all jobs), the front ROUTER socket, then the workers.
+ * Stop order is the reverse, after the front loop has drained the jobs:
+ * workers are joined first (no job can then hold a generation), then the
+ * last generation goes and its links stop, then sockets and shared state
+ * are freed, and the ipc://
  * socket file of the front is removed. A socket file at the bind address
  * that a live process listens on refuses the start; one left by a crash
  * is removed (check_ipc).
@@ -103,7 +105,6 @@ xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err) {
     atomic_init(&s->reload, false);
     s->out = xd_srv_outbox_new();
     s->wake_fd = xd_srv_wake_new();
-    xai_regex_limits lim = {0, 0, 0, cfg->max_tokens};
     xai_status st = s->wake_fd < 0 ? xd_err(err, XAI_ERR_IO, "eventfd failed") : XAI_OK;
     if (st == XAI_OK) st = xd_srv_gen_new(cfg, NULL, &s->gen, err);
     else {
@@ -112,7 +113,6 @@ xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err) {
     }
     if (s->gen) s->cfg = s->gen->cfg, s->links = s->gen->links;
     if (st == XAI_OK && cfg->cache_bytes > 0) st = xai_cache_new(cfg->cache_bytes, &s->cache, err);
-    if (st == XAI_OK) st = xai_tokenizer_new(NULL, &lim, &s->tok, err);
     if (st == XAI_OK) st = bind_front(s, err);
     if (st == XAI_OK) st = xd_srv_jobs_start(s, err);
     if (st != XAI_OK) {
@@ -147,7 +147,6 @@ void xd_srv_free(xd_srv *s) {
     if (s->zctx) zmq_ctx_term(s->zctx);
     if (s->ipc_file) unlink(s->ipc_file);   /* ours: checked free at bind */
     xd_free(s->ipc_file);
-    xai_tokenizer_free(s->tok);
     xai_cache_free(s->cache);
     xd_srv_outbox_free(s->out);
     if (s->wake_fd >= 0) close(s->wake_fd);

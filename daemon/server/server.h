@@ -299,6 +299,7 @@ void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals,
 typedef struct xd_srv_gen {
     xd_srv_config *cfg;         /* owned */
     xd_srv_link **links;        /* one reference each */
+    xai_tokenizer *tok;         /* the default tokenizer under cfg->max_tokens */
     atomic_int refs;
 } xd_srv_gen;
 /* A generation of cfg (taken; freed here on failure): a link per model,
@@ -327,7 +328,6 @@ struct xd_srv {
     void *zctx, *sock;          /* the front's context and ROUTER socket */
     xd_srv_link **links;        /* gen->links: one per cfg->models[i] */
     xai_cache *cache;
-    xai_tokenizer *tok;         /* the shared default tokenizer */
     xd_srv_jobs *jobs;
     xd_srv_outbox *out;
     int wake_fd;                /* wakes the front thread */

@@ -184,6 +184,18 @@ class Reload(unittest.TestCase):
         self.assertEqual(c.stats()["config"]["reloads"], 2)
         self.assertIn("config reloaded", self.st.log("xaid"))
 
+    def test_limits_apply_to_new_jobs(self):
+        c = self.st.client
+        self.assertEqual(len(c.explain("t", "occlusion", text="a b c d")["values"]), 4)
+        self.reload(self.base + "max_tokens = 3\n")
+        end = time.monotonic() + 10
+        while c.stats()["config"]["reloads"] < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        with self.assertRaises(xai.XaiError) as cm:
+            c.explain("t", "occlusion", text="a b c d")
+        self.assertEqual(cm.exception.code, "limit_exceeded")
+        self.assertEqual(len(c.explain("t", "occlusion", text="a b c")["values"]), 3)
+
     def test_a_bad_config_keeps_the_running_one(self):
         c = self.st.client
         before = [m["name"] for m in c.models()]
