@@ -10,22 +10,31 @@ clients back, and SIGHUP reloads, end to end (xaid and xai.serve() processes):
   registry;
 * SIGHUP: a model added, one removed and one changed while a job runs on
   a kept one (and a job on a removed one) — both jobs end with their
-  results; a bad config is logged and the running one kept.
+  results; limits apply to new jobs; a bad config is logged and the
+  running one kept;
+* `xai stats --prometheus` on a stats reply with replicas (from a fake
+  daemon, as no daemon has replicas yet).
 
 The tabular model is test_e2e's tab_model (f = B0 + W.x, outputs [f, -f])
 and BG its background, so the values are also W_i (x_i - mean(BG_i)).
 """
 
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
 import numpy as np
+import zmq
 
 import xai
-from tests.test_e2e import BG, PKG, W, Stack, xaid_or_skip
+from tests.test_e2e import BG, PKG, W, Stack, find_binary, xaid_or_skip
+from xai.protocol import pack, unpack
 
 SERVE_BG = """
 import sys, numpy as np, xai
@@ -216,3 +225,58 @@ class Reload(unittest.TestCase):
             time.sleep(0.05)
         self.assertTrue(c.ping()["pong"])
         self.assertIn("bind needs a restart", self.st.log("xaid"))
+
+
+class PrometheusFromAFakeDaemon(unittest.TestCase):
+    """`xai stats --prometheus` on a stats reply with replicas and a model
+    name that needs escaping (no such daemon exists yet, so a fake ROUTER
+    answers): one sample per model and per replica, labels escaped, every
+    family typed once."""
+
+    def test_replicas_and_escaping(self):
+        cli = find_binary("xai")
+        if cli is None:
+            self.skipTest("xai is not built")
+        tmp = tempfile.mkdtemp(prefix="xai-prom-")
+        ep = "ipc://%s/fake.sock" % tmp
+        stats = {"jobs": {"accepted": 5, "queued": 1},
+                 "models": {'we"ird\\name': {"ready": True, "calls": 7, "rows": 70,
+                                            "replicas": [{"endpoint": "tcp://a:1", "calls": 3},
+                                                         {"endpoint": "tcp://b:2", "calls": 4}]},
+                            "plain": {"ready": False, "calls": 0}},
+                 "uptime_seconds": 1.5}
+        sock = zmq.Context.instance().socket(zmq.ROUTER)
+        sock.bind(ep)
+
+        def serve():
+            if sock.poll(10000):
+                ident, frame = sock.recv_multipart()
+                req = unpack(frame)
+                sock.send_multipart([ident, pack({"event": "reply", "req": req["req"],
+                                                  "stats": stats})])
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            r = subprocess.run([cli, "--endpoint", ep, "stats", "--prometheus"],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            t.join(15)
+            sock.close(0)
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        name = 'model="we\\"ird\\\\name"'
+        self.assertIn("xaid_model_calls_total{%s} 7" % name, lines)
+        self.assertIn('xaid_model_calls_total{%s,replica="tcp://a:1"} 3' % name, lines)
+        self.assertIn('xaid_model_calls_total{%s,replica="tcp://b:2"} 4' % name, lines)
+        self.assertIn('xaid_model_calls_total{model="plain"} 0', lines)
+        self.assertIn('xaid_model_ready{model="plain"} 0', lines)
+        self.assertIn("xaid_jobs_accepted_total 5", lines)
+        self.assertIn("xaid_jobs_queued 1", lines)
+        self.assertIn("xaid_uptime_seconds 1.5", lines)
+        types = [ln for ln in lines if ln.startswith("# TYPE ")]
+        self.assertEqual(len(types), len(set(types)))
+        self.assertIn("# TYPE xaid_model_calls_total counter", types)
+        self.assertIn("# TYPE xaid_model_ready gauge", types)
+        self.assertNotIn("replicas", r.stdout.replace("replica=", ""))
