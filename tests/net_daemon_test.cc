@@ -266,6 +266,42 @@ TEST_F(NetDaemon, WrongInputSizeIsInvalidArgument) {
     EXPECT_EQ(explain("occlusion", x, nullptr, &r, &err), XAI_ERR_INVALID);
 }
 
+// An unknown parameter of a native method is refused before the job is
+// accepted (no job id), naming the key; a sampling method's gets the
+// registry's choices too.
+TEST_F(NetDaemon, UnknownParametersAreRefusedBeforeAccepted) {
+    std::vector<double> x = as_double(input_x());
+    xai_value *p = xai_value_map();
+    xai_value_set_float(p, "epsilonn", 0.01);
+    for (const char *method : {"lrp", "lrp_epsilon", "grad_x_input", "smoothgrad", "gradcam"}) {
+        xai_job_request rq = {};
+        rq.model = "tiny";
+        rq.method = method;
+        rq.row = x.data();
+        rq.n_cols = x.size();
+        rq.params = p;
+        uint64_t job = 7;
+        xai_error err;
+        EXPECT_EQ(xai_client_submit(c_, &rq, &job, &err), XAI_ERR_INVALID) << method;
+        EXPECT_EQ(job, 0u) << method;
+        EXPECT_NE(std::string(err.message).find("epsilonn"), std::string::npos) << err.message;
+    }
+    xai_value_free(p);
+    p = xai_value_map();
+    xai_value_set_int(p, "windw", 2);
+    xai_job_request rq = {};
+    rq.model = "tiny";
+    rq.method = "occlusion";
+    rq.row = x.data();
+    rq.n_cols = x.size();
+    rq.params = p;
+    uint64_t job = 7;
+    xai_error err;
+    EXPECT_EQ(xai_client_submit(c_, &rq, &job, &err), XAI_ERR_INVALID);
+    EXPECT_NE(std::string(err.message).find("did you mean \"window\""), std::string::npos) << err.message;
+    xai_value_free(p);
+}
+
 // The CLI reads a 4-line tensor file as 4 x 4, prints the heat grid, and
 // writes a PPM of 4*5 x 4*5 pixels whose strongest cell is pure red (a
 // positive maximum) or pure blue (a negative one), and a PGM of the same size.

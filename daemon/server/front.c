@@ -180,8 +180,8 @@ static bool known_method(const char *name) {
 }
 
 /* The input checks of a model (job_input.c) or a network (net_job.c), and
- * the method's parameter names (for the registry's methods; a native
- * method checks its own when it runs). */
+ * the method's parameter names (the registry's methods, with their
+ * choices; a native method's through xai_nn_check_params). */
 static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, const char *method,
                            xd_srv_choices *ch, xai_error *e) {
     const xai_value *input = xai_value_get(msg, "input"), *params = xai_value_get(msg, "params");
@@ -195,6 +195,7 @@ static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, const cha
         st = xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
     else if ((st = xd_srv_net_precheck(s->cfg, net, input, space, ch, e)) == XAI_OK)
         st = xd_srv_check_samples(s->cfg, params, e);
+    if (st == XAI_OK && net && !known_method(method)) return xd_srv_net_check_params(method, params, e);
     if (st != XAI_OK || !known_method(method)) return st;
     const char *names[XD_SRV_MAX_CHOICES + 1];
     size_t n = 0;

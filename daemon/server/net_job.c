@@ -46,6 +46,10 @@ static int lrp_alias(const char *name) {
     return -1;
 }
 
+xai_status xd_srv_net_check_params(const char *method, const xai_value *params, xai_error *err) {
+    return xai_nn_check_params(lrp_alias(method) >= 0 ? "lrp" : method, params, err);
+}
+
 bool xd_srv_net_method(const char *name) {
     for (const char *const *m = xai_nn_method_names(); *m; m++)
         if (strcmp(*m, name) == 0) return true;

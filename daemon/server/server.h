@@ -224,6 +224,9 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
 /* Whether `name` is a native method (xai_nn_method_names(), or an lrp_*
  * shorthand for lrp with a composite: lrp_epsilon, lrp_epsilon_plus, ...). */
 bool xd_srv_net_method(const char *name);
+/* The parameter names of a native method (an lrp_* shorthand is lrp), as
+ * xai_nn_check_params; for the front, before a job is accepted. */
+xai_status xd_srv_net_check_params(const char *method, const xai_value *params, xai_error *err);
 /* Front-thread checks of an explain on a network: `input` holds "tensor"
  * (or "row") with exactly c*h*w numbers (else invalid_argument), known
  * `space` keys, the size within max_features. */
