@@ -75,7 +75,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/rel/bench/%,$(BENCH_SRC))
 EXAMPLE_BINS:= $(patsubst %.c,$(BUILD)/rel/%,$(EXAMPLE_SRC))
 EXAMPLE_SAN := $(patsubst %.c,$(BUILD)/san/%,$(EXAMPLE_SRC))
 
-.PHONY: all test test-build test-run demo demo-run bench install-deps install clean
+.PHONY: all test test-build test-run demo demo-run bench install-deps install uninstall clean
 .DELETE_ON_ERROR:
 
 all: $(LIBXAI) $(LIBCL) $(LIBCL_SO) $(XAID) $(XAI) $(EXAMPLE_BINS) $(BENCH_BINS)
@@ -190,7 +190,7 @@ DEB_PKGS := build-essential pkg-config ca-certificates libzmq3-dev libmsgpack-de
             python3-msgpack python3-numpy python3-sklearn \
             libcurl4-openssl-dev libjansson-dev libcsv-dev libxxhash-dev \
             clang libclang-rt-14-dev chromium python3-distributed \
-            python3-setuptools python3-mypy python3-venv python3-pip
+            python3-setuptools python3-mypy python3-venv python3-pip python3-pandas
 
 # Installs only what is missing; npm is skipped when an npm command already
 # exists (NodeSource's nodejs ships its own npm and conflicts with Debian's).
@@ -208,16 +208,51 @@ install-deps:
 
 # ---- install ---------------------------------------------------------------
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xai \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(XAID) $(XAI) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(LIBXAI) $(LIBCL) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBCL_SO) $(DESTDIR)$(PREFIX)/lib/libxaiclient.so.0
-	ln -sf libxaiclient.so.0 $(DESTDIR)$(PREFIX)/lib/libxaiclient.so
-	install -m 644 include/xai/*.h $(DESTDIR)$(PREFIX)/include/xai/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*XAI_VERSION_STRING "\(.*\)"/\1/p' include/xai/xai.h)|g' \
-	    xai.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/xai.pc
+# The installed headers are the public API's: what client.h, model_server.h,
+# methods.h and nn.h need (rng.h is the engine's seeded generator, used by
+# examples, benchmarks and tests inside this tree only). The programs link
+# the static libraries, so they need no library path; programs built
+# against libxaiclient.so find it through the rpath pkg-config's `xai` adds,
+# and ldconfig runs after a real (not DESTDIR) install as root. `make
+# uninstall` with the same PREFIX and DESTDIR removes exactly these files
+# (the config only while it is still the installed default) and the
+# directories install created, when empty.
+SYSCONFDIR ?= /etc
+PUBLIC_HEADERS := xai.h value.h text.h space.h eval.h result.h methods.h nn.h client.h model_server.h
+MAN_PAGES  := man/xai.1 man/xaid.conf.5 man/xaid.8
+XAI_VERSION = $(shell sed -n 's/.*XAI_VERSION_STRING "\(.*\)"/\1/p' include/xai/xai.h)
+I_BIN  = $(DESTDIR)$(PREFIX)/bin
+I_LIB  = $(DESTDIR)$(PREFIX)/lib
+I_INC  = $(DESTDIR)$(PREFIX)/include/xai
+I_MAN  = $(DESTDIR)$(PREFIX)/share/man
+I_UNIT = $(DESTDIR)$(PREFIX)/lib/systemd/system
+I_ETC  = $(DESTDIR)$(SYSCONFDIR)/xaid
+
+install: $(XAID) $(XAI) $(LIBXAI) $(LIBCL) $(LIBCL_SO)
+	install -d $(I_BIN) $(I_LIB)/pkgconfig $(I_INC) $(I_MAN)/man1 $(I_MAN)/man5 $(I_MAN)/man8 \
+	    $(I_UNIT) $(I_ETC)
+	install -m 755 $(XAID) $(XAI) $(I_BIN)/
+	install -m 644 $(LIBXAI) $(LIBCL) $(I_LIB)/
+	install -m 755 $(LIBCL_SO) $(I_LIB)/libxaiclient.so.0
+	ln -sf libxaiclient.so.0 $(I_LIB)/libxaiclient.so
+	install -m 644 $(addprefix include/xai/,$(PUBLIC_HEADERS)) $(I_INC)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(XAI_VERSION)|g' xai.pc.in > $(I_LIB)/pkgconfig/xai.pc
+	install -m 644 man/xai.1 $(I_MAN)/man1/
+	install -m 644 man/xaid.conf.5 $(I_MAN)/man5/
+	install -m 644 man/xaid.8 $(I_MAN)/man8/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/xaid.service.in \
+	    > $(I_UNIT)/xaid.service
+	[ -e $(I_ETC)/xaid.conf ] || install -m 644 dist/xaid.conf $(I_ETC)/xaid.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(I_BIN)/xaid $(I_BIN)/xai $(I_LIB)/libxai.a $(I_LIB)/libxaiclient.a \
+	    $(I_LIB)/libxaiclient.so.0 $(I_LIB)/libxaiclient.so $(I_LIB)/pkgconfig/xai.pc \
+	    $(addprefix $(I_INC)/,$(PUBLIC_HEADERS)) $(I_MAN)/man1/xai.1 $(I_MAN)/man5/xaid.conf.5 \
+	    $(I_MAN)/man8/xaid.8 $(I_UNIT)/xaid.service
+	if cmp -s dist/xaid.conf $(I_ETC)/xaid.conf; then rm -f $(I_ETC)/xaid.conf; fi
+	-rmdir $(I_INC) $(I_ETC) 2>/dev/null || true
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -31,9 +31,16 @@ struct xai_client {
     int timeout_ms;
     int64_t next_req;
     char errmsg[XAI_ERRMSG_MAX];
+    xai_value *last_error;        /* the daemon's error event of the last failed call, or NULL */
     xai_value **queue;            /* final events of jobs nobody has waited on yet */
     size_t n_queue, cap_queue;
 };
+
+/* Keeps the daemon's error event `ev` (a copy) for xai_client_error_detail. */
+static void keep_error(xai_client *c, const xai_value *ev) {
+    xai_value_free(c->last_error);
+    c->last_error = ev ? xai_value_clone(ev) : NULL;
+}
 
 /* Copies a failure into the client and the caller's record; returns st. */
 static xai_status finish(xai_client *c, xai_status st, const xai_error *e, xai_error *err) {
@@ -74,10 +81,13 @@ void xai_client_close(xai_client *c) {
     if (c->zctx) zmq_ctx_term(c->zctx);
     for (size_t i = 0; i < c->n_queue; i++) xai_value_free(c->queue[i]);
     xd_free(c->queue);
+    xai_value_free(c->last_error);
     xd_free(c);
 }
 
 const char *xai_client_errmsg(const xai_client *c) { return c ? c->errmsg : ""; }
+
+const xai_value *xai_client_error_detail(const xai_client *c) { return c ? c->last_error : NULL; }
 
 void xai_client_set_timeout(xai_client *c, int timeout_ms) {
     if (c) c->timeout_ms = timeout_ms;
@@ -176,6 +186,7 @@ static xai_status request(xai_client *c, xai_value *msg, xai_value **answer, xai
         }
         if (event_is(ev, "error")) {
             st = xc_err_from_value(ev, e);
+            keep_error(c, ev);
             xai_value_free(ev);
             break;
         }
@@ -367,6 +378,7 @@ xai_status xai_client_wait(xai_client *c, uint64_t job, int timeout_ms, xai_prog
         xd_err(&e, st, "job %llu has not ended within %d ms (it goes on)",
                (unsigned long long)job, timeout_ms);
     if (ev) st = final_event(ev, out, &e);
+    if (ev && event_is(ev, "error")) keep_error(c, ev);
     xai_value_free(ev);
     return finish(c, st, &e, err);
 }

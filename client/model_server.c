@@ -39,6 +39,8 @@ struct xai_model_server {
     xai_input_kind kind;
     size_t n_outputs, n_features;
     char **class_names, **feature_names; /* copies, or NULL */
+    double *background;                  /* n_background x n_features copy, or NULL */
+    size_t n_background;
     xai_predict_fn predict;
     void *ctx;
     size_t max_bytes;
@@ -75,6 +77,14 @@ static xai_status check_opts(const xai_model_server_opts *o, xai_error *err) {
         return xd_err(err, XAI_ERR_INVALID, "model server: n_outputs must be in [1, 1e6]");
     if (o->feature_names && o->n_features == 0)
         return xd_err(err, XAI_ERR_INVALID, "model server: feature_names without n_features");
+    if (o->background && (o->kind != XAI_INPUT_ROWS || o->n_features == 0 || o->n_background == 0 ||
+                          o->n_background > 10000 || o->n_background * o->n_features > (1u << 20)))
+        return xd_err(err, XAI_ERR_INVALID,
+                      "model server: a background needs a tabular model, n_features, and 1..10000 "
+                      "rows of at most 2^20 numbers in all");
+    for (size_t i = 0; o->background && i < o->n_background * o->n_features; i++)
+        if (!isfinite(o->background[i]))
+            return xd_err(err, XAI_ERR_INVALID, "model server: background[%zu] is not finite", i);
     return XAI_OK;
 }
 
@@ -108,6 +118,12 @@ xai_status xai_model_server_new(const xai_model_server_opts *opts, xai_model_ser
     s->n_features = opts->n_features;
     s->class_names = copy_names(opts->class_names, opts->n_outputs);
     s->feature_names = copy_names(opts->feature_names, opts->n_features);
+    if (opts->background) {
+        size_t n = opts->n_background * opts->n_features;
+        s->background = xd_malloc(n * sizeof *s->background);
+        memcpy(s->background, opts->background, n * sizeof *s->background);
+        s->n_background = opts->n_background;
+    }
     s->predict = opts->predict;
     s->ctx = opts->ctx;
     s->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : DEFAULT_MAX_BYTES;
@@ -138,6 +154,7 @@ void xai_model_server_free(xai_model_server *s) {
         if (s->pipe_fd[i] >= 0) close(s->pipe_fd[i]);
     free_names(s->class_names, s->n_outputs);
     free_names(s->feature_names, s->n_features);
+    xd_free(s->background);
     xd_free(s);
 }
 
@@ -215,6 +232,10 @@ static xai_status answer_info(xai_model_server *s, request *rq, xai_error *err) 
         st = xai_value_set_int(a, "n_features", (int64_t)s->n_features);
     if (st == XAI_OK && s->feature_names)
         st = set_names(a, "feature_names", s->feature_names, s->n_features);
+    if (st == XAI_OK && s->background) {
+        xai_value *bg = xai_value_from_matrix(s->background, s->n_background, s->n_features);
+        st = bg ? xai_value_set(a, "background", bg) : XAI_ERR_NOMEM;
+    }
     if (st == XAI_OK) send_answer(s, rq, a);
     xai_value_free(a);
     return st == XAI_OK ? XAI_OK : xd_err(err, st, "out of memory building the info answer");

@@ -100,6 +100,28 @@ static void test_null_safety(void) {
     CHECK(st.requests == 0 && st.rows == 0 && st.errors == 0, "stats of NULL server");
 }
 
+/* The registry's description from C: every method has a doc line and
+ * seed/target first; unknown names read as nothing; the suggestion helper
+ * finds one edit away and nothing far away. */
+static void test_registry(void) {
+    size_t n = 0;
+    for (const char *const *m = xai_method_names(); *m; m++, n++) {
+        CHECK(xai_method_doc(*m) != NULL, "%s has no doc", *m);
+        const xai_param_info *p0 = xai_method_param(*m, 0), *p1 = xai_method_param(*m, 1);
+        CHECK(p0 && p1 && strcmp(p0->name, "seed") == 0 && strcmp(p1->name, "target") == 0,
+              "%s: seed and target first", *m);
+        CHECK(xai_method_param(*m, xai_method_n_params(*m)) == NULL, "%s: past the end", *m);
+    }
+    CHECK(n >= 7, "%zu methods", n);
+    CHECK(xai_method_doc("nope") == NULL && xai_method_n_params("nope") == 0 &&
+          xai_method_param("nope", 0) == NULL, "unknown method");
+    const char *names[] = {"occlusion", "lime", "kernelshap"};
+    CHECK(xai_suggest("lmie", names, 3) != NULL && strcmp(xai_suggest("lmie", names, 3), "lime") == 0,
+          "lmie -> lime");
+    CHECK(xai_suggest("zzzzzzzz", names, 3) == NULL, "nothing close");
+    CHECK(xai_client_error_detail(NULL) == NULL, "error_detail(NULL)");
+}
+
 /* Accessors on a hand-built result: in range they read the fields, out of
  * range they give NaN / NULL. */
 static void test_accessors(void) {
@@ -180,6 +202,7 @@ int main(void) {
     test_accessors();
     test_target_accessors();
     test_argument_checks();
+    test_registry();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -33,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,7 @@
 #include <zmq.h>
 
 #include "xai/client.h"
+#include "xai/methods.h"
 #include "xai/model_server.h"
 #include "e2e_util.h"
 
@@ -349,6 +351,50 @@ TEST(ModelServer, AnswersInfoAndPredictOverReq) {
 }
 
 // A DEALER that sends a delimiter gets one back; a bare DEALER gets none.
+// A C model server with a background sends it in `info` (the rows xaid
+// then uses when its config names no CSV); bad backgrounds are refused.
+TEST(ModelServer, SendsItsBackgroundInInfo) {
+    TempDir dir;
+    ModelCtx ctx;
+    std::string ep = dir.ep("bg.sock");
+    xai_model_server_opts o = model_opts("linear", ep, &ctx);
+    const double bg[8] = {0.5, -1, 2, 0, 1, 1, 1, 1};
+    o.background = bg;
+    o.n_background = 2;
+    xai_model_server *s = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_model_server_new(&o, &s, &err), XAI_OK) << err.message;
+    std::thread th([s] { xai_error e; xai_model_server_run(s, &e); });
+    {
+        Sock req(ZMQ_REQ, ep);
+        xai_value *rq = model_request("info", 1);
+        xai_value *info = req.ask(rq);
+        ASSERT_NE(info, nullptr);
+        double *x = nullptr;
+        size_t rows = 0, cols = 0;
+        ASSERT_EQ(xai_value_to_matrix(xai_value_get(info, "background"), true, true, &x, &rows,
+                                      &cols, &err), XAI_OK) << err.message;
+        EXPECT_EQ(rows, 2u);
+        EXPECT_EQ(cols, 4u);
+        for (int i = 0; i < 8; i++) EXPECT_EQ(x[i], bg[i]) << i;
+        xai_free(x);
+        xai_value_free(rq);
+        xai_value_free(info);
+    }
+    xai_model_server_stop(s);
+    th.join();
+    xai_model_server_free(s);
+    const double nan_bg[4] = {0, NAN, 0, 0};
+    o.background = nan_bg;
+    o.n_background = 1;
+    std::string ep2 = dir.ep("bg2.sock");
+    o.endpoint = ep2.c_str();
+    EXPECT_EQ(xai_model_server_new(&o, &s, &err), XAI_ERR_INVALID);
+    o.kind = XAI_INPUT_TEXT;
+    o.background = bg;
+    EXPECT_EQ(xai_model_server_new(&o, &s, &err), XAI_ERR_INVALID);
+}
+
 TEST(ModelServer, AnswersInTheEnvelopeItWasAsked) {
     TempDir dir;
     InProcessServer srv("words", dir.ep("w.sock"));
@@ -837,6 +883,113 @@ TEST_F(XaidE2E, CliTargetAllShowsAColumnPerClass) {
     EXPECT_NE(out.find("\"targets\":[1,0]"), std::string::npos) << out;
     EXPECT_EQ(run_cmd(base + "--text 'free report' --target spam,eggs 2>&1", &out), 1);
     EXPECT_NE(out.find("0 'ham', 1 'spam'"), std::string::npos) << out;
+}
+
+// `--help` on every command; `xai methods` prints the registry; unknown
+// names come back with "did you mean"; anchors print as a rule built from
+// the same result the C client gets; `stats --prometheus` holds the same
+// counters as the stats reply, in the exposition format.
+TEST_F(XaidE2E, CliHelpMethodsSuggestionsRuleAndPrometheus) {
+    std::string xai = build_dir() + "/san/xai", out;
+    std::string top = xai + " --endpoint " + ep_ + " ";
+    for (const char *cmd : {"explain", "methods", "models", "stats", "ping"}) {
+        ASSERT_EQ(run_cmd(top + cmd + " --help", &out), 0) << cmd;
+        EXPECT_EQ(out.find(std::string("usage: xai")), 0u) << cmd << ": " << out;
+        EXPECT_NE(out.find(cmd), std::string::npos) << out;
+    }
+    ASSERT_EQ(run_cmd(xai + " methods kernelshap", &out), 0);
+    for (size_t i = 0; i < xai_method_n_params("kernelshap"); i++) {
+        const xai_param_info *p = xai_method_param("kernelshap", i);
+        EXPECT_NE(out.find(std::string(p->name) + " "), std::string::npos) << p->name << "\n" << out;
+        EXPECT_NE(out.find(std::string("default ") + p->def + "; range " + p->range),
+                  std::string::npos) << p->name << "\n" << out;
+    }
+    EXPECT_EQ(run_cmd(xai + " methods shap 2>&1", &out), 1);
+    EXPECT_NE(out.find("did you mean \"kernelshap\""), std::string::npos) << out;
+    EXPECT_EQ(run_cmd(top + "explain --model wrods --text hi 2>&1", &out), 1);
+    EXPECT_NE(out.find("did you mean \"words\""), std::string::npos) << out;
+    EXPECT_EQ(run_cmd(top + "explain --model words --param nsample=3 --method kernelshap --text hi 2>&1",
+                      &out), 1);
+    EXPECT_NE(out.find("did you mean \"nsamples\""), std::string::npos) << out;
+    EXPECT_EQ(run_cmd(top + "explian 2>&1", &out), 2);
+    EXPECT_NE(out.find("did you mean \"explain\""), std::string::npos) << out;
+
+    // The C client keeps the daemon's error event: choices and suggestion.
+    {
+        xai_job_request bad = {};
+        bad.model = "wrods";
+        bad.method = "occlusion";
+        bad.text = "hi";
+        uint64_t job = 0;
+        xai_error e2;
+        EXPECT_EQ(xai_client_submit(c_, &bad, &job, &e2), XAI_ERR_UNKNOWN_MODEL);
+        const xai_value *det = xai_client_error_detail(c_);
+        ASSERT_NE(det, nullptr);
+        EXPECT_STREQ(xai_value_get_str(xai_value_get(det, "suggestion"), nullptr), "words");
+        EXPECT_EQ(xai_value_len(xai_value_get(det, "choices")), 3u);
+        EXPECT_NE(std::string(e2.message).find("did you mean \"words\""), std::string::npos);
+    }
+
+    // Anchors: the rule line from the result's own numbers.
+    const char *text = "free money win meeting report today";
+    xai_job_request rq = {};
+    rq.model = "words";
+    rq.method = "anchors";
+    rq.text = text;
+    xai_result *r = nullptr;
+    xai_error err;
+    ASSERT_EQ(xai_client_explain(c_, &rq, 60000, &r, &err), XAI_OK) << err.message;
+    std::string want = "IF ";
+    const xai_value *names = xai_value_get(r->extra, "names");
+    for (size_t i = 0; i < xai_value_len(names); i++)
+        want += std::string(i ? " AND " : "") + "\"" + xai_value_get_str(xai_value_at(names, i), nullptr) + "\"";
+    char nums[200];
+    std::snprintf(nums, sizeof nums, " THEN %s  precision %.2f [%.2f, %.2f]  coverage %.2f",
+                  r->target_name, xai_value_get_number(xai_value_get(r->extra, "precision")),
+                  xai_value_get_number(xai_value_get(r->extra, "precision_lower")),
+                  xai_value_get_number(xai_value_get(r->extra, "precision_upper")),
+                  xai_value_get_number(xai_value_get(r->extra, "coverage")));
+    want += nums;
+    EXPECT_GE(xai_value_len(names), 1u);
+    xai_result_free(r);
+    ASSERT_EQ(run_cmd(top + "explain --model words --method anchors --text '" + text + "'", &out), 0);
+    EXPECT_NE(out.find("\n" + want + "\n"), std::string::npos) << want << "\n" << out;
+
+    // Prometheus: well-formed lines, and the same numbers as the stats reply.
+    ASSERT_EQ(run_cmd(top + "stats --prometheus", &out), 0);
+    xai_value *st = nullptr;
+    ASSERT_EQ(xai_client_stats(c_, &st, &err), XAI_OK);
+    const xai_value *stats = xai_value_get(st, "stats");
+    std::istringstream lines(out);
+    std::string line;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+        size_t sp = line.rfind(' ');
+        ASSERT_NE(sp, std::string::npos) << line;
+        std::string name = line.substr(0, line.find_first_of("{ "));
+        EXPECT_EQ(name.rfind("xaid_", 0), 0u) << line;
+        for (char ch : name) EXPECT_TRUE(std::islower((unsigned char)ch) || ch == '_') << line;
+        char *end = nullptr;
+        std::strtod(line.c_str() + sp + 1, &end);
+        EXPECT_EQ(*end, '\0') << line;
+        samples++;
+    }
+    EXPECT_GE(samples, 20);
+    auto sample = [&](const std::string &key) {
+        size_t at = out.find("\n" + key + " ");
+        return at == std::string::npos ? -1.0 : std::strtod(out.c_str() + at + key.size() + 2, nullptr);
+    };
+    const xai_value *jobs = xai_value_get(stats, "jobs");
+    EXPECT_EQ(sample("xaid_jobs_accepted_total"), (double)xai_value_get_int(xai_value_get(jobs, "accepted")));
+    EXPECT_EQ(sample("xaid_jobs_done_total"), (double)xai_value_get_int(xai_value_get(jobs, "done")));
+    const xai_value *words = xai_value_get(xai_value_get(stats, "models"), "words");
+    EXPECT_EQ(sample("xaid_model_calls_total{model=\"words\"}"),
+              (double)xai_value_get_int(xai_value_get(words, "calls")));
+    EXPECT_EQ(sample("xaid_model_ready{model=\"slow\"}"), 1.0);
+    EXPECT_NE(out.find("# TYPE xaid_model_rows_total counter\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("# TYPE xaid_jobs_queued gauge\n"), std::string::npos) << out;
+    xai_value_free(st);
 }
 
 // Killing the model server mid-job ends that job with model_unavailable

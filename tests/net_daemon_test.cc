@@ -153,15 +153,22 @@ class NetDaemon : public ::testing::Test {
     }
     void TearDown() override { xai_client_close(c_); }
 
-    // Explains x on `tiny` through the daemon.
-    xai_status explain(const char *method, const std::vector<double> &x, const xai_value *params,
-                       xai_result **out, xai_error *err) {
+    // A request for x on `tiny` (x must outlive it).
+    static xai_job_request tiny_request(const char *method, const std::vector<double> &x,
+                                        const xai_value *params) {
         xai_job_request rq = {};
         rq.model = "tiny";
         rq.method = method;
         rq.row = x.data();
         rq.n_cols = x.size();
         rq.params = params;
+        return rq;
+    }
+
+    // Explains x on `tiny` through the daemon.
+    xai_status explain(const char *method, const std::vector<double> &x, const xai_value *params,
+                       xai_result **out, xai_error *err) {
+        xai_job_request rq = tiny_request(method, x, params);
         return xai_client_explain(c_, &rq, 20000, out, err);
     }
 
@@ -301,6 +308,32 @@ TEST_F(NetDaemon, WrongInputSizeIsInvalidArgument) {
     EXPECT_EQ(r, nullptr);
     x.resize(17, 0.0);
     EXPECT_EQ(explain("occlusion", x, nullptr, &r, &err), XAI_ERR_INVALID);
+}
+
+// An unknown parameter of a native method is refused before the job is
+// accepted (no job id), naming the key; a sampling method's gets the
+// registry's choices too.
+TEST_F(NetDaemon, UnknownParametersAreRefusedBeforeAccepted) {
+    std::vector<double> x = as_double(input_x());
+    xai_value *p = xai_value_map();
+    xai_value_set_float(p, "epsilonn", 0.01);
+    for (const char *method : {"lrp", "lrp_epsilon", "grad_x_input", "smoothgrad", "gradcam"}) {
+        xai_job_request rq = tiny_request(method, x, p);
+        uint64_t job = 7;
+        xai_error err;
+        EXPECT_EQ(xai_client_submit(c_, &rq, &job, &err), XAI_ERR_INVALID) << method;
+        EXPECT_EQ(job, 0u) << method;
+        EXPECT_NE(std::string(err.message).find("epsilonn"), std::string::npos) << err.message;
+    }
+    xai_value_free(p);
+    p = xai_value_map();
+    xai_value_set_int(p, "windw", 2);
+    xai_job_request rq = tiny_request("occlusion", x, p);
+    uint64_t job = 7;
+    xai_error err;
+    EXPECT_EQ(xai_client_submit(c_, &rq, &job, &err), XAI_ERR_INVALID);
+    EXPECT_NE(std::string(err.message).find("did you mean \"window\""), std::string::npos) << err.message;
+    xai_value_free(p);
 }
 
 // The CLI reads a 4-line tensor file as 4 x 4, prints the heat grid, and

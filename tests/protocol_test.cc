@@ -160,11 +160,14 @@ struct Daemon {
             << "model dead.timeout_ms = 300\nmodel dead.retries = 1\n"
             << "model flaky = text@ipc://" << dir << "/flaky.sock\n"
             << "model flaky.timeout_ms = 300\nmodel flaky.retries = 1\n"
+            << "model down = text@ipc://" << dir << "/down.sock\n"
+            << "model wrongkind = text@ipc://" << dir << "/wrongkind.sock\n"
             << extra_config;
         models.push_back(spawn_model("ipc://" + dir + "/good.sock", Behaviour::Good));
         models.push_back(spawn_model("ipc://" + dir + "/nan.sock", Behaviour::Nan));
         models.push_back(spawn_model("ipc://" + dir + "/slow.sock", Behaviour::Slow));
         models.push_back(spawn_model("ipc://" + dir + "/tab.sock", Behaviour::Tab));
+        models.push_back(spawn_model("ipc://" + dir + "/wrongkind.sock", Behaviour::Tab));
         const char *build = getenv("XAI_BUILD");
         std::string bin = std::string(build ? build : "build") + "/san/xaid";
         std::string log = dir + "/xaid.log";
@@ -392,7 +395,7 @@ TEST_F(Protocol, ModelsListsTheConfigAndReadiness) {
     Value r = c.request("models");
     ASSERT_TRUE(r);
     const xai_value *list = xai_value_get(r.get(), "models");
-    ASSERT_EQ(xai_value_len(list), 6u);
+    ASSERT_EQ(xai_value_len(list), 8u);
     const char *names[] = {"good", "nan", "slow", "tab", "dead"};
     for (size_t i = 0; i < 5; i++) {
         const xai_value *m = xai_value_at(list, i);
@@ -679,10 +682,105 @@ TEST_F(Protocol, RequestLimitsAreEnforced) {
     EXPECT_EQ(submit(c, m, &refusal), 0);
     ASSERT_TRUE(refusal);
     EXPECT_STREQ(str(refusal.get(), "code"), "limit_exceeded");
-    // An unknown method parameter is the method's invalid_argument, at run time.
-    Value fin = run(c, with_param(explain_msg("good", "occlusion", "free money"), "no_such_option", 1));
+    // An unknown method parameter is refused before the job exists too.
+    EXPECT_EQ(submit(c, with_param(explain_msg("good", "occlusion", "free money"), "no_such_option", 1),
+                     &refusal), 0);
+    ASSERT_TRUE(refusal);
+    EXPECT_STREQ(str(refusal.get(), "code"), "invalid_argument");
+    EXPECT_NE(std::string(str(refusal.get(), "message")).find("no_such_option"), std::string::npos);
+}
+
+// The strings of an error's `choices` array.
+std::vector<std::string> choices_of(const xai_value *e) {
+    std::vector<std::string> out;
+    const xai_value *a = xai_value_get(e, "choices");
+    for (size_t i = 0; i < xai_value_len(a); i++) {
+        const char *x = xai_value_get_str(xai_value_at(a, i), nullptr);
+        out.push_back(x ? x : "?");
+    }
+    return out;
+}
+
+TEST_F(Protocol, UnknownNamesListTheChoicesAndTheClosest) {
+    auto first = [](const xai_value *a) {
+        return xai_value_get_str(xai_value_at(xai_value_get(a, "choices"), 0), nullptr);
+    };
+    // Model: every configured name, in config order; "goood" is one edit from "good".
+    Value r;
+    EXPECT_EQ(submit(c, explain_msg("goood", "occlusion", "x"), &r), 0);
+    ASSERT_TRUE(r);
+    EXPECT_STREQ(str(r.get(), "code"), "unknown_model");
+    EXPECT_STREQ(str(r.get(), "suggestion"), "good");
+    EXPECT_STREQ(first(r.get()), "good");
+    EXPECT_EQ(xai_value_len(xai_value_get(r.get(), "choices")), 8u);  // the models of the config
+    EXPECT_NE(std::string(str(r.get(), "message")).find("did you mean \"good\""), std::string::npos);
+    // Method: a typo, and a word contained in one name.
+    EXPECT_EQ(submit(c, explain_msg("good", "kernelshapp", "x"), &r), 0);
+    EXPECT_STREQ(str(r.get(), "code"), "unknown_method");
+    EXPECT_STREQ(str(r.get(), "suggestion"), "kernelshap");
+    EXPECT_EQ(submit(c, explain_msg("good", "shap", "x"), &r), 0);
+    EXPECT_STREQ(str(r.get(), "suggestion"), "kernelshap");
+    // Nothing close: choices but no suggestion.
+    EXPECT_EQ(submit(c, explain_msg("good", "astrology", "x"), &r), 0);
+    EXPECT_EQ(xai_value_get(r.get(), "suggestion"), nullptr);
+    EXPECT_GE(xai_value_len(xai_value_get(r.get(), "choices")), 7u);
+    // Method parameter: seed and target first, then the method's own.
+    EXPECT_EQ(submit(c, with_param(explain_msg("good", "kernelshap", "x"), "nsample", 10), &r), 0);
+    EXPECT_STREQ(str(r.get(), "code"), "invalid_argument");
+    EXPECT_STREQ(str(r.get(), "suggestion"), "nsamples");
+    std::vector<std::string> ch = choices_of(r.get());
+    ASSERT_GE(ch.size(), 3u);
+    EXPECT_EQ(ch[0], "seed");
+    EXPECT_EQ(ch[1], "target");
+    EXPECT_EQ(ch[2], "nsamples");
+    // Space key of a text model.
+    xai_value *m = explain_msg("good", "occlusion", "x");
+    xai_value *sp = xai_value_map();
+    xai_value_set_bool(sp, "bag_of_word", true);
+    xai_value_set(m, "space", sp);
+    EXPECT_EQ(submit(c, m, &r), 0);
+    EXPECT_STREQ(str(r.get(), "suggestion"), "bag_of_words");
+    // Class name: known once the model is, so the job's error lists them.
+    m = explain_msg("good", "occlusion", "free money");
+    xai_value *pm = xai_value_map();
+    xai_value_set_str(pm, "target", "spma");
+    xai_value_set(m, "params", pm);
+    Value fin = run(c, m);
     ASSERT_TRUE(fin);
-    EXPECT_STREQ(str(fin.get(), "code"), "invalid_argument");
+    EXPECT_STREQ(str(fin.get(), "code"), "invalid_argument") << str(fin.get(), "message");
+    EXPECT_STREQ(str(fin.get(), "suggestion"), "spam");
+    EXPECT_EQ(choices_of(fin.get()), (std::vector<std::string>{"ham", "spam"}));
+}
+
+TEST_F(Protocol, AModelThatIsNotReadyFailsFastAndLimitsComeFirst) {
+    // `down` has the default timeout_ms 5000 and retries 2 (15 s of calls),
+    // but no server: the job waits ready_wait_ms (default 1000) and no more.
+    double t0 = now();
+    Value fin = run(c, explain_msg("down", "occlusion", "free money"));
+    double took = now() - t0;
+    ASSERT_TRUE(fin);
+    EXPECT_STREQ(str(fin.get(), "code"), "model_unavailable") << str(fin.get(), "message");
+    EXPECT_GE(took, 0.9);
+    EXPECT_LT(took, 1.0 + 1.0);
+    // A text over max_tokens (20000) is refused without waiting at all.
+    std::string big;
+    for (int i = 0; i < 20001; i++) big += "w ";
+    t0 = now();
+    fin = run(c, explain_msg("down", "occlusion", big.c_str()));
+    ASSERT_TRUE(fin);
+    EXPECT_STREQ(str(fin.get(), "code"), "limit_exceeded") << str(fin.get(), "message");
+    EXPECT_LT(now() - t0, 0.8);
+}
+
+TEST_F(Protocol, ARefusedInfoAnswerIsTheReasonGiven) {
+    // `wrongkind` is configured as text, its server says tabular.
+    Value fin = run(c, explain_msg("wrongkind", "occlusion", "free money"));
+    ASSERT_TRUE(fin);
+    EXPECT_STREQ(str(fin.get(), "code"), "model_unavailable");
+    std::string msg = str(fin.get(), "message");
+    EXPECT_NE(msg.find("refused"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\"tabular\""), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("no answer to info"), std::string::npos) << msg;
 }
 
 TEST_F(Protocol, JobErrorsCarryStableCodes) {

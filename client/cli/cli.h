@@ -1,7 +1,7 @@
 /* cli.h — the parts of the `xai` command line shared by its files:
  * main.c (commands), options.c (parsing option values and inputs),
- * tensor.c (image inputs, heat grids and heatmap files) and render.c
- * (human output).
+ * tensor.c (image inputs, heat grids and heatmap files), render.c
+ * (human output) and prometheus.c (`stats --prometheus`).
  *
  * The CLI only uses the public API (include/xai/); its own allocations are
  * plain malloc/free through xai_free-compatible calls.
@@ -72,6 +72,12 @@ typedef struct cli_render_opts {
 void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o);
 /* The `models` reply as a table. */
 void cli_render_models(FILE *f, const xai_value *reply);
+/* Every method of the registry (or only `only`) with its parameters,
+ * types, defaults, ranges and meaning, read from libxai. false with a
+ * "did you mean" message when `only` is no method. */
+bool cli_render_methods(FILE *f, const char *only, char *msg, size_t msg_len);
+/* The `stats` map in the Prometheus text format (prometheus.c). */
+void cli_render_prometheus(FILE *f, const xai_value *stats);
 /* Progress line on a terminal (stderr); cli_progress_clear erases it. */
 void cli_progress(void *ctx, uint64_t job, double fraction, const xai_eval_stats *s);
 void cli_progress_clear(void);

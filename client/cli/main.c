@@ -1,5 +1,5 @@
 /* main.c — the `xai` command line: explain an input through xaid, list its
- * models, show its counters, ping it.
+ * models and methods, show its counters, ping it.
  *
  *   xai [--endpoint EP] explain --model M [--method K] (--text S | --text-file F
  *       | --row X1,X2,... | --tensor-file F | --image F.pgm [--image-max V])
@@ -8,7 +8,9 @@
  *       [--target T|T1,T2,...|all] [--param k=v]... [--space k=v]... [--timeout-ms N]
  *       [--deadline-ms N] [--top N] [--no-color]
  *   xai [--endpoint EP] audit ... (client/audit/run.c; docs/AUDIT.md)
- *   xai [--endpoint EP] models | stats | ping
+ *   xai methods [NAME]          (from the library: no daemon needed)
+ *   xai [--endpoint EP] models | stats [--prometheus] | ping
+ *   xai COMMAND --help          (every command)
  *
  * The endpoint defaults to $XAID_ENDPOINT, else ipc:///tmp/xaid.sock.
  * Errors print `xai: <code>: <message>` on stderr (the code is the stable
@@ -21,6 +23,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "../audit/audit.h"
+#include "xai/methods.h"
 
 #define DEFAULT_ENDPOINT "ipc:///tmp/xaid.sock"
 
@@ -32,23 +35,79 @@ typedef struct explain_args {
     double image_max;
 } explain_args;
 
+/* Each command's help: `xai CMD --help` prints it, `xai --help` the list. */
+typedef struct command {
+    const char *name, *summary, *help;
+} command;
+
+static const command commands[] = {
+    {"explain", "explain one input with a method",
+     "usage: xai [--endpoint EP] explain --model M [--method occlusion] INPUT [options]\n"
+     "\n"
+     "INPUT is one of:\n"
+     "  --text S             a text (text models)\n"
+     "  --text-file F        a text read from F (- = stdin)\n"
+     "  --row X1,X2,...      a row of numbers (tabular models, networks)\n"
+     "  --tensor-file F      numbers separated by blanks or commas; equal lines give h x w\n"
+     "  --image F.pgm        a PGM image (networks); --image-max V scales its pixels to [0, V] (1)\n"
+     "  (none)               --method activation_max on a native network needs no input\n"
+     "options:\n"
+     "  --method K           a method (xai methods lists them; default occlusion)\n"
+     "  --seed N             seed (default 0): same seed, input and model, same result\n"
+     "  --target T           an output index or a class name, a list T1,T2,... or all\n"
+     "                       (default: the predicted class); several give a column each\n"
+     "  --param key=value    a method parameter (xai methods K lists them); repeatable\n"
+     "  --space key=value    an input option (pattern, mask_token, delete, bag_of_words;\n"
+     "                       background, feature_names; shape, patch, baseline); repeatable\n"
+     "  --json               print the result as JSON\n"
+     "  --top N              rows of the ranked table (10)\n"
+     "  --heatmap OUT        write a PPM (over the input), PGM or SVG (with a colour bar)\n"
+     "                       heatmap; --heatmap-scale N pixels a cell\n"
+     "  --html OUT.html      a self-contained page of the explanation (docs/AUDIT.md)\n"
+     "  --timeout-ms N       give up (and cancel the job) after N ms (0: wait forever)\n"
+     "  --deadline-ms N      the job's deadline in the daemon\n"
+     "  --no-color           no ANSI colours (also when NO_COLOR is set)\n"
+     "Values of --param/--space: true, false, null, numbers, [lists], else strings.\n"
+     "Anchors print as a rule: IF \"not\" AND \"bad\" THEN neg  precision 0.97 [0.93, 1.00]  coverage 0.21\n"},
+    {"audit", "explain a whole input file, with a summary and a report (docs/AUDIT.md)",
+     "usage: xai audit --help\n"},
+    {"methods", "list the methods, their parameters, defaults and ranges",
+     "usage: xai methods [NAME]\n"
+     "\n"
+     "Prints every method (or NAME only) with each parameter's type, default, allowed\n"
+     "range and meaning, from the method registry of this build (no daemon needed).\n"
+     "docs/METHODS.md has the math.\n"},
+    {"models", "list the daemon's models and networks",
+     "usage: xai [--endpoint EP] models\n"
+     "\n"
+     "One line per model: name, kind, readiness, features, classes, endpoint (or file).\n"},
+    {"stats", "the daemon's counters (JSON, or Prometheus text)",
+     "usage: xai [--endpoint EP] stats [--prometheus]\n"
+     "\n"
+     "Jobs, cache and per-model counters as JSON; with --prometheus in the Prometheus\n"
+     "text exposition format (per model, and per replica where there are replicas),\n"
+     "for node_exporter's textfile collector:\n"
+     "  xai stats --prometheus > /var/lib/prometheus/node-exporter/xaid.prom.$$ &&\n"
+     "  mv /var/lib/prometheus/node-exporter/xaid.prom.$$ /var/lib/prometheus/node-exporter/xaid.prom\n"},
+    {"ping", "round trip to the daemon",
+     "usage: xai [--endpoint EP] ping\n"
+     "\n"
+     "Prints the round-trip time; exits 1 when the daemon does not answer.\n"},
+};
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
 static void usage(FILE *f) {
-    fputs("usage: xai [--endpoint EP] <command> [options]\n"
-          "\n"
-          "commands:\n"
-          "  explain --model M [--method occlusion] (--text S | --text-file F | --row X1,X2,...\n"
-          "          | --tensor-file F | --image F.pgm [--image-max 1])\n"
-          "          [--heatmap OUT.ppm|OUT.pgm|OUT.svg] [--heatmap-scale N] [--html OUT.html]\n"
-          "          [--json] [--seed N] [--target T|T1,T2,...|all] [--param key=value]... [--space key=value]...\n"
-          "          [--timeout-ms N] [--deadline-ms N] [--top N] [--no-color]\n"
-          "          (--method activation_max on a native network needs no input)\n"
-          "  audit    explain a whole input file: xai audit --help\n"
-          "  models   list the daemon's models\n"
-          "  stats    the daemon's counters (JSON)\n"
-          "  ping     round trip to the daemon\n"
-          "\n"
+    fputs("usage: xai [--endpoint EP] <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n`xai COMMAND --help` shows a command's options.\n"
           "The endpoint defaults to $XAID_ENDPOINT, else " DEFAULT_ENDPOINT ".\n"
-          "Values of --param/--space: true, false, null, numbers, [lists], else strings.\n",
+          "Errors print `xai: CODE: message` (exit 1); usage errors exit 2.\n",
           f);
 }
 
@@ -307,7 +366,7 @@ cleanup:
     return rc;
 }
 
-static int cmd_simple(xai_client *c, const char *cmd, const char *endpoint) {
+static int cmd_simple(xai_client *c, const char *cmd, const char *endpoint, bool prometheus) {
     xai_error e;
     xai_value *v = NULL;
     if (strcmp(cmd, "ping") == 0) {
@@ -321,6 +380,8 @@ static int cmd_simple(xai_client *c, const char *cmd, const char *endpoint) {
     if (st != XAI_OK) return fail(e.code, e.message);
     if (models) {
         cli_render_models(stdout, v);
+    } else if (prometheus) {
+        cli_render_prometheus(stdout, xai_value_get(v, "stats"));
     } else {
         char *js = xai_value_to_json(xai_value_get(v, "stats"), true);
         printf("%s\n", js ? js : "null");
@@ -328,6 +389,31 @@ static int cmd_simple(xai_client *c, const char *cmd, const char *endpoint) {
     }
     xai_value_free(v);
     return CLI_OK;
+}
+
+/* true when argv[0..argc) asks for help. */
+static bool wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
+}
+
+static int unknown_command(const char *cmd) {
+    const char *names[sizeof commands / sizeof commands[0]];
+    size_t n = sizeof commands / sizeof commands[0];
+    for (size_t i = 0; i < n; i++) names[i] = commands[i].name;
+    const char *near = xai_suggest(cmd, names, n);
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s%s%s%s", cmd, near ? " (did you mean \"" : "", near ? near : "",
+             near ? "\"?)" : "");
+    return usage_error("unknown command", msg);
+}
+
+static int cmd_methods(int argc, char **argv) {
+    if (argc > 1) return usage_error("methods takes at most one NAME", argv[1]);
+    char msg[1024];
+    if (cli_render_methods(stdout, argc ? argv[0] : NULL, msg, sizeof msg)) return CLI_OK;
+    return fail(XAI_ERR_UNKNOWN_METHOD, msg);
 }
 
 int main(int argc, char **argv) {
@@ -350,15 +436,21 @@ int main(int argc, char **argv) {
     if (i >= argc) return usage_error("no command", NULL);
     const char *cmd = argv[i++];
     if (strcmp(cmd, "audit") == 0) return xa_cmd_audit(endpoint, argc - i, argv + i);
-    bool known = strcmp(cmd, "explain") == 0 || strcmp(cmd, "models") == 0 ||
-                 strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0;
-    if (!known) return usage_error("unknown command", cmd);
+    const command *known = find_command(cmd);
+    if (known == NULL) return unknown_command(cmd);
+    if (wants_help(argc - i, argv + i)) {
+        fputs(known->help, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "methods") == 0) return cmd_methods(argc - i, argv + i);
+    bool prometheus = strcmp(cmd, "stats") == 0 && i < argc && strcmp(argv[i], "--prometheus") == 0;
+    if (prometheus) i++;
     if (strcmp(cmd, "explain") != 0 && i < argc) return usage_error("unexpected argument", argv[i]);
     xai_client *c = NULL;
     xai_error e;
     if (xai_client_connect(endpoint, &c, &e) != XAI_OK) return fail(e.code, e.message);
     int rc = strcmp(cmd, "explain") == 0 ? cmd_explain(c, argc - i, argv + i)
-                                         : cmd_simple(c, cmd, endpoint);
+                                         : cmd_simple(c, cmd, endpoint, prometheus);
     xai_client_close(c);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* render.c — human output of the `xai` command line: an explanation as
- * highlighted text plus a ranked table, the `models` table, and the progress
- * line.
+ * highlighted text plus a ranked table (an anchor as its rule), the
+ * `models` table, the `methods` listing, and the progress line.
  *
  * Colour: a token's background goes from none to full green (the token
  * supports the target class) or full red (it opposes it) in proportion to
@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "xai/methods.h"
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
@@ -142,6 +143,36 @@ static void render_targets(FILE *f, const xai_result *r) {
     }
 }
 
+/* An anchor as a rule: IF "not" AND "bad" THEN neg  precision 0.97 [0.93,
+ * 1.00]  coverage 0.21. Text items are quoted words; tabular items are
+ * predicates ("mean radius > 14.1") and print as they are. */
+static bool render_rule(FILE *f, const xai_result *r) {
+    const xai_value *x = r->extra, *names = xai_value_get(x, "names");
+    const xai_value *prec = xai_value_get(x, "precision");
+    if (xai_value_type(names) != XAI_V_ARRAY || !xai_value_is_number(prec)) return false;
+    bool text = r->text != NULL;
+    fputs("IF ", f);
+    for (size_t i = 0; i < xai_value_len(names); i++) {
+        const char *n = xai_value_get_str(xai_value_at(names, i), NULL);
+        fprintf(f, "%s%s%s%s", i ? " AND " : "", text ? "\"" : "", n ? n : "?", text ? "\"" : "");
+    }
+    if (xai_value_len(names) == 0) fputs("(anything)", f);
+    if (r->target_name) fprintf(f, " THEN %s", r->target_name);
+    else fprintf(f, " THEN %lld", (long long)r->target);
+    fprintf(f, "  precision %.2f", xai_value_get_number(prec));
+    const xai_value *lo = xai_value_get(x, "precision_lower"), *hi = xai_value_get(x, "precision_upper");
+    if (xai_value_is_number(lo) && xai_value_is_number(hi))
+        fprintf(f, " [%.2f, %.2f]", xai_value_get_number(lo), xai_value_get_number(hi));
+    const xai_value *cov = xai_value_get(x, "coverage");
+    if (xai_value_is_number(cov)) fprintf(f, "  coverage %.2f", xai_value_get_number(cov));
+    fputc('\n', f);
+    const xai_value *ok = xai_value_get(x, "success");
+    const char *why = xai_value_get_str(xai_value_get(x, "message"), NULL);
+    if (xai_value_type(ok) == XAI_V_BOOL && !xai_value_get_bool(ok))
+        fprintf(f, "(not an anchor: %s)\n", why ? why : "the precision threshold was not reached");
+    return true;
+}
+
 void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o) {
     size_t kt = xai_result_n_targets(r);
     fprintf(f, "%s explanation of model %s, target%s ", r->method, r->model ? r->model : "?",
@@ -152,12 +183,13 @@ void cli_render_result(FILE *f, const xai_result *r, const cli_render_opts *o) {
                 name ? " (" : "", name ? name : "", name ? ")" : "");
     }
     fputs("\n\n", f);
-    if (r->text && r->n_tokens) {
+    bool rule = r->method && strcmp(r->method, "anchors") == 0 && render_rule(f, r);
+    if (!rule && r->text && r->n_tokens) {
         if (kt > 1) fprintf(f, "(highlighted for the first target)\n");
         render_text(f, r, o->color);
     }
     if (r->rank >= 2) cli_render_grid(f, r, o->color);
-    render_table(f, r, o);
+    if (!rule) render_table(f, r, o);
     render_targets(f, r);
     const xai_eval_stats *s = &r->stats;
     fprintf(f,
@@ -202,6 +234,42 @@ void cli_render_models(FILE *f, const xai_value *reply) {
                 ep ? ep : "");
     }
     if (n == 0) fprintf(f, "(no models configured)\n");
+}
+
+/* One method: its line, then a row per parameter. */
+static void render_method(FILE *f, const char *name) {
+    fprintf(f, "%s — %s\n", name, xai_method_doc(name));
+    for (size_t i = 0; i < xai_method_n_params(name); i++) {
+        const xai_param_info *p = xai_method_param(name, i);
+        fprintf(f, "  %-18s %-10s default %s; range %s\n  %-18s %-10s %s\n", p->name, p->type,
+                p->def, p->range, "", "", p->doc);
+    }
+}
+
+bool cli_render_methods(FILE *f, const char *only, char *msg, size_t msg_len) {
+    const char *const *names = xai_method_names();
+    size_t n = 0;
+    while (names[n]) n++;
+    if (only && xai_method_doc(only) == NULL) {
+        const char *near = xai_suggest(only, names, n);
+        int at = snprintf(msg, msg_len, "no method named \"%s\"", only);
+        if (near && at >= 0 && (size_t)at < msg_len)
+            at += snprintf(msg + at, msg_len - (size_t)at, "; did you mean \"%s\"?", near);
+        for (size_t i = 0; i < n && at >= 0 && (size_t)at < msg_len; i++)
+            at += snprintf(msg + at, msg_len - (size_t)at, "%s%s", i ? ", " : " (choices: ", names[i]);
+        if (at >= 0 && (size_t)at < msg_len) snprintf(msg + at, msg_len - (size_t)at, ")");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (only && strcmp(only, names[i]) != 0) continue;
+        if (!only && i) fputc('\n', f);
+        render_method(f, names[i]);
+    }
+    if (!only)
+        fprintf(f, "\nNative networks also take saliency, grad_x_input, integrated_gradients, "
+                   "guided_backprop,\ndeconvnet, lrp (and lrp_* composites), smoothgrad and "
+                   "gradcam (docs/METHODS.md, \"native\").\n");
+    return true;
 }
 
 void cli_progress(void *ctx, uint64_t job, double fraction, const xai_eval_stats *s) {

@@ -22,12 +22,33 @@
 #include "../core/core.h"
 #include "anchors_impl.h"
 
-static const char *const params[] = {
-    "preset", "threshold", "delta", "tau", "epsilon_stop", "accept", "fresh_samples",
-    "batch_size", "min_batch",
-    "adaptive_batch", "beam_size", "warmup_samples", "coverage_samples", "max_anchor_size",
-    "stop_on_first", "expand_hopeless", "max_expand", "max_samples", "n_examples", "p_remove",
-    "bin_edges", "categorical", NULL};
+static const xai_param_info params[] = {
+    {"preset", "string", "default", "default|alibi|reference", "the set of defaults"},
+    {"threshold", "number", "0.95", "[0, 1]", "precision to reach"},
+    {"delta", "number", "0.1", "(0, 1)", "1 - confidence"},
+    {"tau", "number", "0.15", "[0, 1]", "KL-LUCB tolerance (epsilon)"},
+    {"epsilon_stop", "number", "0.05", "[0, 1]", "tolerance of the precision test"},
+    {"accept", "string", "lower_bound", "lower_bound|epsilon_stop",
+     "a candidate is valid when lb >= threshold, or (the references) lb > threshold - epsilon_stop"},
+    {"fresh_samples", "int", "1000", "[1, 10^7]",
+     "samples of the returned rule drawn after the search: precision, bounds, success"},
+    {"batch_size", "int", "100", "[1, 10^6]", "draws per candidate per round (the most, when adaptive)"},
+    {"min_batch", "int", "10", "[1, 10^6]", "smallest adaptive draw"},
+    {"adaptive_batch", "bool", "true", "true|false", "a round draws what the bound needs"},
+    {"beam_size", "int", "1", "[1, 1000]", "candidates kept per size"},
+    {"warmup_samples", "int", "100", "[1, 10^6]", "draws of the empty anchor first"},
+    {"coverage_samples", "int", "10000", "[1, 10^7]", "tabular coverage samples"},
+    {"max_anchor_size", "int", "0 (= d)", ">= 0", "largest anchor tried"},
+    {"stop_on_first", "bool", "true", "true|false", "stop at the first size with a valid anchor"},
+    {"expand_hopeless", "bool", "true", "true|false",
+     "keep every candidate of a size that cannot hold an anchor"},
+    {"max_expand", "int", "5000", "[0, 10^7]", "the most children an expanded size may have"},
+    {"max_samples", "int", "1000000", ">= 1", "budget of sampled rows"},
+    {"n_examples", "int", "5", "[0, 1000]", "examples returned per kind"},
+    {"p_remove", "number", "0.5", "(0, 1]", "text: probability a non-anchored token is removed"},
+    {"bin_edges", "array", "quartiles", "d arrays (or nulls)", "tabular: increasing edges per column"},
+    {"categorical", "array", "[]", "column indices", "tabular: columns whose predicate is =="},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 /* Preset defaults: "default" = alibi's statistics with adaptive batches and
  * expansion of hopeless levels, and a valid anchor's lower bound at the

@@ -115,4 +115,6 @@ cleanup:
     return st;
 }
 
-const xd_method xd_method_exact_shapley = {"exact_shapley", run, NULL, true};
+static const xai_param_info params[] = {{NULL, NULL, NULL, NULL, NULL}};
+
+const xd_method xd_method_exact_shapley = {"exact_shapley", run, params, true};

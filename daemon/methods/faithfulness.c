@@ -22,7 +22,11 @@
 #include "method.h"
 #include "xai/nn.h"
 
-static const char *const params[] = {"attr", "step", "mode", NULL};
+static const xai_param_info params[] = {
+    {"attr", "array", "required", "d finite numbers", "the attribution to test"},
+    {"step", "int", "1", "[1, 2^24]", "features removed (or put back) per step"},
+    {"mode", "string", "both", "deletion|insertion|both", "which curves the result carries"},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 typedef struct {
     double *attr;

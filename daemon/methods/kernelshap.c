@@ -8,8 +8,18 @@
 #include "../core/core.h"
 #include "kernelshap.h"
 
-static const char *const params[] = {"nsamples", "schedule", "interactions", "max_interactions",
-                                     "tol", "batch_size", "link", "background_kmeans", NULL};
+static const xai_param_info params[] = {
+    {"nsamples", "int", "0 = 2d + 2048, capped at 2^d - 2", ">= 0",
+     "coalitions besides empty and full"},
+    {"schedule", "string", "improved", "improved|shap", "the sampling schedule"},
+    {"interactions", "bool", "true", "true|false", "improved schedule: fit screened three-way terms"},
+    {"max_interactions", "int", "512", "[1, 512]", "at most this many three-way terms"},
+    {"tol", "number", "0 (off)", "[0, 1e9]", "stop when max se / (max phi - min phi) < tol"},
+    {"batch_size", "int", "0 = max(64, nsamples / 16)", ">= 0",
+     "new coalitions per batch when tol > 0"},
+    {"link", "string", "identity", "identity|logit", "the values are additive in link space"},
+    {"background_kmeans", "int", "0 (off)", "[0, 2^20]", "summarize a tabular background to k rows"},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 static xai_status read_opts(const xai_value *pm, xd_kshap_opts *o, int64_t *kmeans,
                             xai_error *err) {

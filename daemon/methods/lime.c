@@ -18,8 +18,15 @@
 #include "../core/core.h"
 #include "lime.h"
 
-static const char *const params[] = {"num_samples", "kernel_width", "feature_selection",
-                                     "num_features", "alpha", "discretize", NULL};
+static const xai_param_info params[] = {
+    {"num_samples", "int", "5000", "[2, 10^7]", "samples, x included"},
+    {"kernel_width", "number", "0 = 25 (text), 0.75 sqrt(d) (tabular)", ">= 0", "kernel width"},
+    {"feature_selection", "string", "auto", "none|highest_weights|forward_selection|auto",
+     "how the k features of the surrogate are chosen"},
+    {"num_features", "int", "10", "[1, 10^6]", "k for the selections (clamped to d)"},
+    {"alpha", "number", "1", ">= 0", "ridge penalty of the surrogate"},
+    {"discretize", "bool", "true", "true|false", "tabular: quartile bins, or continuous"},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 typedef struct lime_opts {
     size_t n, k;

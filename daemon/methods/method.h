@@ -41,7 +41,9 @@ typedef xai_status (*xd_method_fn)(const xd_method_ctx *mc, xai_result **out, xa
 typedef struct xd_method {
     const char *name;
     xd_method_fn run;
-    const char *const *params;  /* NULL-terminated option names beyond seed/target */
+    /* The options beyond seed/target, ended by an entry with a NULL name:
+     * the one description of each (xai_param_info, include/xai/methods.h). */
+    const xai_param_info *params;
     bool multi;                 /* explains several targets from one set of rows */
 } xd_method;
 

@@ -20,7 +20,10 @@
 #include "../core/core.h"
 #include "method.h"
 
-static const char *const params[] = {"window", "stride", NULL};
+static const xai_param_info params[] = {
+    {"window", "int", "1", "[1, 2^20]", "features removed together (clamped to d)"},
+    {"stride", "int", "1", "[1, window]", "step between window starts"},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 /* Start of window j (see the header comment): the extra last window is the
  * one that would run past the end, moved back to end at feature d - 1. */

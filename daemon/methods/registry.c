@@ -1,5 +1,11 @@
 /* registry.c — the table of methods and xai_explain(), the one entry point
  * that prepares the common context, runs a method and completes its result.
+ *
+ * The registry is also the one description of every method and parameter
+ * (xai_method_doc, xai_method_param): each method file keeps the table of
+ * its own parameters, this file the two every method takes (seed, target)
+ * and the one-line summary of each method. Unknown names are refused with
+ * the valid choices and the closest one (xai_suggest, suggest.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +21,23 @@ static const xd_method *const methods[] = {
     &xd_method_shapley_sampling,
     &xd_method_anchors,
     &xd_method_faithfulness,
+};
+
+/* One line per method, in the order of `methods`. */
+static const char *const method_docs[] = {
+    "R_i = f(x) - f(x without i), over n-gram windows for text",
+    "Shapley values by enumerating all 2^d coalitions (d <= 20)",
+    "weights of a weighted ridge surrogate around x (LIME)",
+    "Shapley values by weighted regression, with standard errors (KernelSHAP)",
+    "Shapley values by sampling permutations, with standard errors",
+    "the shortest rule that keeps the prediction, with its precision and coverage",
+    "deletion / insertion curves and AOPC of a given attribution",
+};
+
+static const xai_param_info common_params[] = {
+    {"seed", "int", "0", ">= 0", "same seed, input and model: same bytes out"},
+    {"target", "int|string", "argmax", "an output index or a class name",
+     "the explained output; default: the class with the highest f(x)"},
 };
 
 static const char *method_names[XD_ARRAY_LEN(methods) + 1];
@@ -33,16 +56,83 @@ static const xd_method *find_method(const char *name) {
     return NULL;
 }
 
+static size_t own_params(const xd_method *m) {
+    size_t n = 0;
+    while (m->params && m->params[n].name) n++;
+    return n;
+}
+
+const char *xai_method_doc(const char *method) {
+    for (size_t i = 0; method && i < XD_ARRAY_LEN(methods); i++)
+        if (strcmp(methods[i]->name, method) == 0) return method_docs[i];
+    return NULL;
+}
+
+size_t xai_method_n_params(const char *method) {
+    const xd_method *m = method ? find_method(method) : NULL;
+    return m ? XD_ARRAY_LEN(common_params) + own_params(m) : 0;
+}
+
+const xai_param_info *xai_method_param(const char *method, size_t i) {
+    const xd_method *m = method ? find_method(method) : NULL;
+    if (m == NULL) return NULL;
+    if (i < XD_ARRAY_LEN(common_params)) return &common_params[i];
+    i -= XD_ARRAY_LEN(common_params);
+    return i < own_params(m) ? &m->params[i] : NULL;
+}
+
+/* "a, b, c" of n names into buf (cut to fit). */
+static void join_names(const char *const *names, size_t n, char *buf, size_t len) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at + 1 < len; i++) {
+        int w = snprintf(buf + at, len - at, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+}
+
 /* Every option name a method accepts: the common ones, then its own. */
 static xai_status check_params(const xd_method *m, const xai_value *params, xai_error *err) {
     const char *allowed[64];
     size_t n = 0;
-    allowed[n++] = "seed";
-    allowed[n++] = "target";
-    for (const char *const *p = m->params; p && *p && n < XD_ARRAY_LEN(allowed) - 1; p++)
-        allowed[n++] = *p;
+    for (size_t i = 0; i < XD_ARRAY_LEN(common_params); i++) allowed[n++] = common_params[i].name;
+    for (size_t i = 0; i < own_params(m) && n < XD_ARRAY_LEN(allowed) - 1; i++)
+        allowed[n++] = m->params[i].name;
     allowed[n] = NULL;
-    return xai_opt_check_keys(params, allowed, m->name, err);
+    if (params == NULL || xai_value_type(params) == XAI_V_NIL) return XAI_OK;
+    if (xai_value_type(params) != XAI_V_MAP)
+        return xd_err(err, XAI_ERR_INVALID, "%s: options must be a map", m->name);
+    for (size_t i = 0; i < xai_value_len(params); i++) {
+        const char *k = xai_value_key_at(params, i);
+        bool ok = false;
+        for (size_t j = 0; j < n && !ok; j++) ok = strcmp(allowed[j], k) == 0;
+        if (ok) continue;
+        const char *near = xai_suggest(k, allowed, n);
+        char list[600];
+        join_names(allowed, n, list, sizeof list);
+        return xd_err(err, XAI_ERR_INVALID, "%s: unknown option '%s'%s%s%s (options: %s)",
+                      m->name, k, near ? "; did you mean '" : "", near ? near : "",
+                      near ? "'?" : "", list);
+    }
+    return XAI_OK;
+}
+
+static xai_status unknown_method(const char *method, xai_error *err) {
+    const char *const *names = xai_method_names();
+    const char *near = xai_suggest(method, names, XD_ARRAY_LEN(methods));
+    char list[600];
+    join_names(names, XD_ARRAY_LEN(methods), list, sizeof list);
+    return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown method '%s'%s%s%s (methods: %s)",
+                  method ? method : "", near ? "; did you mean '" : "", near ? near : "",
+                  near ? "'?" : "", list);
+}
+
+xai_status xai_method_check_params(const char *method, const xai_value *params,
+                                   xai_error *err) {
+    const xd_method *m = method ? find_method(method) : NULL;
+    if (m == NULL) return unknown_method(method, err);
+    return check_params(m, params, err);
 }
 
 /* The model's classes for an error message: "0 'ham', 1 'spam'" (or
@@ -77,8 +167,8 @@ static xai_status resolve_one(const xai_eval *ev, const xai_value *t, size_t k, 
             return XAI_OK;
         }
         describe_classes(m, k, classes, sizeof classes);
-        return xd_err(err, XAI_ERR_INVALID, "target %lld is not an output index in [0, %zu); "
-                      "the classes are %s", (long long)i, k, classes);
+        return xd_err(err, XAI_ERR_INVALID, "target %lld is not an output index in [0, %zu) "
+                      "(classes: %s)", (long long)i, k, classes);
     }
     const char *name = xai_value_get_str(t, NULL);
     for (size_t j = 0; name && m->class_names && j < k; j++)
@@ -89,9 +179,12 @@ static xai_status resolve_one(const xai_eval *ev, const xai_value *t, size_t k, 
     describe_classes(m, k, classes, sizeof classes);
     if (name == NULL)
         return xd_err(err, XAI_ERR_INVALID, "target must be an index, a class name, a list of "
-                      "them or \"all\"; the classes are %s", classes);
-    return xd_err(err, XAI_ERR_INVALID, "target '%.40s' is not a class of the model; the classes "
-                  "are %s", name, classes);
+                      "them or \"all\" (classes: %s)", classes);
+    const char *near =
+        m->class_names ? xai_suggest(name, (const char *const *)m->class_names, k) : NULL;
+    return xd_err(err, XAI_ERR_INVALID, "target '%.40s' is not a class of the model%s%s%s "
+                  "(classes: %s)", name, near ? "; did you mean '" : "", near ? near : "",
+                  near ? "'?" : "", classes);
 }
 
 /* A list of targets: non-empty, each an index or name, none twice. */
@@ -174,8 +267,7 @@ xai_status xai_explain(xai_eval *ev, const char *method, const xai_value *params
     *out = NULL;
     double t0 = xd_now();
     const xd_method *m = method ? find_method(method) : NULL;
-    if (m == NULL)
-        return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown method '%s'", method ? method : "");
+    if (m == NULL) return unknown_method(method, err);
     xai_status st = check_params(m, params, err);
     if (st != XAI_OK) return st;
 

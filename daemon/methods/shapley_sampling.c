@@ -6,7 +6,12 @@
 #include "../core/core.h"
 #include "kernelshap.h"
 
-static const char *const params[] = {"estimator", "max_evals", "tol", "batch_size", NULL};
+static const xai_param_info params[] = {
+    {"estimator", "string", "antithetic", "antithetic|per_feature", "the sampling estimator"},
+    {"max_evals", "int", "0 = 2d + 2048", ">= 0", "budget of masks, empty and full included"},
+    {"tol", "number", "0 (off)", "[0, 1e9]", "stop when max se / (max phi - min phi) < tol"},
+    {"batch_size", "int", "0 = auto", ">= 0", "pairs or draws per batch when tol > 0"},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 static xai_status read_opts(const xai_value *pm, xd_ss_opts *o, xai_error *err) {
     int64_t n;

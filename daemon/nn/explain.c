@@ -76,6 +76,17 @@ static xai_status check_keys(const xai_value *p, xai_nn_method m, bool smooth, b
     return xai_opt_check_keys(p, allowed, what, err);
 }
 
+xai_status xai_nn_check_params(const char *method, const xai_value *p, xai_error *err) {
+    if (method == NULL || lookup(method, method_names) < 0)
+        return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown native method '%s'", method ? method : "");
+    if (p == NULL || xai_value_type(p) == XAI_V_NIL) return XAI_OK;
+    if (strcmp(method, "gradcam") == 0) return check_keys(p, (xai_nn_method)0, false, true, err, method);
+    if (strcmp(method, "smoothgrad") != 0) return check_keys(p, method_of(method), false, false, err, method);
+    const char *base = xai_value_get_str(xai_value_get(p, "base"), NULL);
+    xai_nn_method m = method_of(base ? base : "saliency");
+    return m == 0 ? XAI_OK : check_keys(p, m, true, false, err, "smoothgrad");  /* a bad base: at run */
+}
+
 static xai_status parse_ig(const xai_nn *net, const xai_value *p, xai_nn_ig_opts *o, float **base,
                            xai_error *err) {
     static const char *const rules[] = {"riemann_right", "trapezoid", "gauss_legendre", NULL};

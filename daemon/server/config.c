@@ -31,6 +31,7 @@ void xd_srv_config_init(xd_srv_config *c) {
     c->max_samples = 1000000;
     c->max_background = 10000;
     c->shutdown_grace_ms = 5000;
+    c->ready_wait_ms = 1000;
     c->log_level = XD_LOG_INFO;
 }
 
@@ -222,6 +223,7 @@ xai_status xd_srv_config_set(xd_srv_config *c, const char *key, const char *v, x
     if (strcmp(key, "job_deadline_ms") == 0) return parse_int(key, v, 1, INT32_MAX, &c->job_deadline_ms, err);
     if (strcmp(key, "shutdown_grace_ms") == 0)
         return parse_int(key, v, 0, INT32_MAX, &c->shutdown_grace_ms, err);
+    if (strcmp(key, "ready_wait_ms") == 0) return parse_int(key, v, 0, 3600000, &c->ready_wait_ms, err);
     if (strcmp(key, "cache_bytes") == 0) return set_size(key, v, 0, &c->cache_bytes, err);
     if (strcmp(key, "max_message_bytes") == 0) return set_size(key, v, 64, &c->max_message_bytes, err);
     if (strcmp(key, "max_queue") == 0) return set_size(key, v, 1, &c->max_queue, err);

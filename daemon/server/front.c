@@ -151,6 +151,14 @@ static int answer_error(request *r, xai_status code, const char *message) {
     return 0;
 }
 
+/* An error about an unknown name, with its choices (choices.c). */
+static int answer_choices(request *r, xai_status code, const char *message,
+                          const xd_srv_choices *c) {
+    xd_log(XD_LOG_DEBUG, "request refused", "code=%s message=\"%s\"", xai_errcode(code), message);
+    answer(r, xd_srv_error_event_choices(0, r->req, code, message, c));
+    return 0;
+}
+
 /* {"v": 1, "event": "reply", "req": req} */
 static xai_value *reply_map(const request *r) {
     xai_value *m = xai_value_map();
@@ -171,19 +179,47 @@ static bool known_method(const char *name) {
     return false;
 }
 
-/* The input checks of a model (job_input.c) or a network (net_job.c). */
-static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, xai_error *e) {
+/* The input checks of a model (job_input.c) or a network (net_job.c), and
+ * the method's parameter names (the registry's methods, with their
+ * choices; a native method's through xai_nn_check_params). */
+static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, const char *method,
+                           xd_srv_choices *ch, xai_error *e) {
     const xai_value *input = xai_value_get(msg, "input"), *params = xai_value_get(msg, "params");
     const xai_value *space = xai_value_get(msg, "space");
     const xd_srv_net_cfg *net = xd_srv_net_at(s, mi);
-    if (net == NULL) return xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], input, params, space, e);
     if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
         return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `params` must be a map");
-    if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
-        return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
-    const char *method = xai_value_get_str(xai_value_get(msg, "method"), NULL);
-    xai_status st = xd_srv_net_precheck(s->cfg, net, method, input, space, e);
-    return st == XAI_OK ? xd_srv_check_samples(s->cfg, params, e) : st;
+    xai_status st = XAI_OK;
+    if (net == NULL) st = xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], input, params, space, ch, e);
+    else if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
+        st = xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
+    else if ((st = xd_srv_net_precheck(s->cfg, net, method, input, space, ch, e)) == XAI_OK)
+        st = xd_srv_check_samples(s->cfg, params, e);
+    if (st == XAI_OK && net && !known_method(method)) return xd_srv_net_check_params(method, params, e);
+    if (st != XAI_OK || !known_method(method)) return st;
+    const char *names[XD_SRV_MAX_CHOICES + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < xai_method_n_params(method) && n < XD_SRV_MAX_CHOICES; i++)
+        names[n++] = xai_method_param(method, i)->name;
+    names[n] = NULL;
+    char what[96];
+    snprintf(what, sizeof what, "params of %s", method);
+    return xd_srv_check_keys(params, names, what, ch, e);
+}
+
+/* Fills c with the names of every model and network. */
+static void model_choices(xd_srv *s, const char *word, xd_srv_choices *c) {
+    c->word = word;
+    for (size_t i = 0; i < s->cfg->n_models; i++) xd_srv_choices_add(c, s->cfg->models[i].name);
+    for (size_t i = 0; i < s->cfg->n_nets; i++) xd_srv_choices_add(c, s->cfg->nets[i].name);
+}
+
+/* Fills c with the methods that run on model index mi. */
+static void method_choices(xd_srv *s, size_t mi, const char *word, xd_srv_choices *c) {
+    c->word = word;
+    for (const char *const *m = xai_method_names(); *m; m++) xd_srv_choices_add(c, *m);
+    if (xd_srv_net_at(s, mi) == NULL) return;
+    for (const char *const *m = xai_nn_method_names(); *m; m++) xd_srv_choices_add(c, *m);
 }
 
 static int op_explain(request *r) {
@@ -197,21 +233,27 @@ static int op_explain(request *r) {
     if (model == NULL || method == NULL)
         return answer_error(r, XAI_ERR_BAD_REQUEST, "explain needs `model` and `method` (strings)");
     ptrdiff_t mi = xd_srv_model_index(s, model);
+    char what[160];
+    xd_srv_choices ch = {0};
     if (mi < 0) {
-        snprintf(e.message, sizeof e.message, "no model named \"%.64s\"", model);
-        return answer_error(r, XAI_ERR_UNKNOWN_MODEL, e.message);
+        snprintf(what, sizeof what, "no model named \"%.64s\"", model);
+        model_choices(s, model, &ch);
+        xd_srv_choices_message(e.message, sizeof e.message, what, &ch);
+        return answer_choices(r, XAI_ERR_UNKNOWN_MODEL, e.message, &ch);
     }
     const xd_srv_net_cfg *net = xd_srv_net_at(s, (size_t)mi);
     if (!known_method(method) && !(net && xd_srv_net_method(method))) {
-        snprintf(e.message, sizeof e.message, "no method named \"%.64s\"%s", method,
+        snprintf(what, sizeof what, "no method named \"%.64s\"%s", method,
                  xd_srv_net_method(method) ? " for remote models (it is for native networks)" : "");
-        return answer_error(r, XAI_ERR_UNKNOWN_METHOD, e.message);
+        method_choices(s, (size_t)mi, method, &ch);
+        xd_srv_choices_message(e.message, sizeof e.message, what, &ch);
+        return answer_choices(r, XAI_ERR_UNKNOWN_METHOD, e.message, &ch);
     }
     if (dl && xai_value_type(dl) != XAI_V_NIL &&
         (xai_value_type(dl) != XAI_V_INT || xai_value_get_int(dl) < 1))
         return answer_error(r, XAI_ERR_BAD_REQUEST, "explain: `deadline_ms` must be an int >= 1");
-    xai_status st = precheck(s, (size_t)mi, r->msg, &e);
-    if (st != XAI_OK) return answer_error(r, st, e.message);
+    xai_status st = precheck(s, (size_t)mi, r->msg, method, &ch, &e);
+    if (st != XAI_OK) return answer_choices(r, st, e.message, ch.word ? &ch : NULL);
     uint64_t job;
     xai_value *msg = r->msg;   /* the job owns it from here: a worker may free it at once */
     r->msg = NULL;
@@ -297,7 +339,9 @@ static xai_value *model_entry(xd_srv *s, size_t i) {
             xai_value_set(e, "classes", names_array(info.class_names, info.n_outputs));
         if (info.n_features) xai_value_set_int(e, "n_features", (int64_t)info.n_features);
     }
-    if (mc->kind == XAI_INPUT_ROWS) xai_value_set_int(e, "background_rows", (int64_t)mc->n_background);
+    if (mc->kind == XAI_INPUT_ROWS)
+        xai_value_set_int(e, "background_rows",
+                          (int64_t)(mc->background ? mc->n_background : info.n_background));
     xd_srv_model_info_clear(&info);
     return e;
 }
@@ -359,8 +403,57 @@ static int op_stats(request *r) {
     xai_value_set(st, "jobs", jobs);
     xai_value_set(st, "cache", cache);
     xai_value_set(st, "models", models);
+    xai_value *conf = xai_value_map();
+    if (conf) {
+        xai_value_set_int(conf, "reloads", (int64_t)s->reloads);
+        xai_value_set_int(conf, "reload_failures", (int64_t)s->reload_failures);
+        xai_value_set(st, "config", conf);
+    }
     xai_value_set_float(st, "uptime_seconds", xd_now() - s->started);
     xai_value_set(m, "stats", st);
+    answer(r, m);
+    return 0;
+}
+
+/* One parameter of the registry as a map. */
+static xai_value *param_entry(const xai_param_info *p) {
+    xai_value *e = xai_value_map();
+    if (e && (xai_value_set_str(e, "name", p->name) || xai_value_set_str(e, "type", p->type) ||
+              xai_value_set_str(e, "default", p->def) || xai_value_set_str(e, "range", p->range) ||
+              xai_value_set_str(e, "doc", p->doc))) {
+        xai_value_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* {"name", "doc", "for": "model", "params": [...]} from the registry, or a
+ * native method (for networks only; it checks its parameters itself). */
+static xai_value *method_entry(const char *name, bool native) {
+    xai_value *e = xai_value_map(), *ps = xai_value_array();
+    if (e == NULL || ps == NULL) {
+        xai_value_free(e);
+        xai_value_free(ps);
+        return NULL;
+    }
+    xai_value_set_str(e, "name", name);
+    xai_value_set_str(e, "for", native ? "net" : "model");
+    if (!native) xai_value_set_str(e, "doc", xai_method_doc(name));
+    else xai_value_set_str(e, "doc", "native network method (docs/METHODS.md, \"native\")");
+    for (size_t i = 0; !native && i < xai_method_n_params(name); i++)
+        xai_value_push(ps, param_entry(xai_method_param(name, i)));
+    xai_value_set(e, "params", ps);
+    return e;
+}
+
+static int op_methods(request *r) {
+    xai_value *m = reply_map(r), *list = xai_value_array();
+    for (const char *const *n = xai_method_names(); list && *n; n++)
+        xai_value_push(list, method_entry(*n, false));
+    for (const char *const *n = xai_nn_method_names(); list && *n; n++)
+        xai_value_push(list, method_entry(*n, true));
+    if (m) xai_value_set(m, "methods", list);
+    else xai_value_free(list);
     answer(r, m);
     return 0;
 }
@@ -379,6 +472,7 @@ static int op_ping(request *r) {
 static const struct { const char *name; int (*fn)(request *); } ops[] = {
     {"explain", op_explain}, {"cancel", op_cancel}, {"status", op_status},
     {"models", op_models},   {"stats", op_stats},   {"ping", op_ping},
+    {"methods", op_methods},
 };
 
 /* Decodes and checks the envelope fields (v, req, op), then dispatches. */
@@ -463,6 +557,7 @@ xai_status xd_srv_front_loop(xd_srv *s, void *sock) {
         }
         xd_srv_jobs_tick(s);
         flush_outbox(s, sock);
+        if (atomic_exchange(&s->reload, false) && !atomic_load(&s->stopping)) xd_srv_reload(s);
         if (!atomic_load(&s->stopping)) continue;
         double now = xd_now();
         if (stop_at == 0) {

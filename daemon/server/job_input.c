@@ -8,7 +8,8 @@
  * (with the shared default tokenizer, or a per-job one compiled from the
  * request's `pattern` under match/depth/heap limits, so a catastrophic
  * pattern fails that job only) or reads the row and picks the background
- * (the request's `space.background`, else the model's configured CSV), and
+ * (the request's `space.background`, else the model's configured CSV, else
+ * the rows the model sent in its `info` answer), and
  * builds the space. Feature counts are checked against max_features, token
  * counts against max_tokens, background rows against max_background.
  */
@@ -43,7 +44,7 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
 
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_value *input, const xai_value *params,
-                                 const xai_value *space, xai_error *err) {
+                                 const xai_value *space, xd_srv_choices *ch, xai_error *err) {
     if (xai_value_type(input) != XAI_V_MAP) return bad(err, "explain: `input` must be a map%s", "");
     if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
         return bad(err, "explain: `params` must be a map%s", "");
@@ -57,10 +58,8 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
         if (t != XAI_V_ARRAY && t != XAI_V_MAP)
             return bad(err, "explain: model %s is tabular: `input` needs \"row\" (numbers)", mc->name);
     }
-    xai_error e;
-    if (xai_opt_check_keys(space, text ? text_keys : tab_keys, "space", &e) != XAI_OK)
-        return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
-    return xd_srv_check_samples(cfg, params, err);
+    xai_status st = xd_srv_check_keys(space, text ? text_keys : tab_keys, "space", ch, err);
+    return st == XAI_OK ? xd_srv_check_samples(cfg, params, err) : st;
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -127,22 +126,28 @@ static xai_status read_row(tab_parts *t, const xai_value *input, xai_error *err)
     return XAI_OK;
 }
 
+/* Rows from space.background, else the configured CSV, else the model's
+ * info answer. */
 static xai_status read_background(tab_parts *t, const xd_srv_config *cfg,
-                                  const xd_srv_model_cfg *mc, const xai_value *space,
-                                  xai_error *err) {
+                                  const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
+                                  const xai_value *space, xai_error *err) {
     const xai_value *bv = xai_value_get(space, "background");
     size_t rows, cols;
     if (bv != NULL && xai_value_type(bv) != XAI_V_NIL) {
         xai_status st = xai_value_to_matrix(bv, true, true, &t->bg, &rows, &cols, err);
         if (st != XAI_OK) return st;
-    } else if (mc->background != NULL) {
-        rows = mc->n_background, cols = mc->bg_cols;
+    } else if (mc->background != NULL || info->background != NULL) {
+        const double *src = mc->background ? mc->background : info->background;
+        rows = mc->background ? mc->n_background : info->n_background;
+        cols = mc->background ? mc->bg_cols : info->n_features;
         t->bg = xd_try_malloc(xd_mul(rows * cols, sizeof *t->bg));
         if (t->bg == NULL) return xd_err(err, XAI_ERR_NOMEM, "background copy");
-        memcpy(t->bg, mc->background, rows * cols * sizeof *t->bg);
+        memcpy(t->bg, src, rows * cols * sizeof *t->bg);
     } else {
         return xd_err(err, XAI_ERR_INVALID,
-                      "model %s has no configured background: give space.background", mc->name);
+                      "model %s has no background: configure one (model %s.background = FILE), "
+                      "send it in the model's info answer (xai.serve(..., background=...)), or "
+                      "give space.background", mc->name, mc->name);
     }
     if (rows == 0 || rows > cfg->max_background)
         return xd_err(err, XAI_ERR_LIMIT, "background has %zu rows; 1..max_background = %zu allowed",
@@ -197,7 +202,7 @@ static xai_status build_tabular(xd_srv_input *in, const xd_srv_config *cfg,
                                 const xai_value *input, const xai_value *space, xai_error *err) {
     tab_parts t = {0};
     xai_status st;
-    if ((st = read_row(&t, input, err)) || (st = read_background(&t, cfg, mc, space, err)) ||
+    if ((st = read_row(&t, input, err)) || (st = read_background(&t, cfg, mc, info, space, err)) ||
         (st = read_weights(&t, space, err)) || (st = read_names(&t, mc, info, space, err)))
         goto cleanup;
     if (t.d > cfg->max_features) {
@@ -208,6 +213,26 @@ static xai_status build_tabular(xd_srv_input *in, const xd_srv_config *cfg,
     xai_tabular_space_opts o = {t.bg, t.n_bg, t.w, (const char *const *)t.names};
     st = xai_space_tabular_new(t.x, t.d, &o, &in->space, err);
 cleanup:
+    tab_parts_free(&t);
+    return st;
+}
+
+/* The checks that need no model: a text is tokenized and its space built
+ * (so max_tokens and max_features are known), a row's width is checked. */
+xai_status xd_srv_input_early(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xai_tokenizer *shared_tok,
+                              const xai_value *input, const xai_value *space, const char *method,
+                              xai_error *err) {
+    memset(in, 0, sizeof *in);
+    if (mc->kind == XAI_INPUT_TEXT) {
+        xd_srv_model_info none = {0};
+        return xd_srv_input_build(in, cfg, mc, &none, shared_tok, input, space, method, err);
+    }
+    tab_parts t = {0};
+    xai_status st = read_row(&t, input, err);
+    if (st == XAI_OK && t.d > cfg->max_features)
+        st = xd_err(err, XAI_ERR_LIMIT, "the row has %zu features, more than max_features = %zu",
+                    t.d, cfg->max_features);
     tab_parts_free(&t);
     return st;
 }

@@ -2,8 +2,11 @@
  *
  * A job is created by the front thread when an `explain` is accepted, waits
  * in a FIFO queue bounded by max_queue (beyond it: busy), and is run by one
- * worker thread from start to end: wait for the model to be ready, build the
- * space (job_input.c), make an evaluator over the remote model with the
+ * worker thread from start to end: check what needs no model (a text's
+ * tokens, a row's width: limits first), wait for the model to be ready (at
+ * most ready_wait_ms, so a model known to be down fails its jobs at once),
+ * check a class-name target against the model's classes, build the space
+ * (job_input.c), make an evaluator over the remote model with the
  * shared cache, run the method through xai_explain(), and post one `result`
  * or one `error` event to the client. Jobs on native networks (model index
  * >= n_models) go to net_job.c instead, with the same check callback. States go queued -> running ->
@@ -15,6 +18,11 @@
  * and a model call in flight returns as soon as the flag is set, so a job
  * stops within one evaluator step. The front thread sets the flag for
  * cancel requests, deadlines (xd_srv_jobs_tick) and shutdown.
+ *
+ * A job holds a reference to the config generation it was accepted in
+ * (reload.c) until it ends, and reads its model, network, link and limits
+ * from there, never from the server's current config, so a SIGHUP reload
+ * cannot change them under it.
  *
  * Finished jobs stay in the table for `status` until RETAIN newer ones have
  * finished. All table state is under `mu`; a running job's fields that the
@@ -35,7 +43,9 @@ typedef struct job {
     uint64_t id;
     int64_t req;
     xd_srv_peer peer;
-    size_t model;
+    size_t model;               /* index in gen->cfg */
+    xd_srv_gen *gen;            /* the config it was accepted in; released when it ends */
+    char model_name[72];
     xai_value *request;         /* the explain message; freed when the job ends */
     char method[64];
     xd_job_state state;
@@ -153,32 +163,73 @@ static xai_status explain_net(xd_srv *s, job *j, const xd_srv_net_cfg *nc, xai_r
     return xd_srv_net_explain(nc, &run, res, err);
 }
 
-/* Wait for the model, build the space and evaluator, run the method. */
-static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
-    const xd_srv_net_cfg *nc = xd_srv_net_at(s, j->model);
+/* The first class name in `target` (a name, or a list holding names) that
+ * is not one of the model's classes, or NULL; "all" names every class. */
+static const char *unknown_class(const xd_srv_model_info *info, const xai_value *target) {
+    bool list = xai_value_type(target) == XAI_V_ARRAY;
+    size_t n = list ? xai_value_len(target) : 1;
+    for (size_t k = 0; k < n; k++) {
+        const xai_value *e = list ? xai_value_at(target, k) : target;
+        const char *t = xai_value_get_str(e, NULL);
+        if (t == NULL || (!list && strcmp(t, "all") == 0)) continue;
+        bool found = false;
+        for (size_t i = 0; i < info->n_outputs && !found; i++)
+            found = strcmp(info->class_names[i], t) == 0;
+        if (!found) return t;
+    }
+    return NULL;
+}
+
+/* A target given as a class name (alone or in a list) must be one of the
+ * model's classes: checked here, where the names are known, so the error
+ * lists them. */
+static xai_status check_target(const xd_srv_model_info *info, const xai_value *params,
+                               xd_srv_choices *ch, xai_error *err) {
+    if (info->class_names == NULL) return XAI_OK;
+    const char *t = unknown_class(info, xai_value_get(params, "target"));
+    if (t == NULL) return XAI_OK;
+    /* Copies: the names and the request die before the error event is made. */
+    for (size_t i = 0; i < info->n_outputs; i++) xd_srv_choices_copy(ch, info->class_names[i]);
+    size_t n = ch->n;
+    ch->word = xd_srv_choices_copy(ch, t);
+    ch->n = n;      /* the word's copy is no choice */
+    char what[160];
+    snprintf(what, sizeof what, "target \"%.64s\" is not a class of the model", t);
+    xd_srv_choices_message(err->message, sizeof err->message, what, ch);
+    err->code = XAI_ERR_INVALID;
+    return XAI_ERR_INVALID;
+}
+
+/* Check the limits, wait for the model (at most ready_wait_ms), build the
+ * space and evaluator, run the method. */
+static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **res,
+                          xai_error *err) {
+    const xd_srv_config *cfg = j->gen->cfg;
+    const xd_srv_net_cfg *nc = xd_srv_cfg_net_at(cfg, j->model);
     if (nc) return explain_net(s, j, nc, res, err);
-    const xd_srv_model_cfg *mc = &s->cfg->models[j->model];
-    xd_srv_link *link = s->links[j->model];
+    const xd_srv_model_cfg *mc = &cfg->models[j->model];
+    xd_srv_link *link = j->gen->links[j->model];
     xd_srv_remote remote = {.link = link, .stop = &j->stop};
     xd_srv_input in = {0};
     xai_eval *ev = NULL;
     xai_model model;
-    double ready_by = fmin(j->deadline, xd_now() + mc->timeout_ms * (mc->retries + 1) / 1000.0);
-    xai_status st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
+    const xai_value *rq = j->request, *params = xai_value_get(rq, "params");
+    const xai_value *input = xai_value_get(rq, "input"), *space = xai_value_get(rq, "space");
+    const char *method = xai_value_get_str(xai_value_get(rq, "method"), NULL);
+    if (xai_value_type(params) == XAI_V_NIL) params = NULL;
+    xai_status st = xd_srv_input_early(&in, cfg, mc, j->gen->tok, input, space, method, err);
+    double ready_by = fmin(j->deadline, xd_now() + (double)cfg->ready_wait_ms / 1000.0);
+    if (st == XAI_OK) st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
-    const xai_value *rq = j->request;
-    if (st == XAI_OK)
-        st = xd_srv_input_build(&in, s->cfg, mc, &remote.info, s->tok, xai_value_get(rq, "input"),
-                                xai_value_get(rq, "space"),
-                                xai_value_get_str(xai_value_get(rq, "method"), NULL), err);
+    if (st == XAI_OK) st = check_target(&remote.info, params, ch, err);
+    if (st == XAI_OK && in.space == NULL)
+        st = xd_srv_input_build(&in, cfg, mc, &remote.info, j->gen->tok, input, space, method, err);
     if (st != XAI_OK) goto cleanup;
     xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};
     if ((st = xai_eval_new(&model, in.space, &eo, &ev, err)) != XAI_OK) goto cleanup;
     run_ctx rc = {s, j};
     xai_eval_set_check(ev, check, &rc);
-    const xai_value *params = xai_value_get(rq, "params");
-    if (xai_value_type(params) == XAI_V_NIL) params = NULL;
     st = xai_explain(ev, j->method, params, res, err);
     if (st == XAI_OK && (*res)->model == NULL) (*res)->model = xd_strdup(mc->name);
 cleanup:
@@ -194,8 +245,9 @@ cleanup:
 static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
     xai_result *res = NULL;
     xai_error err = {0};
+    xd_srv_choices ch = {0};
     xai_status st = atomic_load(&j->stop) ? (xai_status)atomic_load(&j->stop_code)
-                                          : explain(s, j, &res, &err);
+                                          : explain(s, j, &ch, &res, &err);
     if (atomic_load(&j->stop) && st != XAI_OK) { /* report why it was stopped */
         st = (xai_status)atomic_load(&j->stop_code);
         xd_err(&err, st, "%s", stop_message(st));
@@ -210,11 +262,12 @@ static xai_status run_job(xd_srv *s, job *j, xai_value **final) {
             st = xd_err(&err, XAI_ERR_NOMEM, "no memory to encode the result");
         }
     }
-    if (st != XAI_OK) *final = xd_srv_error_event(j->id, j->req, st, err.message);
+    if (st != XAI_OK)
+        *final = xd_srv_error_event_choices(j->id, j->req, st, err.message, ch.word ? &ch : NULL);
     xai_result_free(res);
     xd_log(st == XAI_OK ? XD_LOG_INFO : XD_LOG_WARN, "job ended",
            "job=%llu model=%s method=%s status=%s seconds=%.3f%s%s%s", (unsigned long long)j->id,
-           xd_srv_model_name(s, j->model), j->method, xai_errcode(st), xd_now() - j->started,
+           j->model_name, j->method, xai_errcode(st), xd_now() - j->started,
            st ? " error=\"" : "", st ? err.message : "", st ? "\"" : "");
     return st;
 }
@@ -262,6 +315,8 @@ static void finish(xd_srv_jobs *t, job *j, xai_status st) {
     else t->failed++;
     xai_value_free(j->request);
     j->request = NULL;
+    xd_srv_gen_release(j->gen);
+    j->gen = NULL;
     t->finished++;
 }
 
@@ -328,6 +383,8 @@ xai_status xd_srv_jobs_submit(xd_srv *s, const xd_srv_peer *peer, int64_t req, s
     j->req = req;
     j->peer = *peer;
     j->model = model;
+    j->gen = xd_srv_gen_retain(s->gen);
+    snprintf(j->model_name, sizeof j->model_name, "%s", xd_srv_model_name(s, model));
     j->request = request;
     snprintf(j->method, sizeof j->method, "%s", method ? method : "");
     j->created = j->last_progress = xd_now();
@@ -405,7 +462,7 @@ xai_status xd_srv_jobs_status(xd_srv *s, uint64_t id, xai_value *m) {
     double end = j->state > XD_JOB_RUNNING ? j->ended : xd_now();
     xai_value_set_str(m, "state", xd_srv_job_state_name(j->state));
     xai_value_set_float(m, "progress", j->progress);
-    xai_value_set_str(m, "model", xd_srv_model_name(s, j->model));
+    xai_value_set_str(m, "model", j->model_name);
     xai_value_set_str(m, "method", j->method);
     xai_value_set_float(m, "seconds", end - j->created);
     if (j->state > XD_JOB_DONE) xai_value_set_str(m, "code", xai_errcode(j->final_code));
@@ -443,6 +500,7 @@ void xd_srv_jobs_stop(xd_srv *s) {
     for (int i = 0; i < t->n_threads; i++) pthread_join(t->threads[i], NULL);
     for (size_t i = 0; i < t->n; i++) {
         xai_value_free(t->all[i]->request);
+        xd_srv_gen_release(t->all[i]->gen);
         xd_free(t->all[i]);
     }
     xd_free(t->all);

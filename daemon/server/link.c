@@ -21,6 +21,11 @@
  * pipe of a model that is not connected: such a send fails at once and the
  * call is retried at its deadline.
  *
+ * Life: a link copies what it needs of its model's config and is
+ * reference-counted, so a config reload that leaves a model's endpoint,
+ * kind, timeout and retries alone keeps its link (and its readiness) while
+ * jobs of the old config still run on it.
+ *
  * Invariants: the socket is touched only by the link thread; calls are
  * touched only under `mu`; a call is in at most one of `pending` and
  * `inflight`, and the worker that owns it removes it if it gives up
@@ -48,7 +53,9 @@ struct xd_srv_call {
 };
 
 struct xd_srv_link {
-    const xd_srv_model_cfg *cfg;
+    const xd_srv_model_cfg *cfg;    /* &own */
+    xd_srv_model_cfg own;       /* copies of name and endpoint; no background */
+    atomic_int refs;
     void *zctx, *sock;
     void *mon;                  /* PAIR receiving the DEALER's connect/disconnect events */
     int wake_fd;
@@ -64,6 +71,7 @@ struct xd_srv_link {
     xd_srv_model_info info;
     uint64_t info_id;           /* id of the outstanding info request, 0 = none */
     double info_deadline;
+    char refused[200];          /* why the last info answer was refused, or "" */
     xd_srv_link_stats stats;
 };
 
@@ -72,6 +80,7 @@ void xd_srv_model_info_clear(xd_srv_model_info *mi) {
     for (size_t i = 0; mi->feature_names && i < mi->n_features; i++) xd_free(mi->feature_names[i]);
     xd_free(mi->class_names);
     xd_free(mi->feature_names);
+    xd_free(mi->background);
     memset(mi, 0, sizeof *mi);
 }
 
@@ -196,6 +205,33 @@ static char **read_names(const xai_value *a, size_t n) {
     return names;
 }
 
+/* A tabular model's background from its `info` answer: a matrix of finite
+ * numbers with n_features columns (when stated), at most 2^20 numbers;
+ * anything else is logged and ignored (jobs then need a CSV or
+ * space.background). Under mu. */
+static void take_background(xd_srv_link *l, const xai_value *bg) {
+    if (bg == NULL || xai_value_type(bg) == XAI_V_NIL) return;
+    double *x = NULL;
+    size_t rows = 0, cols = 0;
+    xai_error e = {0};
+    const char *why = NULL;
+    if (l->cfg->kind != XAI_INPUT_ROWS) why = "a background is for tabular models";
+    else if (xai_value_to_matrix(bg, true, true, &x, &rows, &cols, &e) != XAI_OK) why = e.message;
+    else if (rows == 0 || cols == 0 || rows * cols > ((size_t)1 << 20)) why = "empty or over 2^20 numbers";
+    else if (l->info.n_features && cols != l->info.n_features) why = "its columns are not n_features";
+    if (why) {
+        xd_log(XD_LOG_WARN, "model background ignored", "model=%s rows=%zu cols=%zu reason=\"%s\"",
+               l->cfg->name, rows, cols, why);
+        xai_free(x);
+        return;
+    }
+    l->info.background = xd_malloc(rows * cols * sizeof *x);
+    memcpy(l->info.background, x, rows * cols * sizeof *x);
+    xai_free(x);
+    l->info.n_background = rows;
+    if (l->info.n_features == 0) l->info.n_features = cols;
+}
+
 /* An `info` answer: ready when it names the outputs. Under mu. */
 static void take_info(xd_srv_link *l, const xai_value *m) {
     const xai_value *classes = xai_value_get(m, "classes");
@@ -203,11 +239,20 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
     int64_t k = xai_value_get_int(xai_value_get(m, "n_outputs"));
     if (xai_value_type(classes) == XAI_V_ARRAY) k = (int64_t)xai_value_len(classes);
     const char *want = l->cfg->kind == XAI_INPUT_TEXT ? "text" : "tabular";
+    if (kind && strcmp(kind, want) != 0)
+        snprintf(l->refused, sizeof l->refused,
+                 "its info answer was refused: the model says kind \"%.32s\", the config says %s",
+                 kind, want);
+    else if (k < 1 || k > 100000)
+        snprintf(l->refused, sizeof l->refused,
+                 "its info answer was refused: it names %lld outputs (classes or n_outputs in [1, 100000] needed)",
+                 (long long)k);
     if (k < 1 || k > 100000 || (kind && strcmp(kind, want) != 0)) {
         xd_log(XD_LOG_WARN, "model info refused", "model=%s kind=%s n_outputs=%lld want_kind=%s",
                l->cfg->name, kind ? kind : "-", (long long)k, want);
         return;
     }
+    l->refused[0] = '\0';
     xd_srv_model_info_clear(&l->info);
     l->info.n_outputs = (size_t)k;
     l->info.class_names = read_names(classes, (size_t)k);
@@ -216,6 +261,7 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
         l->info.n_features = (size_t)nf;
         l->info.feature_names = read_names(xai_value_get(m, "feature_names"), (size_t)nf);
     }
+    take_background(l, xai_value_get(m, "background"));
     l->info_id = 0;
     set_ready(l, true, "info answered");
     pthread_cond_broadcast(&l->cv);
@@ -279,6 +325,7 @@ static void recv_one(xd_srv_link *l) {
 static void take_event(xd_srv_link *l, uint16_t event, double now) {
     if (event == ZMQ_EVENT_DISCONNECTED) {
         set_ready(l, false, "disconnected");
+        l->refused[0] = '\0';
         l->info_id = 0;
         l->info_deadline = now + 0.1;
         return;
@@ -396,6 +443,11 @@ xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *e
         *out = l->info;
         out->class_names = copy_names(l->info.class_names, l->info.n_outputs);
         out->feature_names = copy_names(l->info.feature_names, l->info.n_features);
+        if (l->info.background) {
+            size_t n = l->info.n_background * l->info.n_features * sizeof *out->background;
+            out->background = xd_malloc(n);
+            memcpy(out->background, l->info.background, n);
+        }
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -412,11 +464,13 @@ xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *sto
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
     }
     bool ready = l->ready;
+    char why[sizeof l->refused];
+    snprintf(why, sizeof why, "%s", l->refused[0] ? l->refused : "no answer to info");
     pthread_mutex_unlock(&l->mu);
     if (ready) return XAI_OK;
     if (stop && atomic_load(stop)) return xd_err(err, XAI_ERR_CANCELLED, "cancelled");
-    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE, "model %s at %s is not ready (no answer to info)",
-                  l->cfg->name, l->cfg->endpoint);
+    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE, "model %s at %s is not ready: %s", l->cfg->name,
+                  l->cfg->endpoint, why);
 }
 
 void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out) {
@@ -453,7 +507,15 @@ static xai_status open_socket(xd_srv_link *l, xai_error *err) {
 xai_status xd_srv_link_start(const xd_srv_model_cfg *cfg, xd_srv_link **out, xai_error *err) {
     xd_srv_link *l = xd_calloc(1, sizeof *l);
     *out = NULL;
-    l->cfg = cfg;
+    l->own = *cfg;
+    l->own.name = xd_strdup(cfg->name);
+    l->own.endpoint = xd_strdup(cfg->endpoint);
+    l->own.background_path = NULL;
+    l->own.background = NULL;
+    l->own.bg_names = NULL;
+    l->own.n_background = l->own.bg_cols = 0;
+    l->cfg = &l->own;
+    atomic_init(&l->refs, 1);
     atomic_init(&l->stop, false);
     atomic_init(&l->next_id, 1);
     pthread_mutex_init(&l->mu, NULL);
@@ -488,5 +550,21 @@ void xd_srv_link_stop(xd_srv_link *l) {
     xd_srv_model_info_clear(&l->info);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    xd_free(l->own.name);
+    xd_free(l->own.endpoint);
     xd_free(l);
+}
+
+xd_srv_link *xd_srv_link_retain(xd_srv_link *l) {
+    if (l) atomic_fetch_add(&l->refs, 1);
+    return l;
+}
+
+void xd_srv_link_release(xd_srv_link *l) {
+    if (l && atomic_fetch_sub(&l->refs, 1) == 1) xd_srv_link_stop(l);
+}
+
+bool xd_srv_link_same(const xd_srv_link *l, const xd_srv_model_cfg *cfg) {
+    return strcmp(l->own.endpoint, cfg->endpoint) == 0 && l->own.kind == cfg->kind &&
+           l->own.timeout_ms == cfg->timeout_ms && l->own.retries == cfg->retries;
 }

@@ -56,6 +56,10 @@ static int lrp_alias(const char *name) {
     return -1;
 }
 
+xai_status xd_srv_net_check_params(const char *method, const xai_value *params, xai_error *err) {
+    return xai_nn_check_params(lrp_alias(method) >= 0 ? "lrp" : method, params, err);
+}
+
 bool xd_srv_net_method(const char *name) {
     for (const char *const *m = xai_nn_method_names(); *m; m++)
         if (strcmp(*m, name) == 0) return true;
@@ -131,7 +135,7 @@ static bool no_input(const char *method, const xai_value *input) {
 
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
                                const char *method, const xai_value *input,
-                               const xai_value *space, xai_error *err) {
+                               const xai_value *space, xd_srv_choices *ch, xai_error *err) {
     if (input == NULL && method && strcmp(method, "activation_max") == 0) return XAI_OK;
     if (xai_value_type(input) != XAI_V_MAP)
         return xd_err(err, XAI_ERR_BAD_REQUEST, "explain: `input` must be a map");
@@ -139,10 +143,9 @@ xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *n
     if (!xai_nn_is_text(nc->net) && xai_nn_input_size(nc->net) > cfg->max_features)
         return xd_err(err, XAI_ERR_LIMIT, "network %s takes %zu inputs, more than max_features = %zu",
                       nc->name, xai_nn_input_size(nc->net), cfg->max_features);
-    xai_error e;
     bool text = xai_nn_is_text(nc->net);
-    if (xai_opt_check_keys(space, text ? text_space_keys : net_space_keys, "space", &e) != XAI_OK)
-        return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
+    xai_status st = xd_srv_check_keys(space, text ? text_space_keys : net_space_keys, "space", ch, err);
+    if (st != XAI_OK) return st;
     if (text) {
         if (xai_value_type(xai_value_get(input, "text")) != XAI_V_STR)
             return xd_err(err, XAI_ERR_BAD_REQUEST,
@@ -152,7 +155,7 @@ xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *n
     }
     double *x = NULL;
     size_t shape[3];
-    xai_status st = read_tensor(nc, input, space, &x, shape, err);
+    st = read_tensor(nc, input, space, &x, shape, err);
     xai_free(x);
     return st;
 }

@@ -60,6 +60,7 @@ typedef struct xd_srv_config {
     size_t max_queue;
     size_t max_tokens, max_features, max_samples, max_background;
     int64_t shutdown_grace_ms;
+    int64_t ready_wait_ms;      /* how long a job waits for a model that is not ready */
     xd_log_level log_level;
     xd_srv_model_cfg *models;
     size_t n_models;
@@ -91,6 +92,37 @@ int xd_srv_wake_new(void);
 void xd_srv_wake(int fd);
 void xd_srv_wake_drain(int fd);
 
+/* ---- unknown names (choices.c) ----------------------------------------- */
+
+/* An error about an unknown name: the name and the valid choices, which
+ * the error event carries as `choices` and `suggestion` (choices.c). The
+ * pointers must outlive the event's construction. */
+#define XD_SRV_MAX_CHOICES 256
+typedef struct xd_srv_choices {
+    const char *word;
+    const char *list[XD_SRV_MAX_CHOICES];
+    size_t n;
+    char copies[4096];          /* names added by xd_srv_choices_copy */
+    size_t used;
+} xd_srv_choices;
+void xd_srv_choices_add(xd_srv_choices *c, const char *name);
+/* Adds a copy of name (for names that do not outlive the event's making);
+ * returns the copy, or NULL when the buffer is full. */
+const char *xd_srv_choices_copy(xd_srv_choices *c, const char *name);
+/* The closest choice to c->word, or NULL. */
+const char *xd_srv_choices_suggest(const xd_srv_choices *c);
+/* "<what>; did you mean "x"? (choices: a, b, c)" into buf. */
+void xd_srv_choices_message(char *buf, size_t len, const char *what, const xd_srv_choices *c);
+/* xd_srv_error_event plus `choices` and `suggestion` (c may be NULL). */
+xai_value *xd_srv_error_event_choices(uint64_t job, int64_t req, xai_status code,
+                                      const char *message, const xd_srv_choices *c);
+
+/* Checks that map m (or NULL) has only keys in the NULL-terminated
+ * `allowed`: else XAI_ERR_INVALID naming the key, the closest and the
+ * choices, and *ch (when not NULL) filled for the error event. */
+xai_status xd_srv_check_keys(const xai_value *m, const char *const *allowed, const char *what,
+                             xd_srv_choices *ch, xai_error *err);
+
 /* ---- model links (link.c) ---------------------------------------------- */
 
 typedef struct xd_srv_link xd_srv_link;
@@ -101,6 +133,8 @@ typedef struct xd_srv_model_info {
     char **class_names;         /* n_outputs names, or NULL */
     size_t n_features;          /* 0 = not stated */
     char **feature_names;       /* n_features names, or NULL */
+    double *background;         /* tabular: n_background x n_features rows from info, or NULL */
+    size_t n_background;
 } xd_srv_model_info;
 void xd_srv_model_info_clear(xd_srv_model_info *mi);
 
@@ -109,9 +143,18 @@ typedef struct xd_srv_link_stats {
     double seconds;
 } xd_srv_link_stats;
 
-/* Starts the link thread: connects a DEALER to cfg->endpoint, asks `info`. */
+/* Starts the link thread: connects a DEALER to cfg->endpoint, asks `info`.
+ * The link keeps its own copy of what it needs of cfg (name, endpoint,
+ * kind, timeout_ms, retries), so it may outlive the config (a reload keeps
+ * the link of an unchanged model). It starts with one reference. */
 xai_status xd_srv_link_start(const xd_srv_model_cfg *cfg, xd_srv_link **out, xai_error *err);
+/* Stops and frees the link at once (whatever the references). */
 void xd_srv_link_stop(xd_srv_link *l);
+/* References: the last release stops and frees the link. */
+xd_srv_link *xd_srv_link_retain(xd_srv_link *l);
+void xd_srv_link_release(xd_srv_link *l);
+/* Whether cfg would give the same link (endpoint, kind, timeout, retries). */
+bool xd_srv_link_same(const xd_srv_link *l, const xd_srv_model_cfg *cfg);
 bool xd_srv_link_ready(xd_srv_link *l);
 /* Copies the current info; XAI_ERR_MODEL_UNAVAILABLE if not ready. */
 xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *err);
@@ -158,6 +201,13 @@ xai_status xd_srv_input_build(xd_srv_input *in, const xd_srv_config *cfg,
                               const xd_srv_model_cfg *mc, const xd_srv_model_info *info,
                               const xai_tokenizer *shared_tok, const xai_value *input,
                               const xai_value *space, const char *method, xai_error *err);
+/* Before waiting for the model: what can be checked without it. A text
+ * input is built whole (in->space set; build need not run again), a
+ * tabular row has its width checked against max_features. */
+xai_status xd_srv_input_early(xd_srv_input *in, const xd_srv_config *cfg,
+                              const xd_srv_model_cfg *mc, const xai_tokenizer *shared_tok,
+                              const xai_value *input, const xai_value *space, const char *method,
+                              xai_error *err);
 void xd_srv_input_free(xd_srv_input *in);
 /* Numeric params whose name contains "samples", and max_evals, are at most
  * max_samples. */
@@ -167,20 +217,23 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
  * the model's kind, params and space are maps, sample counts within limits. */
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_value *input, const xai_value *params,
-                                 const xai_value *space, xai_error *err);
+                                 const xai_value *space, xd_srv_choices *ch, xai_error *err);
 
 /* ---- native networks (net_job.c) --------------------------------------- */
 
 /* Whether `name` is a native method (xai_nn_method_names(), or an lrp_*
  * shorthand for lrp with a composite: lrp_epsilon, lrp_epsilon_plus, ...). */
 bool xd_srv_net_method(const char *name);
+/* The parameter names of a native method (an lrp_* shorthand is lrp), as
+ * xai_nn_check_params; for the front, before a job is accepted. */
+xai_status xd_srv_net_check_params(const char *method, const xai_value *params, xai_error *err);
 /* Front-thread checks of an explain on a network: `input` holds "tensor"
  * (or "row") with exactly c*h*w numbers (else invalid_argument), or "text"
  * for a text network, known `space` keys, the size within max_features;
  * activation_max needs no input. */
 xai_status xd_srv_net_precheck(const xd_srv_config *cfg, const xd_srv_net_cfg *nc,
                                const char *method, const xai_value *input,
-                               const xai_value *space, xai_error *err);
+                               const xai_value *space, xd_srv_choices *ch, xai_error *err);
 /* The `models` reply entry of a network. */
 xai_value *xd_srv_net_entry(const xd_srv_net_cfg *nc);
 
@@ -240,30 +293,72 @@ void xd_srv_jobs_stop(xd_srv *s);
 /* Sets m[keys[i]] = vals[i] for i < n (for counters in replies). */
 void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals, size_t n);
 
+/* ---- config generations (server.c) ------------------------------------- */
+
+/* A config and one link per model. The server's current generation is
+ * s->gen (s->cfg and s->links are its fields, for the front thread, which
+ * alone swaps them on SIGHUP); each job holds the generation it was
+ * accepted in until it ends, so a reload never changes what a running job
+ * sees, and a link (or network) lives while any generation uses it. */
+typedef struct xd_srv_gen {
+    xd_srv_config *cfg;         /* owned */
+    xd_srv_link **links;        /* one reference each */
+    xai_tokenizer *tok;         /* the default tokenizer under cfg->max_tokens */
+    atomic_int refs;
+} xd_srv_gen;
+/* A generation of cfg (taken; freed here on failure): a link per model,
+ * reusing the link of `old` (may be NULL) for a model whose name, endpoint,
+ * kind, timeout and retries are the same. */
+xai_status xd_srv_gen_new(xd_srv_config *cfg, const xd_srv_gen *old, xd_srv_gen **out,
+                          xai_error *err);
+xd_srv_gen *xd_srv_gen_retain(xd_srv_gen *g);
+void xd_srv_gen_release(xd_srv_gen *g);
+/* The network behind index i of cfg, or NULL; the name at index i. */
+const xd_srv_net_cfg *xd_srv_cfg_net_at(const xd_srv_config *c, size_t i);
+const char *xd_srv_cfg_model_name(const xd_srv_config *c, size_t i);
+
+/* Reads the config again (main.c: the file and the flags), into a new
+ * config that the caller then owns; an error leaves *out NULL. */
+typedef xai_status (*xd_srv_loader)(void *ctx, xd_srv_config **out, xai_error *err);
+
 /* ---- the server (front.c) ---------------------------------------------- */
 
 typedef struct xd_srv_jobs xd_srv_jobs;
 typedef struct xd_srv_outbox xd_srv_outbox;
 
 struct xd_srv {
-    xd_srv_config *cfg;
+    xd_srv_gen *gen;            /* the current generation (front thread) */
+    xd_srv_config *cfg;         /* gen->cfg */
     void *zctx, *sock;          /* the front's context and ROUTER socket */
-    xd_srv_link **links;        /* one per cfg->models[i] */
+    xd_srv_link **links;        /* gen->links: one per cfg->models[i] */
     xai_cache *cache;
-    xai_tokenizer *tok;         /* the shared default tokenizer */
     xd_srv_jobs *jobs;
     xd_srv_outbox *out;
     int wake_fd;                /* wakes the front thread */
     atomic_bool stopping;       /* SIGTERM/SIGINT seen: accept no new jobs */
     double started;
+    char *ipc_file;             /* the front's ipc:// socket file, removed at exit */
+    atomic_bool reload;         /* SIGHUP seen: read the config again */
+    xd_srv_loader loader;
+    void *loader_ctx;
+    uint64_t reloads, reload_failures;
 };
 
 /* The outbox (front.c). */
 xd_srv_outbox *xd_srv_outbox_new(void);
 void xd_srv_outbox_free(xd_srv_outbox *o);
 
-/* Creates everything (links, cache, tokenizer, workers) and binds. */
+/* Creates everything (links, cache, tokenizer, workers) and binds. Takes
+ * cfg (a heap config; freed with the server, or here on failure). */
 xai_status xd_srv_new(xd_srv_config *cfg, xd_srv **out, xai_error *err);
+/* How SIGHUP reads the config again (without one, SIGHUP is logged and
+ * ignored). */
+void xd_srv_set_loader(xd_srv *s, xd_srv_loader fn, void *ctx);
+/* Async-signal-safe: asks the front thread to reload. */
+void xd_srv_request_reload(xd_srv *s);
+/* On the front thread: loads a new config and swaps generations; on any
+ * error logs why and keeps the running config. */
+void xd_srv_reload(xd_srv *s);
 /* Serves until xd_srv_shutdown(); then drains and returns. */
 xai_status xd_srv_run(xd_srv *s, xai_error *err);
 /* Async-signal-safe: asks run() to stop accepting and wind down. */

@@ -32,6 +32,12 @@ xai_status xai_client_connect(const char *endpoint, xai_client **out, xai_error 
 void xai_client_close(xai_client *c);
 /* The message of the last failed call on this client ("" if none). */
 const char *xai_client_errmsg(const xai_client *c);
+/* The daemon's `error` event behind the last failure that came from the
+ * daemon (a map: code, message, and for an unknown model, method,
+ * parameter, space key or class `choices`, the valid names, and
+ * `suggestion`, the closest; docs/PROTOCOL.md), or NULL if none has. Owned
+ * by the client; valid until the next failure or xai_client_close. */
+const xai_value *xai_client_error_detail(const xai_client *c);
 /* Timeout for replies to submit/cancel/status/models/stats/ping, in ms
  * (default 5000). */
 void xai_client_set_timeout(xai_client *c, int timeout_ms);

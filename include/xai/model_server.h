@@ -33,6 +33,11 @@ typedef struct xai_model_server_opts {
     xai_predict_fn predict;
     void *ctx;
     size_t max_message_bytes;         /* larger requests are refused; 0 = 256 MiB */
+    /* ROWS: background rows sent in the `info` answer (n_background x
+     * n_features, row-major, finite), so xaid needs no CSV for this model;
+     * NULL for none. At most 10,000 rows and 2^20 numbers. */
+    const double *background;
+    size_t n_background;
 } xai_model_server_opts;
 
 /* Copies opts (and the names) and binds. XAI_ERR_IO when the bind fails. */

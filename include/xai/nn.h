@@ -505,6 +505,12 @@ xai_status xai_nn_explain(const xai_nn *net, const char *method, const float *x,
                           const xai_value *params, xai_result **out, xai_error *err);
 /* NULL-terminated list of the method names xai_nn_explain knows. */
 const char *const *xai_nn_method_names(void);
+/* Checks that `params` (a map or NULL) holds only parameters native method
+ * `method` takes, as xai_nn_explain would, without running it (so a daemon
+ * can refuse an unknown one before accepting the job). XAI_ERR_INVALID
+ * naming the key; XAI_ERR_UNKNOWN_METHOD for a name not in
+ * xai_nn_method_names(). */
+xai_status xai_nn_check_params(const char *method, const xai_value *params, xai_error *err);
 
 /* ---- text networks ------------------------------------------------------
  * A text network reads a text: xaid's PCRE2 tokenizer (include/xai/text.h)

@@ -25,17 +25,22 @@ values, scalar fx and base_value. per_target() walks both forms alike.
 import collections
 import itertools
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Tuple, Union)
 
 import numpy as np
+import numpy.typing as npt
 import zmq
 
-from .protocol import XaiError, decode_matrix, is_matrix, pack, unpack
+from .protocol import Message, XaiError, decode_matrix, is_matrix, pack, unpack
+
+Progress = Callable[[float, Dict[str, Any]], None]
+"""progress(fraction, stats): called for each progress event of a job."""
 
 _DECODED = ("values", "stderrs")
 
 
-def _decode_array(x):
+def _decode_array(x: Any) -> np.ndarray:
     """A result array (nested numbers, a binary matrix, or a list of rows
     that are either) as numpy float64; nil entries become NaN."""
     if is_matrix(x):
@@ -48,7 +53,7 @@ def _decode_array(x):
     return np.asarray([np.nan if e is None else e for e in x], dtype=np.float64)
 
 
-def decode_result(result):
+def decode_result(result: Mapping[str, Any]) -> Dict[str, Any]:
     """The result map with values/stderrs as numpy arrays (stderrs may be
     None): d values for one target; for several (a "targets" key) k' x d
     matrices, and fx and base_value as vectors of k'."""
@@ -88,36 +93,39 @@ def _target_param(target):
 class Client:
     """A connection to xaid's front endpoint, e.g. ``ipc:///tmp/xaid.sock``."""
 
-    def __init__(self, endpoint, timeout=5.0, context=None):
+    def __init__(self, endpoint: str, timeout: Optional[float] = 5.0,
+                 context: Optional[zmq.Context] = None) -> None:
         self.endpoint = endpoint
         self.timeout = timeout           # seconds, for replies to requests
         self._ctx = context or zmq.Context.instance()
-        self._sock = self._ctx.socket(zmq.DEALER)
+        self._sock: Optional[zmq.Socket] = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.connect(endpoint)
         self._reqs = itertools.count(1)
-        self._replies = {}                                  # req -> message
-        self._events = collections.defaultdict(collections.deque)  # job -> events
+        self._replies: Dict[Any, Message] = {}               # req -> message
+        self._events: Dict[int, Deque[Message]] = collections.defaultdict(collections.deque)
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close(0)
             self._sock = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     # ---- transport ---------------------------------------------------------
 
-    def _recv_one(self, deadline):
+    def _recv_one(self, deadline: Optional[float]) -> bool:
         """Receives and files one message; False when the deadline passed."""
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             return False
         ms = -1 if left is None else max(1, int(left * 1000))
+        if self._sock is None:
+            raise XaiError("invalid_argument", "the client is closed")
         if not self._sock.poll(ms):
             return False
         msg = unpack(self._sock.recv(), check_version=False)
@@ -128,7 +136,7 @@ class Client:
             self._replies[msg.get("req")] = msg  # accepted, reply, request error
         return True
 
-    def _request(self, op, timeout=None, **fields):
+    def _request(self, op: str, timeout: Optional[float] = None, **fields: Any) -> Message:
         """Sends one request and returns its answer (reply or accepted)."""
         if self._sock is None:
             raise XaiError("invalid_argument", "the client is closed")
@@ -139,21 +147,24 @@ class Client:
         while req not in self._replies:
             if not self._recv_one(deadline):
                 raise XaiError("timeout", "no answer to %s from %s within %.1f s"
-                               % (op, self.endpoint, timeout))
+                               % (op, self.endpoint, timeout or 0))
         msg = self._replies.pop(req)
         if msg.get("event") == "error":
-            raise XaiError(msg.get("code", "internal_error"), msg.get("message", ""))
+            raise XaiError.from_event(msg)
         return msg
 
     # ---- jobs --------------------------------------------------------------
 
-    def submit(self, model, method, text=None, row=None, params=None, space=None,
-               seed=None, target=None, deadline_ms=None):
+    def submit(self, model: str, method: str, text: Optional[str] = None,
+               row: Optional[npt.ArrayLike] = None, params: Optional[Mapping[str, Any]] = None,
+               space: Optional[Mapping[str, Any]] = None, seed: Optional[int] = None,
+               target: Union[int, str, List[Union[int, str]], None] = None, deadline_ms: Optional[int] = None) -> int:
         """Sends an explain job; returns its job id once the daemon accepts it.
         target: a class index or name, a list of them, or "all" (several
         targets: see the module docstring)."""
         if (text is None) == (row is None):
             raise XaiError("invalid_argument", "give exactly one of text and row")
+        inp: Dict[str, Any]
         if text is not None:
             inp = {"text": text}
         else:
@@ -163,7 +174,7 @@ class Client:
             params["seed"] = int(seed)
         if target is not None:
             params["target"] = _target_param(target)
-        fields = {"model": model, "method": method, "input": inp, "params": params}
+        fields: Dict[str, Any] = {"model": model, "method": method, "input": inp, "params": params}
         if space:
             fields["space"] = space
         if deadline_ms is not None:
@@ -171,9 +182,10 @@ class Client:
         msg = self._request("explain", **fields)
         if msg.get("event") != "accepted" or not isinstance(msg.get("job"), int):
             raise XaiError("bad_request", "expected accepted, got %r" % (msg.get("event"),))
-        return msg["job"]
+        return int(msg["job"])
 
-    def wait(self, job, timeout=None, progress=None):
+    def wait(self, job: int, timeout: Optional[float] = None,
+             progress: Optional[Progress] = None) -> Dict[str, Any]:
         """Waits for the job's result (decoded); raises XaiError if it failed,
         XaiError("timeout") if it has not ended within `timeout` seconds (None:
         forever). progress(fraction, stats) is called for progress events."""
@@ -190,12 +202,16 @@ class Client:
                 del self._events[job]
                 if event == "result":
                     return decode_result(msg.get("result", {}))
-                raise XaiError(msg.get("code", "internal_error"), msg.get("message", ""))
+                raise XaiError.from_event(msg)
             if not self._recv_one(deadline):
-                raise XaiError("timeout", "job %d has not ended within %.1f s" % (job, timeout))
+                raise XaiError("timeout", "job %d has not ended within %.1f s" % (job, timeout or 0))
 
-    def explain(self, model, method, text=None, row=None, params=None, space=None,
-                seed=None, target=None, deadline_ms=None, timeout=120.0, progress=None):
+    def explain(self, model: str, method: str, text: Optional[str] = None,
+                row: Optional[npt.ArrayLike] = None, params: Optional[Mapping[str, Any]] = None,
+                space: Optional[Mapping[str, Any]] = None, seed: Optional[int] = None,
+                target: Union[int, str, List[Union[int, str]], None] = None, deadline_ms: Optional[int] = None,
+                timeout: Optional[float] = 120.0,
+                progress: Optional[Progress] = None) -> Dict[str, Any]:
         """submit() then wait(): the job's result map, values decoded."""
         job = self.submit(model, method, text=text, row=row, params=params, space=space,
                           seed=seed, target=target, deadline_ms=deadline_ms)
@@ -355,26 +371,31 @@ class Client:
                 except XaiError:
                     pass
 
-    def cancel(self, job):
+    def cancel(self, job: int) -> bool:
         """Asks the daemon to cancel a job (it then ends with `cancelled`)."""
         return bool(self._request("cancel", job=int(job)).get("ok", False))
 
-    def status(self, job):
+    def status(self, job: int) -> Dict[str, Any]:
         """{"state": ..., "progress": ...} of a job."""
         msg = self._request("status", job=int(job))
         return {"state": msg.get("state"), "progress": msg.get("progress")}
 
     # ---- daemon ------------------------------------------------------------
 
-    def models(self):
+    def models(self) -> List[Dict[str, Any]]:
         """The configured models: a list of maps (name, kind, ready, classes...)."""
-        return self._request("models").get("models", [])
+        return list(self._request("models").get("models", []))
 
-    def stats(self):
+    def methods(self) -> List[Dict[str, Any]]:
+        """Every method the daemon runs: maps of name, doc, for ("model" or
+        "net") and params (name, type, default, range, doc)."""
+        return list(self._request("methods").get("methods", []))
+
+    def stats(self) -> Dict[str, Any]:
         """The daemon's counters: {"jobs": ..., "cache": ..., "models": ...}."""
-        return self._request("stats").get("stats", {})
+        return dict(self._request("stats").get("stats", {}))
 
-    def ping(self, timeout=None):
+    def ping(self, timeout: Optional[float] = None) -> Dict[str, Any]:
         """The reply to ping ({"pong": True, "version": ...}) plus "seconds"."""
         t0 = time.monotonic()
         msg = self._request("ping", timeout=timeout)

@@ -13,13 +13,19 @@ of ``data`` must equal n * k * width exactly — and always returns a C-contiguo
 2-D float64 array it owns (a copy, never a view on the message buffer).
 """
 
+from typing import Any, Dict, Mapping, Optional
+
 import msgpack
 import numpy as np
+import numpy.typing as npt
 
 VERSION = 1
 
+Message = Dict[str, Any]
+"""A decoded protocol message: a map with string keys."""
+
 # Stable error codes (docs/PROTOCOL.md section 4), code -> number.
-ERROR_CODES = {
+ERROR_CODES: Dict[str, int] = {
     "out_of_memory": 1, "invalid_argument": 2, "bad_request": 3,
     "limit_exceeded": 4, "invalid_utf8": 5, "bad_pattern": 6,
     "pattern_limit": 7, "model_error": 8, "bad_model_output": 9,
@@ -30,31 +36,46 @@ ERROR_CODES = {
     "unsupported_version": 23, "timeout": 24, "internal_error": 25,
 }
 
-_DTYPES = {"f64": "<f8", "f32": "<f4"}
+_DTYPES: Dict[str, str] = {"f64": "<f8", "f32": "<f4"}
 
 
 class XaiError(Exception):
     """An error with one of the protocol's stable codes and a message."""
 
-    def __init__(self, code, message=""):
+    def __init__(self, code: str, message: str = "",
+                 choices: Optional[list] = None, suggestion: Optional[str] = None) -> None:
         super().__init__("%s: %s" % (code, message) if message else code)
         self.code = code
         self.message = message
+        # For unknown names (model, method, parameter, class): the valid
+        # ones, and the closest when one is close (docs/PROTOCOL.md).
+        self.choices = list(choices) if choices else []
+        self.suggestion = suggestion
+
+    @classmethod
+    def from_event(cls, msg: Mapping[str, Any]) -> "XaiError":
+        """The error of an `error` event, its choices and suggestion included."""
+        choices = msg.get("choices")
+        suggestion = msg.get("suggestion")
+        return cls(str(msg.get("code", "internal_error")), str(msg.get("message", "")),
+                   [str(c) for c in choices] if isinstance(choices, list) else None,
+                   suggestion if isinstance(suggestion, str) else None)
 
     @property
-    def number(self):
+    def number(self) -> int:
         """The xai_status number of the code (25, internal_error, if unknown)."""
         return ERROR_CODES.get(self.code, 25)
 
 
-def pack(msg):
+def pack(msg: Mapping[str, Any]) -> bytes:
     """Serializes one message map (adds the version field if missing)."""
     if "v" not in msg:
         msg = dict(msg, v=VERSION)
-    return msgpack.packb(msg, use_bin_type=True)
+    out: bytes = msgpack.packb(msg, use_bin_type=True)
+    return out
 
 
-def unpack(frame, max_bytes=None, check_version=True):
+def unpack(frame: bytes, max_bytes: Optional[int] = None, check_version: bool = True) -> Message:
     """Decodes one frame into a map; XaiError(bad_request) if it is not one,
     XaiError(unsupported_version) if its ``v`` is not 1 (when checked).
 
@@ -76,14 +97,14 @@ def unpack(frame, max_bytes=None, check_version=True):
     return msg
 
 
-def require_version(msg):
+def require_version(msg: Mapping[str, Any]) -> None:
     """XaiError(unsupported_version) unless msg["v"] is 1."""
     if msg.get("v") != VERSION or isinstance(msg.get("v"), bool):
         raise XaiError("unsupported_version",
                        "protocol version %r is not %d" % (msg.get("v"), VERSION))
 
 
-def encode_matrix(a):
+def encode_matrix(a: npt.ArrayLike) -> Message:
     """A 2-D (or 1-D: one row) array of numbers in the binary f64 form."""
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
@@ -94,11 +115,11 @@ def encode_matrix(a):
     return {"shape": [int(a.shape[0]), int(a.shape[1])], "dtype": "f64", "data": data}
 
 
-def _is_number(x):
+def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _decode_bin(m, what):
+def _decode_bin(m: Mapping[str, Any], what: str) -> np.ndarray:
     shape, dtype, data = m.get("shape"), m.get("dtype", "f64"), m.get("data")
     if (not isinstance(shape, list) or len(shape) not in (1, 2)
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
@@ -117,7 +138,7 @@ def _decode_bin(m, what):
     return a.reshape(n, k)
 
 
-def _decode_nested(m, what):
+def _decode_nested(m: list, what: str) -> np.ndarray:
     if not m:
         return np.zeros((0, 0))
     if all(_is_number(x) for x in m):          # a flat list: one row
@@ -133,7 +154,7 @@ def _decode_nested(m, what):
     return np.array(m, dtype=np.float64).reshape(len(m), k)
 
 
-def decode_matrix(m, what="matrix"):
+def decode_matrix(m: Any, what: str = "matrix") -> np.ndarray:
     """An n x k float64 array from either wire form; XaiError(bad_request)
     when the value is neither, or its sizes do not add up."""
     if isinstance(m, dict):
@@ -143,11 +164,11 @@ def decode_matrix(m, what="matrix"):
     raise XaiError("bad_request", "%s must be a matrix map or nested arrays" % what)
 
 
-def is_matrix(m):
+def is_matrix(m: Any) -> bool:
     """True for a map in the binary matrix form."""
     return isinstance(m, dict) and "shape" in m and "data" in m
 
 
-def error_fields(code, message):
+def error_fields(code: str, message: str) -> Message:
     """The `error` member of a model's answer."""
     return {"code": code, "message": message}

@@ -3,7 +3,9 @@
 ``serve(predict_fn, endpoint, kind, classes)`` binds a ZeroMQ ROUTER socket
 and answers the model side of docs/PROTOCOL.md section 3:
 
-* ``info``    -> kind, classes, n_outputs, n_features, feature_names;
+* ``info``    -> kind, classes, n_outputs, n_features, feature_names, and
+  for tabular models an optional ``background`` matrix (the rows that stand
+  in for removed features), so the daemon needs no CSV for the model;
 * ``predict`` -> ``outputs``, an n x k matrix in the binary f64 form.
 
 predict_fn receives a batch — a list of str for text models, an (n, d)
@@ -24,18 +26,28 @@ import sys
 import threading
 import time
 import traceback
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 import zmq
 
-from .protocol import (XaiError, decode_matrix, encode_matrix, error_fields, pack,
+from .protocol import (Message, XaiError, decode_matrix, encode_matrix, error_fields, pack,
                        require_version, unpack)
 
 KINDS = ("text", "tabular")
 DEFAULT_MAX_MESSAGE_BYTES = 256 << 20
+# The background in `info` is bounded so the answer stays small: at most
+# this many rows, and this many numbers in all (8 MiB of f64).
+MAX_BACKGROUND_ROWS = 10000
+MAX_BACKGROUND_VALUES = 1 << 20
+
+PredictFn = Callable[[Any], npt.ArrayLike]
+"""predict_fn(batch) -> (n, k) outputs; batch: list of str, or (n, d) float64 array."""
 
 
-def _names(names, n, n_what, names_what):
+def _names(names: Optional[Sequence[Any]], n: Optional[int], n_what: str,
+           names_what: str) -> Tuple[Optional[List[str]], Optional[int]]:
     """(names as str, their count) — checked against n when both are given."""
     if names is None:
         return None, n
@@ -48,7 +60,9 @@ def _names(names, n, n_what, names_what):
 class _Model:
     """The validated description of the served model."""
 
-    def __init__(self, predict_fn, kind, classes, feature_names, n_features, n_outputs):
+    def __init__(self, predict_fn: PredictFn, kind: str, classes: Optional[Sequence[Any]],
+                 feature_names: Optional[Sequence[Any]], n_features: Optional[int],
+                 n_outputs: Optional[int], background: Any = None) -> None:
         if kind not in KINDS:
             raise ValueError("kind must be 'text' or 'tabular', not %r" % (kind,))
         if not callable(predict_fn):
@@ -56,23 +70,47 @@ class _Model:
         classes, n_outputs = _names(classes, n_outputs, "n_outputs", "classes")
         if not n_outputs or n_outputs < 1:
             raise ValueError("give classes (or n_outputs >= 1)")
+        bg = None
+        if background is not None:
+            if kind != "tabular":
+                raise ValueError("background is for tabular models")
+            if feature_names is None and hasattr(background, "columns"):  # a DataFrame
+                feature_names = [str(c) for c in background.columns]
+            bg = np.asarray(background, dtype=np.float64)
+            if bg.ndim != 2 or bg.shape[0] < 1 or bg.shape[1] < 1:
+                raise ValueError("background must be a 2-D array (or DataFrame) of rows")
+            if bg.shape[0] > MAX_BACKGROUND_ROWS or bg.size > MAX_BACKGROUND_VALUES:
+                raise ValueError("background of %d x %d is over the limit of %d rows and %d "
+                                 "numbers; summarize it (e.g. k-means)"
+                                 % (bg.shape[0], bg.shape[1], MAX_BACKGROUND_ROWS,
+                                    MAX_BACKGROUND_VALUES))
+            if not np.all(np.isfinite(bg)):
+                raise ValueError("background holds NaN or infinity")
+            if n_features is None and feature_names is None:
+                n_features = int(bg.shape[1])
         feature_names, n_features = _names(feature_names, n_features, "n_features",
                                            "feature names")
+        if bg is not None and n_features != bg.shape[1]:
+            raise ValueError("background has %d columns, the model %s features"
+                             % (bg.shape[1], n_features))
+        self.background = bg
         self.predict_fn, self.kind = predict_fn, kind
         self.classes, self.n_outputs = classes, int(n_outputs)
         self.feature_names, self.n_features = feature_names, n_features
 
-    def info(self):
-        out = {"kind": self.kind, "n_outputs": self.n_outputs}
+    def info(self) -> Message:
+        out: Message = {"kind": self.kind, "n_outputs": self.n_outputs}
         if self.classes is not None:
             out["classes"] = self.classes
         if self.n_features is not None:
             out["n_features"] = int(self.n_features)
         if self.feature_names is not None:
             out["feature_names"] = self.feature_names
+        if self.background is not None:
+            out["background"] = encode_matrix(self.background)
         return out
 
-    def batch(self, msg):
+    def batch(self, msg: Message) -> Union[List[str], np.ndarray]:
         """The predict_fn input from a predict request, validated."""
         if self.kind == "text":
             texts = msg.get("texts")
@@ -87,7 +125,7 @@ class _Model:
                            % (rows.shape[1], self.n_features))
         return rows
 
-    def predict(self, batch):
+    def predict(self, batch: Union[List[str], np.ndarray]) -> np.ndarray:
         """Calls predict_fn and checks its output is n x k and finite."""
         n = len(batch)
         if n == 0:
@@ -110,7 +148,7 @@ class _Model:
         return out
 
 
-def _answer(model, frame, max_bytes, counters):
+def _answer(model: _Model, frame: bytes, max_bytes: int, counters: Dict[str, int]) -> Message:
     """The answer map to one request frame (errors included)."""
     rid = None
     try:
@@ -139,7 +177,8 @@ def _answer(model, frame, max_bytes, counters):
         return {"id": rid, "error": error_fields("internal_error", str(e))}
 
 
-def _handle(sock, model, parts, max_bytes, counters):
+def _handle(sock: zmq.Socket, model: _Model, parts: List[bytes], max_bytes: int,
+            counters: Dict[str, int]) -> None:
     """Answers one multipart message in the envelope it came in: every frame
     before the last (the identities, and the empty delimiter if any) goes
     back in front of the answer."""
@@ -150,7 +189,7 @@ def _handle(sock, model, parts, max_bytes, counters):
     sock.send_multipart(parts[:-1] + [pack(answer)])
 
 
-def _install_signals(stop):
+def _install_signals(stop: threading.Event) -> Optional[Dict[Any, Any]]:
     """SIGTERM/SIGINT set `stop` (main thread only); returns the old handlers."""
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -160,18 +199,25 @@ def _install_signals(stop):
     return old
 
 
-def serve(predict_fn, endpoint, kind="text", classes=None, feature_names=None,
-          n_features=None, n_outputs=None, stop=None, ready=None,
-          max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, log=True):
+def serve(predict_fn: PredictFn, endpoint: str, kind: str = "text",
+          classes: Optional[Sequence[Any]] = None,
+          feature_names: Optional[Sequence[Any]] = None, n_features: Optional[int] = None,
+          n_outputs: Optional[int] = None, stop: Optional[threading.Event] = None,
+          ready: Optional[threading.Event] = None,
+          max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, log: bool = True,
+          background: Any = None) -> Dict[str, int]:
     """Serves predict_fn at `endpoint` until SIGTERM/SIGINT or `stop` is set.
 
     predict_fn(batch) -> (n, k) array; batch is a list of str (kind "text")
     or an (n, d) float64 array (kind "tabular"). `classes` names the k
-    outputs (or give n_outputs). `stop` is an optional threading.Event;
+    outputs (or give n_outputs). `background` (tabular: an (m, d) array or a
+    pandas DataFrame, whose columns name the features unless feature_names
+    does) travels in the `info` answer, so the daemon needs no CSV for this
+    model; at most 10,000 rows and 2^20 numbers. `stop` is an optional threading.Event;
     `ready`, if given, is set once the socket is bound. Returns the counters
     {"requests", "rows", "errors"}. Raises zmq.ZMQError if the bind fails.
     """
-    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs)
+    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs, background)
     stop = stop or threading.Event()
     counters = {"requests": 0, "rows": 0, "errors": 0}
     ctx = zmq.Context.instance()
@@ -193,7 +239,7 @@ def serve(predict_fn, endpoint, kind="text", classes=None, feature_names=None,
                 if not poller.poll(100):
                     continue
             except zmq.ZMQError as e:   # EINTR from a signal: re-check stop
-                if e.errno == zmq.EINTR:
+                if e.errno == zmq.EINTR:  # type: ignore[attr-defined]
                     continue
                 raise
             _handle(sock, model, sock.recv_multipart(), max_message_bytes, counters)
@@ -208,7 +254,8 @@ def serve(predict_fn, endpoint, kind="text", classes=None, feature_names=None,
     return counters
 
 
-def serve_in_thread(predict_fn, endpoint, timeout=5.0, **kw):
+def serve_in_thread(predict_fn: PredictFn, endpoint: str, timeout: float = 5.0,
+                    **kw: Any) -> Tuple[threading.Thread, threading.Event]:
     """Starts serve() on a daemon thread; returns (thread, stop_event) once
     the socket is bound. For tests and notebooks."""
     stop, ready = threading.Event(), threading.Event()
