@@ -33,6 +33,12 @@ static const char *const keys_lrp[] = {"composite", "rules", "epsilon",      "ga
                                        "low",       "high",  "pool_epsilon", NULL};
 static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", NULL};
 static const char *const keys_cam[] = {"layer", "relu", "upsample", NULL};
+/* The methods that check their own keys (run_maps, run_actmax). */
+static const char *const keys_map_cam[] = {"relu", "upsample", NULL};
+static const char *const keys_map_layer[] = {"layer", NULL};
+static const char *const keys_actmax[] = {"layer", "unit",   "channel",    "steps", "lr",
+                                          "l2",    "jitter", "blur_every", "low",   "high",
+                                          "norm_bound", "start", NULL};
 
 /* Looks a string up in a NULL-terminated list; -1 when absent. */
 static int lookup(const char *s, const char *const *list) {
@@ -76,10 +82,39 @@ static xai_status check_keys(const xai_value *p, xai_nn_method m, bool smooth, b
     return xai_opt_check_keys(p, allowed, what, err);
 }
 
+static xai_status check_own(const xai_value *p, const char *const *own, const char *what,
+                            xai_error *err) {
+    const char *allowed[24];
+    size_t n = 0;
+    for (const char *const *k = keys_common; *k; k++) allowed[n++] = *k;
+    for (const char *const *k = own; *k; k++) allowed[n++] = *k;
+    allowed[n] = NULL;
+    return xai_opt_check_keys(p, allowed, what, err);
+}
+
 xai_status xai_nn_check_params(const char *method, const xai_value *p, xai_error *err) {
     if (method == NULL || lookup(method, method_names) < 0)
         return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown native method '%s'", method ? method : "");
     if (p == NULL || xai_value_type(p) == XAI_V_NIL) return XAI_OK;
+    /* Text networks' own keys (text_explain.c): "attention" for every
+     * method, "length" for activation_max; checked for the net at run. */
+    const char *text_key = xai_value_get(p, "attention") ? "attention"
+                         : xai_value_get(p, "length") && strcmp(method, "activation_max") == 0
+                             ? "length" : NULL;
+    if (text_key) {
+        xai_value *own = xai_value_map();
+        for (size_t i = 0; own && i < xai_value_len(p); i++)
+            if (strcmp(xai_value_key_at(p, i), text_key) != 0)
+                xai_value_set(own, xai_value_key_at(p, i), xai_value_clone(xai_value_val_at(p, i)));
+        xai_status st = own ? xai_nn_check_params(method, own, err)
+                            : xd_err(err, XAI_ERR_NOMEM, "%s: parameters", method);
+        xai_value_free(own);
+        return st;
+    }
+    if (strcmp(method, "activation_max") == 0) return check_own(p, keys_actmax, method, err);
+    if (strcmp(method, "cam") == 0) return check_own(p, keys_map_cam, method, err);
+    if (strcmp(method, "guided_gradcam") == 0 || strcmp(method, "activations") == 0)
+        return check_own(p, keys_map_layer, method, err);
     if (strcmp(method, "gradcam") == 0) return check_keys(p, (xai_nn_method)0, false, true, err, method);
     if (strcmp(method, "smoothgrad") != 0) return check_keys(p, method_of(method), false, false, err, method);
     const char *base = xai_value_get_str(xai_value_get(p, "base"), NULL);
@@ -282,15 +317,6 @@ static xai_status run_attr(const xai_nn *net, xai_nn_method m, const float *x, c
     return st;
 }
 
-static xai_status check_own(const xai_value *p, const char *const *own, const char *what,
-                            xai_error *err) {
-    const char *allowed[24];
-    size_t n = 0;
-    for (const char *const *k = keys_common; *k; k++) allowed[n++] = *k;
-    for (const char *const *k = own; *k; k++) allowed[n++] = *k;
-    allowed[n] = NULL;
-    return xai_opt_check_keys(p, allowed, what, err);
-}
 
 /* The default layer of Grad-CAM and guided Grad-CAM: the last conv layer
  * below the logits, or -1. */
@@ -307,11 +333,10 @@ static int64_t last_conv(const xai_nn *net) {
 static xai_status run_maps(const xai_nn *net, const char *method, const float *x,
                            const xai_value *p, int64_t t, size_t *c, size_t *h, size_t *w,
                            float **map, xai_error *err) {
-    static const char *const k_cam[] = {"relu", "upsample", NULL}, *const k_layer[] = {"layer", NULL};
     bool cam = strcmp(method, "cam") == 0, act = strcmp(method, "activations") == 0;
     int64_t layer = -1;
     bool relu = true, up = true;
-    xai_status st = check_own(p, cam ? k_cam : k_layer, method, err);
+    xai_status st = check_own(p, cam ? keys_map_cam : keys_map_layer, method, err);
     if (st == XAI_OK && cam) st = xai_opt_bool(p, "relu", true, &relu, err);
     if (st == XAI_OK && cam) st = xai_opt_bool(p, "upsample", true, &up, err);
     if (st == XAI_OK && !cam)
@@ -344,14 +369,11 @@ static xai_status run_maps(const xai_nn *net, const char *method, const float *x
 /* Activation maximization by name; the result's values are the input found. */
 static xai_status run_actmax(const xai_nn *net, const float *x, const xai_value *p,
                              xai_result **out, xai_error *err) {
-    static const char *const keys[] = {"layer", "unit",   "channel",    "steps", "lr",
-                                       "l2",    "jitter", "blur_every", "low",   "high",
-                                       "norm_bound", "start", NULL};
     xai_nn_actmax_opts o;
     xai_nn_actmax_opts_init(&o);
     int64_t layer, unit, steps, jitter, blur, seed;
     bool start = false;
-    xai_status st = check_own(p, keys, "activation_max", err);
+    xai_status st = check_own(p, keys_actmax, "activation_max", err);
     if (!st) st = xai_opt_int(p, "layer", -1, -1, (int64_t)net->n - 1, &layer, err);
     if (!st) st = xai_opt_int(p, "unit", 0, 0, INT64_MAX, &unit, err);
     if (!st) st = xai_opt_bool(p, "channel", false, &o.channel, err);

@@ -68,7 +68,7 @@ def decode_result(result: Mapping[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def per_target(result):
+def per_target(result: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """The rows of a decoded result, for one target or several alike: a list
     of dicts {target, target_name, values, stderrs, fx, base_value}, one per
     explained target in the order asked."""
@@ -83,7 +83,7 @@ def per_target(result):
             for i, t in enumerate(result["targets"])]
 
 
-def _target_param(target):
+def _target_param(target: Any) -> Any:
     """A class index, a class name, "all", or a list of indices and names."""
     if isinstance(target, (list, tuple)):
         return [t if isinstance(t, str) else int(t) for t in target]
@@ -225,7 +225,7 @@ class Client:
 
     # ---- many jobs ----------------------------------------------------------
 
-    def _wait_any(self, jobs, timeout):
+    def _wait_any(self, jobs: List[int], timeout: float) -> Optional[Tuple[int, Dict[str, Any]]]:
         """The first of `jobs` to end within `timeout` s: (job, msg) or None."""
         deadline = time.monotonic() + timeout
         while True:
@@ -239,7 +239,7 @@ class Client:
             if not self._recv_one(deadline):
                 return None
 
-    def _window(self):
+    def _window(self) -> int:
         """workers + min(workers, max_queue) from stats (4 if not said)."""
         try:
             jobs = self.stats().get("jobs", {})
@@ -281,14 +281,14 @@ class Client:
         cursor = next_out = done = errors = 0
         busy = 0.0
 
-        def request(i):
+        def request(i: int) -> Dict[str, Any]:
             it = items[i]
             kw = dict(it) if isinstance(it, dict) else ({"text": it} if isinstance(it, str) else {"row": it})
             p = dict(params or {})
             p.update(kw.pop("params", {}) or {})
             return dict(kw, params=p, space=space, seed=seed, target=target)
 
-        def finish(i, outcome):
+        def finish(i: int, outcome: Any) -> None:
             nonlocal done, errors
             done += 1
             errors += isinstance(outcome, XaiError)
@@ -296,7 +296,7 @@ class Client:
                 progress(done, n, errors)
             ready[i] = outcome
 
-        def retry_unavailable(i, err):
+        def retry_unavailable(i: int, err: XaiError) -> None:
             if tries[i] < max_retries:
                 waiting.append((time.monotonic() + min(backoff * 2 ** tries[i], 5.0), i))
                 tries[i] += 1
