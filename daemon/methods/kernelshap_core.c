@@ -71,6 +71,13 @@
 
 #define NONE ((size_t)-1)
 
+/* Why no standard errors (NULL: there are), and their fewest degrees of
+ * freedom; written through a pointer so the const fits can report it. */
+typedef struct se_status {
+    const char *reason;
+    double df;
+} se_status;
+
 typedef struct ks {
     size_t d, L;                /* features; L = d - 1 additive unknowns */
     size_t P, m;                /* unknowns of the current fit: L + m three-way terms */
@@ -79,13 +86,15 @@ typedef struct ks {
     const xd_oracle *o;
     /* coalitions: the first n_fixed enumerated (weight w), then random (count cnt) */
     size_t n, cap, n_fixed, n_done;
+    size_t n_full, n_sizes;     /* sizes enumerated; sizes in all (schedule) */
     uint8_t *z;
     double *w, *cnt, *y;
     /* random draws: (sample, complement or NONE, stratum) */
     size_t *da, *db, *ds, n_draws, draws_cap;
     bool strat;                 /* improved: draws stratified by size, distinct pairs */
     size_t *ns;                 /* draws per stratum (d + 1) */
-    double *fac;                /* per stratum: variance factor of its centred scores */
+    double *pop;                /* per stratum: pairs it samples from (0: with replacement) */
+    struct se_status *sest;     /* how the standard errors came out */
     size_t *table, table_mask; /* open addressing over random coalitions: index + 1 */
     double weight_left, v0, v1;
     size_t n_evals;
@@ -338,7 +347,7 @@ static xai_status draw_pair(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_
     return record_draw(k, a, b, s, err);
 }
 
-/* Weights of the drawn coalitions and the variance factor of each stratum.
+/* Weights of the drawn coalitions and the population of each stratum.
  * Improved: a size s not enumerated keeps its exact kernel mass w_s, shared
  * equally by its 2 n_s drawn coalitions (the Horvitz-Thompson weight of a
  * sample without replacement: every coalition of the size is equally
@@ -346,20 +355,13 @@ static xai_status draw_pair(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_
  * the scores' variance gets the finite population factor 1 - n_s / P_s.
  * shap: one stratum of i.i.d. draws, weights by counts (weight_of). */
 static void stratum_weights(ks *k, const schedule *sc) {
-    if (!k->strat) {
-        double N = (double)k->n_draws;
-        k->fac[0] = N > 1 ? N / (N - 1) : 0;
-        return;
-    }
+    if (!k->strat) return;          /* one stratum, with replacement: pop[0] = 0 */
     for (size_t u = 0; u < k->n_draws; u++) {
         size_t s = k->ds[u];
         double w = sc->wv[s - 1] / (2.0 * (double)k->ns[s]);
         k->w[k->da[u]] = k->w[k->db[u]] = w;
     }
-    for (size_t s = 1; s <= sc->n_sizes; s++) {
-        double n = (double)k->ns[s], f = 1.0 - n / k->pairs[s];
-        k->fac[s] = n > 1 ? f * n / (n - 1) : f;
-    }
+    for (size_t s = 1; s <= sc->n_sizes; s++) k->pop[s] = k->pairs[s];
 }
 
 /* ---- evaluation and the solve ---------------------------------------- */
@@ -494,6 +496,7 @@ static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) 
 typedef struct welford {
     double *mean, *m2;      /* (d + 1) x d */
     size_t *seen;           /* d + 1 */
+    double *var, *df;       /* d each: the result */
 } welford;
 
 static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
@@ -501,7 +504,9 @@ static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
     wf->mean = xd_try_calloc(H * d + 1, sizeof *wf->mean);
     wf->m2 = xd_try_calloc(H * d + 1, sizeof *wf->m2);
     wf->seen = xd_try_calloc(H, sizeof *wf->seen);
-    if (wf->mean && wf->m2 && wf->seen) return XAI_OK;
+    wf->var = xd_try_calloc(d + 1, sizeof *wf->var);
+    wf->df = xd_try_calloc(d + 1, sizeof *wf->df);
+    if (wf->mean && wf->m2 && wf->seen && wf->var && wf->df) return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
 }
 
@@ -509,6 +514,8 @@ static void welford_release(welford *wf) {
     xd_free(wf->mean);
     xd_free(wf->m2);
     xd_free(wf->seen);
+    xd_free(wf->var);
+    xd_free(wf->df);
 }
 
 static void welford_add(welford *wf, size_t d, size_t h, const double *t) {
@@ -521,23 +528,68 @@ static void welford_add(welford *wf, size_t d, size_t h, const double *t) {
     }
 }
 
-/* se_j = sqrt(hc sum_h fac_h m2_hj) (a stratum of one draw: its square).
- * With m screened triples hc = N / (N - m), the small-sample correction of
- * MacKinnon and White's HC1 for the m terms chosen and fitted on the N
- * draws' residuals (without it the 95% intervals covered 91-92% in the
- * calibration test, with it 95-96%); 1 without triples. */
-static void welford_se(const ks *k, const welford *wf, double *se) {
-    size_t d = k->d, N = k->n_draws;
-    double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
-    for (size_t j = 0; j < d; j++) {
-        double v = 0;
-        for (size_t h = 0; h <= d; h++) {
-            double mu = wf->mean[h * d + j];
-            double q = wf->seen[h] > 1 ? wf->m2[h * d + j] : mu * mu;
-            if (wf->seen[h] > 0) v += k->fac[h] * q;
-        }
-        se[j] = sqrt(XD_MAX(hc * v, 0.0));
+/* Withholds every standard error (NaN) and says why (the first reason
+ * given stands). */
+static void withhold(const ks *k, double *se, const char *why) {
+    for (size_t j = 0; j < k->d; j++) se[j] = NAN;
+    if (k->sest->reason == NULL) k->sest->reason = why;
+}
+
+/* se_j from the strata (kernelshap_se.c: collapsed to two draws a group,
+ * finite population corrected), times hc, stretched to the Student
+ * interval of its Satterthwaite degrees of freedom. No group of two draws:
+ * no variance, the errors are withheld. */
+static void welford_se(const ks *k, welford *wf, double hc, double *se) {
+    size_t d = k->d;
+    if (xd_kshap_strata_var(d, d + 1, wf->seen, wf->mean, wf->m2, k->pop, wf->var, wf->df) == 0) {
+        withhold(k, se, "fewer than two random draws: no variance to estimate");
+        return;
     }
+    double low = INFINITY;
+    for (size_t j = 0; j < d; j++) {
+        se[j] = sqrt(XD_MAX(hc * wf->var[j], 0.0)) * xd_kshap_t975(wf->df[j]) / XD_KSHAP_Z975;
+        low = XD_MIN(low, wf->df[j]);
+    }
+    k->sest->df = low;
+}
+
+/* Leverages are computed when N P^2 is at most LEV_WORK (small budgets,
+ * where they matter); past it the m screened triples' share is taken as
+ * N / (N - m) (MacKinnon and White's HC1), the draws' own share being
+ * small. A draw of leverage 1 fits part of the model alone: no variance. */
+#define LEV_WORK 16777216.0
+#define LEV_MAX (1 - 1e-9)
+
+/* What a draw's score is divided by for its leverage h: 1 - h (HC3, the
+ * delete-one jackknife of a linear fit) for the improved schedule's
+ * stratified pairs, sqrt(1 - h) (HC2, unbiased for i.i.d. errors) for
+ * shap's i.i.d. draws; on bench/kshap_coverage each was the one whose
+ * intervals covered 90-98% at the most budgets (HC2 on the strata
+ * under-covered at d = 6 with 24 coalitions, HC3 on shap's draws
+ * over-covered). */
+static double lev_divisor(const ks *k, double h) {
+    return k->strat ? 1 - h : sqrt(1 - h);
+}
+
+static bool use_leverage(const ks *k) {
+    return (double)k->n_draws * (double)k->P * (double)k->P <= LEV_WORK;
+}
+
+/* HC1's factor when the leverages are not used. */
+static double triple_hc(const ks *k) {
+    return (double)k->n_draws / (double)(k->n_draws - k->m);    /* N >= 2m: triples_wanted */
+}
+
+/* A^-1 (P x P) into Ainv from A (unchanged). */
+static xai_status inverse(const double *A, size_t P, double *Ainv, xai_error *err) {
+    double *Ac = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ac));
+    if (Ac == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu x %zu inverse", P, P);
+    memcpy(Ac, A, P * P * sizeof *Ac);
+    memset(Ainv, 0, P * P * sizeof *Ainv);
+    for (size_t p = 0; p < P; p++) Ainv[p * P + p] = 1;
+    xai_status st = xd_linalg_sym_solve(Ac, P, Ainv, P, NULL, err);
+    xd_free(Ac);
+    return st;
 }
 
 /* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
@@ -548,27 +600,75 @@ static void welford_se(const ks *k, const welford *wf, double *se) {
  * and one pass over the draws (welford) costs d P per draw, not P^2. This
  * is the dense path, for fits without three-way terms; bit_standard_errors
  * is the same computation on bit rows. */
+/* Sets se to 0 and tells whether the draws give a variance: not when the
+ * fit was rank-deficient (its values are one of many that fit the
+ * coalitions equally), when a size that is not enumerated got no draw (its
+ * kernel mass is missing from the fit, a bias no variance shows), or when
+ * there are no draws (exact when every size is enumerated, else withheld). */
+static bool se_wanted(const ks *k, int deficient, double *se) {
+    for (size_t j = 0; j < k->d; j++) se[j] = 0;
+    if (deficient) {
+        withhold(k, se, "the coalitions do not determine the values (rank-deficient design)");
+        return false;
+    }
+    bool missing = k->n_full < k->n_sizes && k->n_draws == 0;
+    for (size_t s = k->n_full + 1; k->strat && s <= k->n_sizes; s++) missing |= k->ns[s] == 0;
+    if (missing) {
+        withhold(k, se, "budget too small: some coalition size got no random draw");
+        return false;
+    }
+    return k->n_draws > 0;
+}
+
+/* The leverage of draw u in the dense fit: the weight its coalitions
+ * carry in A (c_u each, a complement pair two) times x^T A^-1 x. */
+static double dense_leverage(const ks *k, const solve_buf *b, size_t u, const double *Ainv,
+                             double *x) {
+    size_t P = k->P;
+    double cu = k->strat ? k->w[k->da[u]] : k->weight_left / b->total, q = 0;
+    row_of(k, k->da[u], x);
+    for (size_t p = 0; p < P; p++) {
+        double s = 0;
+        for (size_t r = 0; r < P; r++) s += Ainv[p * P + r] * x[r];
+        q += x[p] * s;
+    }
+    return (k->db[u] == NONE ? 1.0 : 2.0) * cu * q;
+}
+
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws;
+    bool lev = use_leverage(k);
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
+    double *Ainv = lev ? xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv)) : NULL;
     welford wf = {0};
-    xai_status st = V && T ? welford_init(&wf, d, err)
+    xai_status st = V && T && (Ainv || !lev) ? welford_init(&wf, d, err)
                            : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    if (st == XAI_OK && lev) st = inverse(b->A, P, Ainv, err);
     if (st == XAI_OK) coef_columns(k, V, d);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
     if (st == XAI_OK) residuals(k, b, theta);
-    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += CHUNK - 1) {
+    bool whole = true;
+    for (size_t u0 = 0; st == XAI_OK && whole && u0 < N; u0 += CHUNK - 1) {
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
-        for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
+        for (size_t r = 0; r < m; r++) {
+            double *g = b->rows + r * P;
+            draw_score(k, b, u0 + r, g, x);
+            double h = lev ? dense_leverage(k, b, u0 + r, Ainv, x) : 0;
+            whole &= h < LEV_MAX;
+            double scale = 1 / lev_divisor(k, h);
+            for (size_t p = 0; p < P; p++) g[p] *= scale;
+        }
         xd_linalg_matmul(b->rows, m, P, V, d, T);
         for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
     }
-    if (st == XAI_OK) welford_se(k, &wf, se);
+    if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), se);
     xd_free(V);
     xd_free(T);
+    xd_free(Ainv);
     welford_release(&wf);
     return st;
 }
@@ -578,11 +678,11 @@ static xai_status solve(const ks *k, solve_buf *b, double *phi, double *se, bool
     b->total = 0;
     for (size_t i = k->n_fixed; i < k->n; i++) b->total += k->cnt[i];
     xai_status st = normal_equations(k, b, err);
-    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, NULL, err);
+    int deficient = 0;
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, 1, &deficient, err);
     if (st != XAI_OK) return st;
     phi_of_theta(k, b->rhs, 1, phi);
-    for (size_t j = 0; j < k->d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
-    if (k->n_draws < 2 || !with_se) return XAI_OK;
+    if (!with_se || !se_wanted(k, deficient, se)) return XAI_OK;
     return standard_errors(k, b, b->rhs, se, err);
 }
 
@@ -704,20 +804,56 @@ static void bit_normal_equations(bit_fit *f, size_t P, double *rhs, size_t ld) {
     for (size_t p = 0; p < P; p++) rhs[p * ld] = f->val[p] * f->acc[p];
 }
 
+/* h[u] = 2 w_a x^T A^-1 x for each draw u (row n_fixed + u), x_p = val_p
+ * D_p (1 - 2 z_last): with W = diag(val) A^-1 diag(val), the row sums of W
+ * picked by bits (xd_kshap_bits_times) give (X W)_q, and h sums them over
+ * the row's own columns. */
+static xai_status bit_leverages(const ks *k, bit_fit *f, double *h, xai_error *err) {
+    size_t P = k->P, qs = (P + 3) & ~(size_t)3, N = k->n_draws, stride = f->bits.stride;
+    double *Ainv = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv));
+    double *W = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *W);
+    double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
+    xai_status st = Ainv && W && T ? inverse(f->A, P, Ainv, err)
+                                   : xd_err(err, XAI_ERR_NOMEM, "kernelshap: leverages");
+    for (size_t p = 0; st == XAI_OK && p < P; p++)
+        for (size_t q = 0; q < P; q++) W[p * qs + q] = f->val[p] * Ainv[p * P + q] * f->val[q];
+    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
+        size_t m = XD_MIN((size_t)ROWS, N - u0);
+        xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, W, qs, T);
+        for (size_t r = 0; r < m; r++) {
+            size_t pos = f->bits.pos[f->n_fixed + u0 + r];
+            const uint64_t *col = f->bits.col + (pos / 64) * stride;
+            double q = 0;
+            for (size_t c = 0; c < P; c++)
+                if ((col[c] >> (pos % 64)) & 1) q += T[r * qs + c];
+            h[u0 + r] = 2 * k->w[k->da[u0 + r]] * q;
+        }
+    }
+    xd_free(Ainv);
+    xd_free(W);
+    xd_free(T);
+    return st;
+}
+
 /* The standard errors from B = [theta | v_1 .. v_d]: for draw u (row
  * n_fixed + u), X B gives x.theta and the x.v_j at once; the pair's
  * residuals are r_a = y'_a - x.theta and r_b = y'_b + x.theta, and its
  * score g_u = c_u (r_a - r_b) x. */
 static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_error *err) {
     size_t P = k->P, d = k->d, d1 = d + 1, qs = (d1 + 3) & ~(size_t)3, N = k->n_draws;
+    bool lev = use_leverage(k);
     welford wf = {0};
     double *V = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *V);
     double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
-    xai_status st = V && T ? welford_init(&wf, d, err)
-                           : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    double *h = xd_try_calloc(N + 1, sizeof *h);
+    xai_status st = V && T && h ? welford_init(&wf, d, err)
+                                : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    if (st == XAI_OK && lev) st = bit_leverages(k, f, h, err);
+    bool whole = true;
+    for (size_t u = 0; u < N; u++) whole &= h[u] < LEV_MAX;
     for (size_t p = 0; st == XAI_OK && p < P; p++)    /* V = diag(2 a) B, rows padded */
         for (size_t j = 0; j < d1; j++) V[p * qs + j] = f->val[p] * f->B[p * d1 + j];
-    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
+    for (size_t u0 = 0; st == XAI_OK && whole && u0 < N; u0 += ROWS) {
         size_t m = XD_MIN((size_t)ROWS, N - u0);
         xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, V, qs, T);
         for (size_t r = 0; r < m; r++) {
@@ -725,15 +861,17 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
             double sign = row_sign(k, f, f->n_fixed + u), *t = T + r * qs;
             double fit = sign * t[0];
             double ra = target_of(k, a) - fit, rb = target_of(k, a + 1) + fit;
-            double g = k->w[a] * (ra - rb) * sign;
+            double g = k->w[a] * (ra - rb) * sign / lev_divisor(k, h[u]);
             for (size_t j = 0; j < d; j++) t[j] = g * t[1 + j];
             welford_add(&wf, d, k->ds[u], t);
         }
     }
-    if (st == XAI_OK) welford_se(k, &wf, se);
+    if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), se);
     welford_release(&wf);
     xd_free(V);
     xd_free(T);
+    xd_free(h);
     return st;
 }
 
@@ -799,11 +937,11 @@ static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xa
     }
     bit_normal_equations(f, P, f->B, d1);
     coef_columns(k, f->B + 1, d1);
-    xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, NULL, err);
+    int deficient = 0;
+    xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, &deficient, err);
     if (st != XAI_OK) return st;
     phi_of_theta(k, f->B, d1, phi);
-    for (size_t j = 0; j < d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
-    return k->n_draws >= 2 ? bit_standard_errors(k, f, se, err) : XAI_OK;
+    return se_wanted(k, deficient, se) ? bit_standard_errors(k, f, se, err) : XAI_OK;
 }
 
 /* The additive fit, then (when wanted and the rows fit in bits) the fit
@@ -813,6 +951,7 @@ static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, doub
     size_t m = triples_wanted(k, sc, opts);
     bit_fit f = {0};
     bool fits = false;
+    *k->sest = (se_status){NULL, INFINITY};
     k->m = 0;
     k->P = k->L;
     xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
@@ -835,7 +974,7 @@ static void ks_release(ks *k) {
     xd_free(k->db);
     xd_free(k->ds);
     xd_free(k->ns);
-    xd_free(k->fac);
+    xd_free(k->pop);
     xd_free(k->table);
     xd_free(k->mask);
     xd_free(k->idx);
@@ -858,11 +997,11 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->rw = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->ns = xd_try_calloc(n, sizeof(size_t));
-    k->fac = xd_try_calloc(n, sizeof(double));
+    k->pop = xd_try_calloc(n, sizeof(double));
     k->pairs = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
     if (k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
-        k->ns && k->fac && k->pairs) {
+        k->ns && k->pop && k->pairs) {
         for (size_t s = 1; 2 * s <= k->d; s++) k->pairs[s] = pairs_of(k->d, s);
         return XAI_OK;
     }
@@ -919,6 +1058,8 @@ static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opt
     size_t total = sc->left, draws_left = 4 * sc->left;
     size_t batch = opts->tol > 0 ? (opts->batch ? opts->batch : XD_MAX(64, total / 16)) : total;
     xai_status st = table_init(k, total, err);
+    k->n_full = sc->n_full;
+    k->n_sizes = sc->n_sizes;
     if (sc->n_full < sc->n_sizes && !k->strat) draw_cdf(sc, k->cdf);
     for (;;) {
         if (st == XAI_OK && sc->n_full < sc->n_sizes)
@@ -953,10 +1094,13 @@ static void size_weights(const ks *k, double *out) {
 
 xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
                          xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
-    ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o};
+    se_status sest = {NULL, INFINITY};
+    ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o,
+            .sest = &sest};
     schedule sc;
     out->n_evals = out->n_batches = 0;
     out->converged = false;
+    if (info) info->stderr_reason = NULL, info->stderr_df = INFINITY;
     out->rel_se = 0;
     xai_status st = ks_alloc(&k, err);
     if (st == XAI_OK) st = ends(&k, err);
@@ -974,6 +1118,8 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
             info->n_sampled = k.n - k.n_fixed;
             info->n_draws = k.n_draws;
             info->n_triples = k.m;
+            info->stderr_reason = sest.reason;
+            info->stderr_df = sest.df;
             if (info->size_weight) size_weights(&k, info->size_weight);
         }
     }
