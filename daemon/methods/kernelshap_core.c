@@ -620,19 +620,20 @@ static bool se_wanted(const ks *k, int deficient, double *se) {
     return k->n_draws > 0;
 }
 
-/* The leverage of draw u in the dense fit: the weight its coalitions
- * carry in A (c_u each, a complement pair two) times x^T A^-1 x. */
-static double dense_leverage(const ks *k, const solve_buf *b, size_t u, const double *Ainv,
-                             double *x) {
+/* The leverages h[0..m) of draws u0.. in the dense fit: the weight each
+ * draw's coalitions carry in A (c_u each, a complement pair two) times
+ * x^T A^-1 x, the m rows x in X (m x P, scratch) and X A^-1 in XA. */
+static void dense_leverages(const ks *k, const solve_buf *b, size_t u0, size_t m,
+                            const double *Ainv, double *X, double *XA, double *h) {
     size_t P = k->P;
-    double cu = k->strat ? k->w[k->da[u]] : k->weight_left / b->total, q = 0;
-    row_of(k, k->da[u], x);
-    for (size_t p = 0; p < P; p++) {
-        double s = 0;
-        for (size_t r = 0; r < P; r++) s += Ainv[p * P + r] * x[r];
-        q += x[p] * s;
+    for (size_t r = 0; r < m; r++) row_of(k, k->da[u0 + r], X + r * P);
+    xd_linalg_matmul(X, m, P, Ainv, P, XA);
+    for (size_t r = 0; r < m; r++) {
+        size_t u = u0 + r;
+        double cu = k->strat ? k->w[k->da[u]] : k->weight_left / b->total, q = 0;
+        for (size_t p = 0; p < P; p++) q += X[r * P + p] * XA[r * P + p];
+        h[r] = (k->db[u] == NONE ? 1.0 : 2.0) * cu * q;
     }
-    return (k->db[u] == NONE ? 1.0 : 2.0) * cu * q;
 }
 
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
@@ -643,8 +644,10 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
     double *Ainv = lev ? xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv)) : NULL;
+    double *X = lev ? xd_try_malloc(xd_mul(xd_mul(2 * CHUNK, P) + 1, sizeof *X)) : NULL;
+    double h[CHUNK] = {0};
     welford wf = {0};
-    xai_status st = V && T && (Ainv || !lev) ? welford_init(&wf, d, err)
+    xai_status st = V && T && ((Ainv && X) || !lev) ? welford_init(&wf, d, err)
                            : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     if (st == XAI_OK && lev) st = inverse(b->A, P, Ainv, err);
     if (st == XAI_OK) coef_columns(k, V, d);
@@ -653,12 +656,12 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
     bool whole = true;
     for (size_t u0 = 0; st == XAI_OK && whole && u0 < N; u0 += CHUNK - 1) {
         size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
+        if (lev) dense_leverages(k, b, u0, m, Ainv, X, X + CHUNK * P, h);
         for (size_t r = 0; r < m; r++) {
             double *g = b->rows + r * P;
             draw_score(k, b, u0 + r, g, x);
-            double h = lev ? dense_leverage(k, b, u0 + r, Ainv, x) : 0;
-            whole &= h < LEV_MAX;
-            double scale = 1 / lev_divisor(k, h);
+            whole &= h[r] < LEV_MAX;
+            double scale = 1 / lev_divisor(k, h[r]);
             for (size_t p = 0; p < P; p++) g[p] *= scale;
         }
         xd_linalg_matmul(b->rows, m, P, V, d, T);
@@ -669,6 +672,7 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
     xd_free(V);
     xd_free(T);
     xd_free(Ainv);
+    xd_free(X);
     welford_release(&wf);
     return st;
 }
