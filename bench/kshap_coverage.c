@@ -24,7 +24,8 @@
  * An interval covers when |phi_j - exact_j| <= 1.96 se_j + 1e-9 (range of
  * the exact values): estimates that are exact (order <= 2 on paired
  * schedules) report se 0 and count as covered; "exact" says when every
- * error was below that slack. A run whose standard errors are withheld
+ * error of a run with errors was below that slack ("mean_rel_err" counts
+ * every run). A run whose standard errors are withheld
  * (NaN: no honest error at that budget) is counted in "null_se" and left
  * out of the coverage.
  *
@@ -222,13 +223,13 @@ static void run_cell(const game *g, const double *exact, int mode, size_t budget
         double worst = 0;
         for (size_t i = 0; i < d; i++) worst = fmax(worst, fabs(phi[i] - exact[i]));
         c->err += worst / range;
-        c->worst = fmax(c->worst, worst);
         bool withheld = false;
         for (size_t i = 0; i < d; i++) withheld |= isnan(se[i]);
         if (withheld) {
             c->null_se++;
             continue;
         }
+        c->worst = fmax(c->worst, worst);
         for (size_t i = 0; i < d; i++, c->total++)
             c->hit += fabs(phi[i] - exact[i]) <= 1.96 * se[i] + slack;
     }

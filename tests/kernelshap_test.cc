@@ -592,10 +592,12 @@ TEST(KernelShap, NoHonestErrorIsWithheldWithItsReason) {
     // deficient); d = 12 with 26: 13 pairs pin the 11 unknowns, but some
     // pair is the only one to reach a direction of the fit (leverage 1),
     // so its residual is 0 whatever the game and the draws say nothing of
-    // that direction's variance. Either way the errors are NaN with a
-    // reason, never a small number.
+    // that direction's variance; d = 8 with 16: 8 pairs for 7 unknowns
+    // leave one residual degree of freedom, too few for a variance. Each
+    // way the errors are NaN with a reason, never a small number.
     struct Case { size_t d, budget; const char *reason; };
-    const Case cases[] = {{6, 6, "rank-deficient"}, {12, 26, "alone determines"}};
+    const Case cases[] = {{6, 6, "rank-deficient"}, {12, 26, "alone determines"},
+                          {8, 16, "residual degrees"}};
     for (const Case &c : cases) {
         Game g = shapt::dense_game(c.d, 2, 3);
         xd_kshap_opts o = opts(1);

@@ -388,6 +388,7 @@ typedef struct solve_buf {
     double *rows, *rw;          /* CHUNK x P, CHUNK */
     double *res;                /* residual of each random coalition at beta */
     double total;               /* sum of the random counts */
+    size_t n_rows;              /* rows of the regression, a complement pair one */
 } solve_buf;
 
 /* The adjusted target y' of coalition i. */
@@ -413,6 +414,7 @@ static double weight_of(const ks *k, const solve_buf *b, size_t i) {
  * pair stored next to each other as one row (xd_kshap_is_complement). */
 static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
     size_t L = k->P, i = 0, d = k->d;
+    b->n_rows = 0;
     memset(b->A, 0, L * L * sizeof *b->A);
     memset(b->rhs, 0, L * sizeof *b->rhs);
     while (i < k->n) {
@@ -427,6 +429,7 @@ static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
                 i++;
             }
             b->rw[m] = wa;
+            b->n_rows++;
             for (size_t j = 0; j < L; j++) b->rhs[j] += wy * x[j];
         }
         xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->A, err);
@@ -537,10 +540,18 @@ static void withhold(const ks *k, double *se, const char *why) {
 
 /* se_j from the strata (kernelshap_se.c: collapsed to two draws a group,
  * finite population corrected), times hc, stretched to the Student
- * interval of its Satterthwaite degrees of freedom. No group of two draws:
- * no variance, the errors are withheld. */
-static void welford_se(const ks *k, welford *wf, double hc, double *se) {
+ * interval of its Satterthwaite degrees of freedom. Withheld when the fit
+ * leaves fewer than MIN_RESID_DF residual degrees of freedom (rdf = rows,
+ * a complement pair one, minus unknowns: the residuals the scores are made
+ * of are then nearly all fitted away; at 1 and 2 shap's schedule covered
+ * 0.4-0.9 on bench/kshap_coverage) or no group of two draws. */
+#define MIN_RESID_DF 3.0
+static void welford_se(const ks *k, welford *wf, double hc, double rdf, double *se) {
     size_t d = k->d;
+    if (rdf < MIN_RESID_DF) {
+        withhold(k, se, "budget too small for a variance: too few residual degrees of freedom");
+        return;
+    }
     if (xd_kshap_strata_var(d, d + 1, wf->seen, wf->mean, wf->m2, k->pop, wf->var, wf->df) == 0) {
         withhold(k, se, "fewer than two random draws: no variance to estimate");
         return;
@@ -668,7 +679,7 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
         for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
     }
     if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
-    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), se);
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)b->n_rows - (double)P, se);
     xd_free(V);
     xd_free(T);
     xd_free(Ainv);
@@ -871,7 +882,7 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
         }
     }
     if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
-    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), se);
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)f->n - (double)P, se);
     welford_release(&wf);
     xd_free(V);
     xd_free(T);
