@@ -45,16 +45,23 @@
  * draws. Improved: the pairs of size s are a simple random sample of n_s of
  * its P_s pairs, c_u = w_s / (2 n_s), and S sums over sizes
  * (1 - n_s/P_s) n_s/(n_s-1) sum_{u in s} (g_u - gbar_s)(g_u - gbar_s)^T
- * (stratified sampling with the finite population correction; a size with
- * one pair is not centred). Cov(beta) = A^-1 S A^-1, Var(phi_last) =
- * 1^T Cov 1. With tol > 0 the draws come in batches and sampling stops once
- * max se / (max phi - min phi) < tol.
+ * (stratified sampling with the finite population correction; sizes with
+ * one draw are pooled with a neighbour, kernelshap_se.c). Cov(beta) =
+ * A^-1 S A^-1, Var(phi_last) = 1^T Cov 1. At small budgets each score is
+ * first divided by its draw's leverage term (1 - h, HC3, improved; sqrt(1 -
+ * h), HC2, shap), and every se is stretched to the Student interval of its
+ * Satterthwaite degrees of freedom; where no variance can be had (a
+ * rank-deficient design, a draw of leverage 1, under 3 residual degrees of
+ * freedom, a size without a draw) the errors are withheld, NaN with a
+ * reason (se_wanted, welford_se). With tol > 0 the draws come in batches
+ * and sampling stops once max se / (max phi - min phi) < tol.
  *
  * Three-way terms (improved schedule, unless additive_only). After the
  * additive fit, the triples that best explain its residuals join the
  * regression as odd columns and their coefficients flow into phi (the math
  * is at the top of kernelshap_triples.c); the standard errors then cover
- * the d - 1 + m unknowns, corrected by N / (N - m) for the m chosen terms.
+ * the d - 1 + m unknowns (their leverages, or N / (N - m) for the m chosen
+ * terms past LEV_WORK).
  * That fit, its additive start and the screening run on the rows held as
  * bits (kernelshap_bits.c): the Gram matrix from popcounts, the rest from
  * sums picked by bits. The fits without triples (shap's schedule,
@@ -603,14 +610,6 @@ static xai_status inverse(const double *A, size_t P, double *Ainv, xai_error *er
     return st;
 }
 
-/* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
- * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
- * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
- * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
- * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
- * and one pass over the draws (welford) costs d P per draw, not P^2. This
- * is the dense path, for fits without three-way terms; bit_standard_errors
- * is the same computation on bit rows. */
 /* Sets se to 0 and tells whether the draws give a variance: not when the
  * fit was rank-deficient (its values are one of many that fit the
  * coalitions equally), when a size that is not enumerated got no draw (its
@@ -647,6 +646,14 @@ static void dense_leverages(const ks *k, const solve_buf *b, size_t u0, size_t m
     }
 }
 
+/* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
+ * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
+ * strata h (shap: one, fac = N/(N-1); strata of one draw pooled, see
+ * welford_se), each score divided by its leverage term (lev_divisor). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
+ * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
+ * and one pass over the draws (welford) costs d P per draw, not P^2. This
+ * is the dense path, for fits without three-way terms; bit_standard_errors
+ * is the same computation on bit rows. */
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws;
