@@ -21,7 +21,7 @@
  * (xd_shapley_exact_from_values). For d <= 12 the closed forms are checked
  * against enumeration ("closed_form_check").
  *
- * An interval covers when |phi_j - exact_j| <= 1.96 se_j + 1e-9 (range of
+ * An interval covers when |phi_j - exact_j| <= 1.96 se_j + 1e-7 (range of
  * the exact values): estimates that are exact (order <= 2 on paired
  * schedules) report se 0 and count as covered; "exact" says when every
  * error of a run with errors was below that slack ("mean_rel_err" counts
@@ -208,7 +208,7 @@ static void run_cell(const game *g, const double *exact, int mode, size_t budget
     size_t d = g->d;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < d; i++) lo = fmin(lo, exact[i]), hi = fmax(hi, exact[i]);
-    double range = hi > lo ? hi - lo : 1, slack = 1e-9 * range;
+    double range = hi > lo ? hi - lo : 1, slack = 1e-7 * range;
     memset(c, 0, sizeof *c);
     for (uint64_t seed = 0; seed < seeds; seed++) {
         double phi[MAXD], se[MAXD];
