@@ -140,6 +140,10 @@ void xd_kshap_bits_release(xd_kshap_bits *b);
 void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t k,
                           size_t last);
 
+/* Keeps only the first P columns (P <= b->P): the others are cleared, as
+ * the kernels that run in blocks of columns past P expect (stride). */
+void xd_kshap_bits_shrink(xd_kshap_bits *b, size_t P);
+
 /* out[j - j0] = sum over rows of w [bit of x xor z_j], for j = j0..d-1:
  * x is W words over the rows. */
 void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,

@@ -83,6 +83,7 @@
 typedef struct se_status {
     const char *reason;
     double df;
+    bool fewer_terms_may_help;  /* the reason is one fewer triples can remove */
 } se_status;
 
 typedef struct ks {
@@ -545,6 +546,13 @@ static void withhold(const ks *k, double *se, const char *why) {
     if (k->sest->reason == NULL) k->sest->reason = why;
 }
 
+/* The same for a reason that fewer unknowns can remove (a rank-deficient
+ * design, a draw of leverage 1, too few residual degrees of freedom). */
+static void withhold_for_terms(const ks *k, double *se, const char *why) {
+    if (k->sest->reason == NULL) k->sest->fewer_terms_may_help = true;
+    withhold(k, se, why);
+}
+
 /* se_j from the strata (kernelshap_se.c: collapsed to two draws a group,
  * finite population corrected), times hc, stretched to the Student
  * interval of its Satterthwaite degrees of freedom. Withheld when the fit
@@ -556,7 +564,7 @@ static void withhold(const ks *k, double *se, const char *why) {
 static void welford_se(const ks *k, welford *wf, double hc, double rdf, double *se) {
     size_t d = k->d;
     if (rdf < MIN_RESID_DF) {
-        withhold(k, se, "budget too small for a variance: too few residual degrees of freedom");
+        withhold_for_terms(k, se, "budget too small for a variance: too few residual degrees of freedom");
         return;
     }
     if (xd_kshap_strata_var(d, d + 1, wf->seen, wf->mean, wf->m2, k->pop, wf->var, wf->df) == 0) {
@@ -618,7 +626,7 @@ static xai_status inverse(const double *A, size_t P, double *Ainv, xai_error *er
 static bool se_wanted(const ks *k, int deficient, double *se) {
     for (size_t j = 0; j < k->d; j++) se[j] = 0;
     if (deficient) {
-        withhold(k, se, "the coalitions do not determine the values (rank-deficient design)");
+        withhold_for_terms(k, se, "the coalitions do not determine the values (rank-deficient design)");
         return false;
     }
     bool missing = k->n_full < k->n_sizes && k->n_draws == 0;
@@ -685,7 +693,7 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
         xd_linalg_matmul(b->rows, m, P, V, d, T);
         for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
     }
-    if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
+    if (st == XAI_OK && !whole) withhold_for_terms(k, se, "a random draw alone determines part of the fit");
     else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)b->n_rows - (double)P, se);
     xd_free(V);
     xd_free(T);
@@ -888,7 +896,7 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
             welford_add(&wf, d, k->ds[u], t);
         }
     }
-    if (st == XAI_OK && !whole) withhold(k, se, "a random draw alone determines part of the fit");
+    if (st == XAI_OK && !whole) withhold_for_terms(k, se, "a random draw alone determines part of the fit");
     else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)f->n - (double)P, se);
     welford_release(&wf);
     xd_free(V);
@@ -966,6 +974,30 @@ static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xa
     return se_wanted(k, deficient, se) ? bit_standard_errors(k, f, se, err) : XAI_OK;
 }
 
+/* The additive fit, the screening and the fit with m triples; when the m
+ * leave no honest error for a reason fewer unknowns can remove (a triple
+ * column one draw alone reaches, columns the draws cannot tell apart, too
+ * few residual degrees of freedom: 1-4% of the runs at 140-315 coalitions
+ * on bench/kshap_coverage), the best m / 2 are fitted instead, and so on
+ * down to the additive fit: values nearly as good, and errors. */
+static xai_status bit_fit_with_errors(ks *k, bit_fit *f, size_t m, double *phi, double *se,
+                                      xai_error *err) {
+    double *additive = xd_try_malloc(xd_mul(k->d + 1, sizeof *additive));
+    if (additive == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu values", k->d);
+    xai_status st = bit_additive(k, f, additive, err);
+    for (;;) {
+        if (st == XAI_OK) st = bit_screen(k, f, additive, m, err);
+        if (st == XAI_OK) xd_kshap_bits_shrink(&f->bits, k->P);   /* fewer than room was made for */
+        if (st == XAI_OK) st = bit_solve(k, f, phi, se, err);
+        if (st != XAI_OK || !k->sest->reason || !k->sest->fewer_terms_may_help || k->m == 0)
+            break;
+        m = k->m / 2;
+        *k->sest = (se_status){NULL, INFINITY, false};
+    }
+    xd_free(additive);
+    return st;
+}
+
 /* The additive fit, then (when wanted and the rows fit in bits) the fit
  * with screened triples. */
 static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, double *phi,
@@ -973,14 +1005,12 @@ static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, doub
     size_t m = triples_wanted(k, sc, opts);
     bit_fit f = {0};
     bool fits = false;
-    *k->sest = (se_status){NULL, INFINITY};
+    *k->sest = (se_status){NULL, INFINITY, false};
     k->m = 0;
     k->P = k->L;
     xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
     if (st == XAI_OK && !fits) st = solve_alloc_and_run(k, phi, se, true, err);
-    if (st == XAI_OK && fits) st = bit_additive(k, &f, phi, err);
-    if (st == XAI_OK && fits) st = bit_screen(k, &f, phi, m, err);
-    if (st == XAI_OK && fits) st = bit_solve(k, &f, phi, se, err);
+    if (st == XAI_OK && fits) st = bit_fit_with_errors(k, &f, m, phi, se, err);
     bit_fit_release(&f);
     return st;
 }
@@ -1116,7 +1146,7 @@ static void size_weights(const ks *k, double *out) {
 
 xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
                          xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
-    se_status sest = {NULL, INFINITY};
+    se_status sest = {NULL, INFINITY, false};
     ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o,
             .sest = &sest};
     schedule sc;
