@@ -53,7 +53,8 @@
  * Satterthwaite degrees of freedom; where no variance can be had (a
  * rank-deficient design, a draw of leverage 1, under 3 residual degrees of
  * freedom, a size without a draw) the errors are withheld, NaN with a
- * reason (se_wanted, welford_se). With tol > 0 the draws come in batches
+ * reason (se_wanted, welford_se), after the fit with triples has tried
+ * fewer of them (bit_fit_with_errors). With tol > 0 the draws come in batches
  * and sampling stops once max se / (max phi - min phi) < tol.
  *
  * Three-way terms (improved schedule, unless additive_only). After the
