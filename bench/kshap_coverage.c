@@ -83,7 +83,8 @@ static void game_init(game *g, game_kind kind, size_t d) {
             if (i < d / 2) add_term(g, 2, i, i + d / 2, 0, 1.2 * unit(300 + i) - 0.6);
         }
     if (kind == G_ORDER3)
-        for (size_t k = 0; k + 2 < d; k += 3) add_term(g, 3, k, k + 1, k + 2, 2 * unit(400 + k) - 1);
+        for (size_t k = 0; k + 2 < d; k += 3)
+            add_term(g, 3, k, k + 1, k + 2, 2 * unit(400 + k) - 1);
     g->c = kind == G_EVERY ? 0.8 : -0.5;
     if (kind == G_TEXT) {           /* indicators: x = 1, background 0 */
         for (size_t i = 0; i < d; i++) {
@@ -193,7 +194,8 @@ static void closed_form(const game *g, double *phi) {
     if (g->kind == G_EVERY)
         for (size_t b = 0; b < NB; b++) {
             double p[MAXD], q[MAXD];
-            for (size_t i = 0; i < d; i++) p[i] = 1 + g->a[i] * g->x[i], q[i] = 1 + g->a[i] * g->bg[b][i];
+            for (size_t i = 0; i < d; i++)
+                p[i] = 1 + g->a[i] * g->x[i], q[i] = 1 + g->a[i] * g->bg[b][i];
             product_shapley(d, p, q, g->c / NB, phi);
         }
 }

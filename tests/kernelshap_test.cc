@@ -581,8 +581,10 @@ TEST(KernelShap, SmallBudgetIntervalsCover) {
             printf("kernelshap %s d=%zu budget %zu mode %d: coverage %.4f (%zu withheld)\n",
                    c.name, c.d, c.budget, mode, cov, withheld);
             EXPECT_EQ(0u, withheld) << c.name << " d=" << c.d;
-            EXPECT_GE(cov, 0.90) << c.name << " d=" << c.d << " budget " << c.budget << " mode " << mode;
-            EXPECT_LE(cov, 0.98) << c.name << " d=" << c.d << " budget " << c.budget << " mode " << mode;
+            std::string what = std::string(c.name) + " d=" + std::to_string(c.d) + " budget " +
+                               std::to_string(c.budget) + " mode " + std::to_string(mode);
+            EXPECT_GE(cov, 0.90) << what;
+            EXPECT_LE(cov, 0.98) << what;
         }
     }
 }
@@ -621,7 +623,8 @@ TEST(KernelShap, NoHonestErrorIsWithheldWithItsReason) {
     ASSERT_NE(nullptr, why);
     EXPECT_NE(nullptr, strstr(xai_value_get_str(why, nullptr), "rank-deficient"));
     xai_result_free(r);
-    ASSERT_EQ(XAI_OK, explain_with(m.ev, "kernelshap", {{"nsamples", 30}}, &r, &err)) << err.message;
+    ASSERT_EQ(XAI_OK, explain_with(m.ev, "kernelshap", {{"nsamples", 30}}, &r, &err))
+        << err.message;
     EXPECT_NE(nullptr, r->stderrs);
     EXPECT_EQ(nullptr, xai_value_get(r->extra, "stderr_reason"));
     xai_result_free(r);
@@ -655,8 +658,8 @@ TEST(KernelShap, StudentQuantileAndCollapsedStrata) {
     // t_0.975(df): the t density integrated from 0 to it (Simpson, 20000
     // steps) is 0.475, at table points and between them.
     for (double df : {1.0, 1.1, 2.2, 7.0, 13.0, 45.0, 300.0}) {
-        double q = xd_kshap_t975(df), c = std::exp(std::lgamma((df + 1) / 2) - std::lgamma(df / 2)) /
-                                              std::sqrt(df * M_PI);
+        double q = xd_kshap_t975(df);
+        double c = std::exp(std::lgamma((df + 1) / 2) - std::lgamma(df / 2)) / std::sqrt(df * M_PI);
         auto pdf = [&](double t) { return c * std::pow(1 + t * t / df, -(df + 1) / 2); };
         const int n = 20000;
         double h = q / n, s = pdf(0) + pdf(q);

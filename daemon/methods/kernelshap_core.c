@@ -565,7 +565,8 @@ static void withhold_for_terms(const ks *k, double *se, const char *why) {
 static void welford_se(const ks *k, welford *wf, double hc, double rdf, double *se) {
     size_t d = k->d;
     if (rdf < MIN_RESID_DF) {
-        withhold_for_terms(k, se, "budget too small for a variance: too few residual degrees of freedom");
+        withhold_for_terms(k, se, "budget too small for a variance: "
+                                  "too few residual degrees of freedom");
         return;
     }
     if (xd_kshap_strata_var(d, d + 1, wf->seen, wf->mean, wf->m2, k->pop, wf->var, wf->df) == 0) {
@@ -586,6 +587,7 @@ static void welford_se(const ks *k, welford *wf, double hc, double rdf, double *
  * small. A draw of leverage 1 fits part of the model alone: no variance. */
 #define LEV_WORK 16777216.0
 #define LEV_MAX (1 - 1e-9)
+#define ALONE "a random draw alone determines part of the fit"
 
 /* What a draw's score is divided by for its leverage h: 1 - h (HC3, the
  * delete-one jackknife of a linear fit) for the improved schedule's
@@ -627,7 +629,8 @@ static xai_status inverse(const double *A, size_t P, double *Ainv, xai_error *er
 static bool se_wanted(const ks *k, int deficient, double *se) {
     for (size_t j = 0; j < k->d; j++) se[j] = 0;
     if (deficient) {
-        withhold_for_terms(k, se, "the coalitions do not determine the values (rank-deficient design)");
+        withhold_for_terms(k, se, "the coalitions do not determine the values "
+                                  "(rank-deficient design)");
         return false;
     }
     bool missing = k->n_full < k->n_sizes && k->n_draws == 0;
@@ -658,11 +661,12 @@ static void dense_leverages(const ks *k, const solve_buf *b, size_t u0, size_t m
 /* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
  * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
  * strata h (shap: one, fac = N/(N-1); strata of one draw pooled, see
- * welford_se), each score divided by its leverage term (lev_divisor). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
- * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
- * and one pass over the draws (welford) costs d P per draw, not P^2. This
- * is the dense path, for fits without three-way terms; bit_standard_errors
- * is the same computation on bit rows. */
+ * welford_se), each score divided by its leverage term (lev_divisor).
+ * Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj - tbar_hj)^2 with
+ * t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed and one pass
+ * over the draws (welford) costs d P per draw, not P^2. This is the dense
+ * path, for fits without three-way terms; bit_standard_errors is the same
+ * computation on bit rows. */
 static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws;
@@ -694,8 +698,9 @@ static xai_status standard_errors(const ks *k, solve_buf *b, const double *theta
         xd_linalg_matmul(b->rows, m, P, V, d, T);
         for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
     }
-    if (st == XAI_OK && !whole) withhold_for_terms(k, se, "a random draw alone determines part of the fit");
-    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)b->n_rows - (double)P, se);
+    double rdf = (double)b->n_rows - (double)P;
+    if (st == XAI_OK && !whole) withhold_for_terms(k, se, ALONE);
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), rdf, se);
     xd_free(V);
     xd_free(T);
     xd_free(Ainv);
@@ -897,8 +902,9 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
             welford_add(&wf, d, k->ds[u], t);
         }
     }
-    if (st == XAI_OK && !whole) withhold_for_terms(k, se, "a random draw alone determines part of the fit");
-    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), (double)f->n - (double)P, se);
+    double rdf = (double)f->n - (double)P;
+    if (st == XAI_OK && !whole) withhold_for_terms(k, se, ALONE);
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), rdf, se);
     welford_release(&wf);
     xd_free(V);
     xd_free(T);
