@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "methods/kernelshap.h"
+#include "bench_unit.h"
 
 enum { SEEDS = 8, NB = 4, MAX_TERMS = 128, MAX_ORDER = 6 };
 
@@ -56,13 +57,6 @@ typedef struct model {
     double x[64], bg[NB][64];
     size_t calls;
 } model;
-
-static double unit(uint64_t i) {
-    uint64_t z = i * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
 
 static term *add_term(model *mo, term_kind k, size_t n, const size_t *p, double coef) {
     term *t = &mo->t[mo->n_terms++];

@@ -98,6 +98,10 @@ static xai_status add_extra(xai_value *m, const run_arg *a) {
     if (st == XAI_OK) st = xai_value_set_int(m, "n_draws", (int64_t)a->info.n_draws);
     if (st == XAI_OK) st = xai_value_set_int(m, "n_triples", (int64_t)a->info.n_triples);
     if (st == XAI_OK && a->k > 1) st = add_by_target(m, a);
+    if (st == XAI_OK && a->info.stderr_reason)
+        st = xai_value_set_str(m, "stderr_reason", a->info.stderr_reason);
+    if (st == XAI_OK && isfinite(a->info.stderr_df))
+        st = xai_value_set_float(m, "stderr_df", a->info.stderr_df);
     return st;
 }
 
@@ -106,6 +110,10 @@ static xai_status run_on(const xd_method_ctx *mc, const xd_kshap_opts *o, xai_re
                          xai_error *err) {
     run_arg a = {.o = o};
     xai_status st = xd_shap_run(mc, "kernelshap", estimate, &a, out, err);
+    if (st == XAI_OK && a.info.stderr_reason) {    /* no honest error: stderrs nil */
+        xd_free((*out)->stderrs);
+        (*out)->stderrs = NULL;
+    }
     if (st == XAI_OK && add_extra((*out)->extra, &a) != XAI_OK) {
         xai_result_free(*out);
         *out = NULL;

@@ -75,6 +75,11 @@ typedef struct xd_kshap_info {
     size_t n_sampled;       /* distinct coalitions drawn at random */
     size_t n_draws;         /* random draws, repeats included (improved: pairs, never repeated) */
     size_t n_triples;       /* three-way terms in the final fit (0: additive surrogate) */
+    /* Why the standard errors are withheld (every se NaN), or NULL: they
+     * were estimated. stderr_df: the fewest effective degrees of freedom
+     * of a feature's variance (kernelshap_se.c), INFINITY when unused. */
+    const char *stderr_reason;
+    double stderr_df;
     /* Optional, caller's d + 1 doubles (NULL = not wanted): the regression
      * weight of the final solve summed over the coalitions of each size
      * 0..d (0 and d are 0: empty and full enter through efficiency). */
@@ -149,6 +154,10 @@ void xd_kshap_bits_release(xd_kshap_bits *b);
 void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t k,
                           size_t last);
 
+/* Keeps only the first P columns (P <= b->P): the others are cleared, as
+ * the kernels that run in blocks of columns past P expect (stride). */
+void xd_kshap_bits_shrink(xd_kshap_bits *b, size_t P);
+
 /* out[j - j0] = sum over rows of w [bit of x xor z_j], for j = j0..d-1:
  * x is W words over the rows. */
 void xd_kshap_bits_weigh_xor(const xd_kshap_bits *b, const uint64_t *x, size_t j0,
@@ -180,6 +189,23 @@ size_t xd_kshap_n_triples(size_t d);
 xai_status xd_kshap_screen_triples(const xd_kshap_bits *b, const uint8_t *z,
                                    const size_t *first, const double *wr, size_t m,
                                    size_t *out, xai_error *err);
+
+/* ---- the variance from the draws (kernelshap_se.c) ---------------------- */
+
+#define XD_KSHAP_Z975 1.959963985   /* the normal's 0.975 quantile */
+
+/* The 0.975 quantile of Student's t with df >= 1 degrees of freedom (to
+ * 1e-3; +inf below 1). */
+double xd_kshap_t975(double df);
+
+/* Var_j (var[0..d)) and Satterthwaite's degrees of freedom (df[0..d)) of
+ * d projections of the draws' scores from H strata: seen[h] draws with
+ * running mean and m2 (H x d, overwritten: strata are collapsed in place
+ * until each group has two draws), sampled from pop[h] pairs without
+ * replacement (0: with replacement). Returns the number of groups; 0 (fewer
+ * than two draws) leaves var 0 and df +inf. */
+size_t xd_kshap_strata_var(size_t d, size_t H, const size_t *seen, double *mean, double *m2,
+                           const double *pop, double *var, double *df);
 
 /* ---- permutation sampling ----------------------------------------------- */
 

@@ -113,6 +113,13 @@ void xd_kshap_bits_column(xd_kshap_bits *b, size_t p, const size_t *set, size_t 
     }
 }
 
+void xd_kshap_bits_shrink(xd_kshap_bits *b, size_t P) {
+    if (P >= b->P) return;
+    for (size_t w = 0; w < b->W; w++)
+        memset(b->col + w * b->stride + P, 0, (b->P - P) * sizeof *b->col);
+    b->P = P;
+}
+
 /* ---- the Gram matrix ----------------------------------------------------- */
 
 /* G[p][q] for q in [p, P), one entry at a time. */

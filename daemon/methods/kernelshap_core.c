@@ -45,16 +45,24 @@
  * draws. Improved: the pairs of size s are a simple random sample of n_s of
  * its P_s pairs, c_u = w_s / (2 n_s), and S sums over sizes
  * (1 - n_s/P_s) n_s/(n_s-1) sum_{u in s} (g_u - gbar_s)(g_u - gbar_s)^T
- * (stratified sampling with the finite population correction; a size with
- * one pair is not centred). Cov(beta) = A^-1 S A^-1, Var(phi_last) =
- * 1^T Cov 1. With tol > 0 the draws come in batches and sampling stops once
- * max se / (max phi - min phi) < tol.
+ * (stratified sampling with the finite population correction; sizes with
+ * one draw are pooled with a neighbour, kernelshap_se.c). Cov(beta) =
+ * A^-1 S A^-1, Var(phi_last) = 1^T Cov 1. At small budgets each score is
+ * first divided by its draw's leverage term (1 - h, HC3, improved; sqrt(1 -
+ * h), HC2, shap), and every se is stretched to the Student interval of its
+ * Satterthwaite degrees of freedom; where no variance can be had (a
+ * rank-deficient design, a draw of leverage 1, under 3 residual degrees of
+ * freedom, a size without a draw) the errors are withheld, NaN with a
+ * reason (se_wanted, welford_se), after the fit with triples has tried
+ * fewer of them (bit_fit_with_errors). With tol > 0 the draws come in batches
+ * and sampling stops once max se / (max phi - min phi) < tol.
  *
  * Three-way terms (improved schedule, unless additive_only). After the
  * additive fit, the triples that best explain its residuals join the
  * regression as odd columns and their coefficients flow into phi (the math
  * is at the top of kernelshap_triples.c); the standard errors then cover
- * the d - 1 + m unknowns, corrected by N / (N - m) for the m chosen terms.
+ * the d - 1 + m unknowns (their leverages, or N / (N - m) for the m chosen
+ * terms past LEV_WORK).
  * That fit, its additive start and the screening run on the rows held as
  * bits (kernelshap_bits.c): the Gram matrix from popcounts, the rest from
  * sums picked by bits. The fits without triples (shap's schedule,
@@ -80,6 +88,14 @@
 
 #define NONE ((size_t)-1)
 
+/* Why no standard errors (NULL: there are), and their fewest degrees of
+ * freedom; written through a pointer so the const fits can report it. */
+typedef struct se_status {
+    const char *reason;
+    double df;
+    bool fewer_terms_may_help;  /* the reason is one fewer triples can remove */
+} se_status;
+
 typedef struct ks {
     size_t d, L;                /* features; L = d - 1 additive unknowns */
     size_t P, m;                /* unknowns of the current fit: L + m three-way terms */
@@ -88,13 +104,15 @@ typedef struct ks {
     const xd_oracle *o;
     /* coalitions: the first n_fixed enumerated (weight w), then random (count cnt) */
     size_t n, cap, n_fixed, n_done;
+    size_t n_full, n_sizes;     /* sizes enumerated; sizes in all (schedule) */
     uint8_t *z;
     double *w, *cnt, *y;
     /* random draws: (sample, complement or NONE, stratum) */
     size_t *da, *db, *ds, n_draws, draws_cap;
     bool strat;                 /* improved: draws stratified by size, distinct pairs */
     size_t *ns;                 /* draws per stratum (d + 1) */
-    double *fac;                /* per stratum: variance factor of its centred scores */
+    double *pop;                /* per stratum: pairs it samples from (0: with replacement) */
+    struct se_status *sest;     /* how the standard errors came out */
     size_t *table, table_mask; /* open addressing over random coalitions: index + 1 */
     double weight_left, v0, v1; /* v0, v1: the current target's (select_target) */
     size_t kt, t;               /* targets (columns of y); the current one */
@@ -350,7 +368,7 @@ static xai_status draw_pair(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_
     return record_draw(k, a, b, s, err);
 }
 
-/* Weights of the drawn coalitions and the variance factor of each stratum.
+/* Weights of the drawn coalitions and the population of each stratum.
  * Improved: a size s not enumerated keeps its exact kernel mass w_s, shared
  * equally by its 2 n_s drawn coalitions (the Horvitz-Thompson weight of a
  * sample without replacement: every coalition of the size is equally
@@ -358,20 +376,13 @@ static xai_status draw_pair(ks *k, schedule *sc, xai_rng *r, size_t *added, xai_
  * the scores' variance gets the finite population factor 1 - n_s / P_s.
  * shap: one stratum of i.i.d. draws, weights by counts (weight_of). */
 static void stratum_weights(ks *k, const schedule *sc) {
-    if (!k->strat) {
-        double N = (double)k->n_draws;
-        k->fac[0] = N > 1 ? N / (N - 1) : 0;
-        return;
-    }
+    if (!k->strat) return;          /* one stratum, with replacement: pop[0] = 0 */
     for (size_t u = 0; u < k->n_draws; u++) {
         size_t s = k->ds[u];
         double w = sc->wv[s - 1] / (2.0 * (double)k->ns[s]);
         k->w[k->da[u]] = k->w[k->db[u]] = w;
     }
-    for (size_t s = 1; s <= sc->n_sizes; s++) {
-        double n = (double)k->ns[s], f = 1.0 - n / k->pairs[s];
-        k->fac[s] = n > 1 ? f * n / (n - 1) : f;
-    }
+    for (size_t s = 1; s <= sc->n_sizes; s++) k->pop[s] = k->pairs[s];
 }
 
 /* ---- evaluation and the solve ---------------------------------------- */
@@ -399,6 +410,7 @@ typedef struct solve_buf {
     double *rows, *rw;          /* CHUNK x P, CHUNK */
     double *res;                /* residual of each random coalition at beta */
     double total;               /* sum of the random counts */
+    size_t n_rows;              /* rows of the regression, a complement pair one */
 } solve_buf;
 
 /* Makes target t the current one (target_of, phi_of_theta). */
@@ -436,6 +448,7 @@ static double weight_of(const ks *k, const solve_buf *b, size_t i) {
  * one row (xd_kshap_is_complement). */
 static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
     size_t L = k->P, i = 0, d = k->d, kt = k->kt;
+    b->n_rows = 0;
     memset(b->A, 0, L * L * sizeof *b->A);
     memset(b->rhs, 0, L * kt * sizeof *b->rhs);
     while (i < k->n) {
@@ -453,6 +466,7 @@ static xai_status normal_equations(const ks *k, solve_buf *b, xai_error *err) {
             }
             if (pair) wa += wb, i++;
             b->rw[m] = wa;
+            b->n_rows++;
         }
         xai_status st = xd_linalg_wgram(b->rows, m, L, b->rw, 1.0, b->A, err);
         if (st != XAI_OK) return st;
@@ -521,6 +535,7 @@ static void phi_of_theta(const ks *k, const double *B, size_t ldb, double *phi) 
 typedef struct welford {
     double *mean, *m2;      /* (d + 1) x d */
     size_t *seen;           /* d + 1 */
+    double *var, *df;       /* d each: the result */
 } welford;
 
 static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
@@ -528,7 +543,9 @@ static xai_status welford_init(welford *wf, size_t d, xai_error *err) {
     wf->mean = xd_try_calloc(H * d + 1, sizeof *wf->mean);
     wf->m2 = xd_try_calloc(H * d + 1, sizeof *wf->m2);
     wf->seen = xd_try_calloc(H, sizeof *wf->seen);
-    if (wf->mean && wf->m2 && wf->seen) return XAI_OK;
+    wf->var = xd_try_calloc(d + 1, sizeof *wf->var);
+    wf->df = xd_try_calloc(d + 1, sizeof *wf->df);
+    if (wf->mean && wf->m2 && wf->seen && wf->var && wf->df) return XAI_OK;
     return xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
 }
 
@@ -542,6 +559,8 @@ static void welford_release(welford *wf) {
     xd_free(wf->mean);
     xd_free(wf->m2);
     xd_free(wf->seen);
+    xd_free(wf->var);
+    xd_free(wf->df);
 }
 
 static void welford_add(welford *wf, size_t d, size_t h, const double *t) {
@@ -554,62 +573,181 @@ static void welford_add(welford *wf, size_t d, size_t h, const double *t) {
     }
 }
 
-/* se_j = sqrt(hc sum_h fac_h m2_hj) (a stratum of one draw: its square).
- * With m screened triples hc = N / (N - m), the small-sample correction of
- * MacKinnon and White's HC1 for the m terms chosen and fitted on the N
- * draws' residuals (without it the 95% intervals covered 91-92% in the
- * calibration test, with it 95-96%); 1 without triples. */
-static void welford_se(const ks *k, const welford *wf, double *se) {
-    size_t d = k->d, N = k->n_draws;
-    double hc = (double)N / (double)(N - k->m);    /* N >= 2m: triples_wanted */
+/* Withholds every standard error (NaN) and says why (the first reason
+ * given stands). */
+static void withhold(const ks *k, double *se, const char *why) {
+    for (size_t j = 0; j < k->d; j++) se[j] = NAN;
+    if (k->sest->reason == NULL) k->sest->reason = why;
+}
+
+/* The same for a reason that fewer unknowns can remove (a rank-deficient
+ * design, a draw of leverage 1, too few residual degrees of freedom). */
+static void withhold_for_terms(const ks *k, double *se, const char *why) {
+    if (k->sest->reason == NULL) k->sest->fewer_terms_may_help = true;
+    withhold(k, se, why);
+}
+
+/* se_j from the strata (kernelshap_se.c: collapsed to two draws a group,
+ * finite population corrected), times hc, stretched to the Student
+ * interval of its Satterthwaite degrees of freedom. Withheld when the fit
+ * leaves fewer than MIN_RESID_DF residual degrees of freedom (rdf = rows,
+ * a complement pair one, minus unknowns: the residuals the scores are made
+ * of are then nearly all fitted away; at 1 and 2 shap's schedule covered
+ * 0.4-0.9 on bench/kshap_coverage) or no group of two draws. */
+#define MIN_RESID_DF 3.0
+static void welford_se(const ks *k, welford *wf, double hc, double rdf, double *se) {
+    size_t d = k->d;
+    if (rdf < MIN_RESID_DF) {
+        withhold_for_terms(k, se, "budget too small for a variance: "
+                                  "too few residual degrees of freedom");
+        return;
+    }
+    if (xd_kshap_strata_var(d, d + 1, wf->seen, wf->mean, wf->m2, k->pop, wf->var, wf->df) == 0) {
+        withhold(k, se, "fewer than two random draws: no variance to estimate");
+        return;
+    }
+    double low = INFINITY;
     for (size_t j = 0; j < d; j++) {
-        double v = 0;
-        for (size_t h = 0; h <= d; h++) {
-            double mu = wf->mean[h * d + j];
-            double q = wf->seen[h] > 1 ? wf->m2[h * d + j] : mu * mu;
-            if (wf->seen[h] > 0) v += k->fac[h] * q;
-        }
-        se[j] = sqrt(XD_MAX(hc * v, 0.0));
+        se[j] = sqrt(XD_MAX(hc * wf->var[j], 0.0)) * xd_kshap_t975(wf->df[j]) / XD_KSHAP_Z975;
+        low = XD_MIN(low, wf->df[j]);
+    }
+    k->sest->df = low;
+}
+
+/* Leverages are computed when N P^2 is at most LEV_WORK (small budgets,
+ * where they matter); past it the m screened triples' share is taken as
+ * N / (N - m) (MacKinnon and White's HC1), the draws' own share being
+ * small. A draw of leverage 1 fits part of the model alone: no variance. */
+#define LEV_WORK 16777216.0
+#define LEV_MAX (1 - 1e-9)
+#define ALONE "a random draw alone determines part of the fit"
+
+/* What a draw's score is divided by for its leverage h: 1 - h (HC3, the
+ * delete-one jackknife of a linear fit) for the improved schedule's
+ * stratified pairs, sqrt(1 - h) (HC2, unbiased for i.i.d. errors) for
+ * shap's i.i.d. draws; on bench/kshap_coverage each was the one whose
+ * intervals covered 90-98% at the most budgets (HC2 on the strata
+ * under-covered at d = 6 with 24 coalitions, HC3 on shap's draws
+ * over-covered). */
+static double lev_divisor(const ks *k, double h) {
+    return k->strat ? 1 - h : sqrt(1 - h);
+}
+
+static bool use_leverage(const ks *k) {
+    return (double)k->n_draws * (double)k->P * (double)k->P <= LEV_WORK;
+}
+
+/* HC1's factor when the leverages are not used. */
+static double triple_hc(const ks *k) {
+    return (double)k->n_draws / (double)(k->n_draws - k->m);    /* N >= 2m: triples_wanted */
+}
+
+/* A^-1 (P x P) into Ainv from A (unchanged). */
+static xai_status inverse(const double *A, size_t P, double *Ainv, xai_error *err) {
+    double *Ac = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ac));
+    if (Ac == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu x %zu inverse", P, P);
+    memcpy(Ac, A, P * P * sizeof *Ac);
+    memset(Ainv, 0, P * P * sizeof *Ainv);
+    for (size_t p = 0; p < P; p++) Ainv[p * P + p] = 1;
+    xai_status st = xd_linalg_sym_solve(Ac, P, Ainv, P, NULL, err);
+    xd_free(Ac);
+    return st;
+}
+
+/* Sets se to 0 and tells whether the draws give a variance: not when the
+ * fit was rank-deficient (its values are one of many that fit the
+ * coalitions equally), when a size that is not enumerated got no draw (its
+ * kernel mass is missing from the fit, a bias no variance shows), or when
+ * there are no draws (exact when every size is enumerated, else withheld). */
+static bool se_wanted(const ks *k, int deficient, double *se) {
+    for (size_t j = 0; j < k->d; j++) se[j] = 0;
+    if (deficient) {
+        withhold_for_terms(k, se, "the coalitions do not determine the values "
+                                  "(rank-deficient design)");
+        return false;
+    }
+    bool missing = k->n_full < k->n_sizes && k->n_draws == 0;
+    for (size_t s = k->n_full + 1; k->strat && s <= k->n_sizes; s++) missing |= k->ns[s] == 0;
+    if (missing) {
+        withhold(k, se, "budget too small: some coalition size got no random draw");
+        return false;
+    }
+    return k->n_draws > 0;
+}
+
+/* The leverages h[0..m) of draws u0.. in the dense fit: the weight each
+ * draw's coalitions carry in A (c_u each, a complement pair two) times
+ * x^T A^-1 x, the m rows x in X (m x P, scratch) and X A^-1 in XA. */
+static void dense_leverages(const ks *k, const solve_buf *b, size_t u0, size_t m,
+                            const double *Ainv, double *X, double *XA, double *h) {
+    size_t P = k->P;
+    for (size_t r = 0; r < m; r++) row_of(k, k->da[u0 + r], X + r * P);
+    xd_linalg_matmul(X, m, P, Ainv, P, XA);
+    for (size_t r = 0; r < m; r++) {
+        size_t u = u0 + r;
+        double cu = k->strat ? k->w[k->da[u]] : k->weight_left / b->total, q = 0;
+        for (size_t p = 0; p < P; p++) q += X[r * P + p] * XA[r * P + p];
+        h[r] = (k->db[u] == NONE ? 1.0 : 2.0) * cu * q;
     }
 }
 
 /* Standard errors of all d values by the sandwich Cov(theta) = A^-1 S A^-1,
  * S = sum_h fac_h sum_{u in h} (g_u - gbar_h)(g_u - gbar_h)^T over the
- * strata h (shap: one, fac = N/(N-1); a stratum of one draw is not
- * centred). Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj -
- * tbar_hj)^2 with t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed
- * and one pass over the draws (welford) costs d P per draw, not P^2. This
- * is the dense path, for fits without three-way terms; bit_standard_errors
- * is the same computation on bit rows. With several targets V is shared
- * and theta holds one column per target (stride kt); se is kt x d. */
+ * strata h (shap: one, fac = N/(N-1); strata of one draw pooled, see
+ * welford_se), each score divided by its leverage term (lev_divisor).
+ * Var(phi_j) = c_j^T Cov c_j = sum_h fac_h sum_u (t_uj - tbar_hj)^2 with
+ * t_uj = v_j . g_u and v_j = A^-1 c_j, so S is never formed and one pass
+ * over the draws (welford) costs d P per draw, not P^2. This is the dense
+ * path, for fits without three-way terms; bit_standard_errors is the same
+ * computation on bit rows. With several
+ * targets V and the leverages are shared and theta holds one column per
+ * target (stride kt); se is kt x d. */
 static xai_status standard_errors(ks *k, solve_buf *b, const double *theta, double *se,
                                   xai_error *err) {
     size_t P = k->P, d = k->d, N = k->n_draws, kt = k->kt;
+    bool lev = use_leverage(k);
     double *x = b->rows + (CHUNK - 1) * P;  /* scratch: the chunks use CHUNK - 1 rows */
     double *V = xd_try_malloc(xd_mul(xd_mul(P, d) + 1, sizeof *V));
     double *T = xd_try_malloc(xd_mul(xd_mul(CHUNK, d) + 1, sizeof *T));
     double *beta = xd_try_malloc(xd_mul(P + 1, sizeof *beta));
+    double *Ainv = lev ? xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv)) : NULL;
+    double *X = lev ? xd_try_malloc(xd_mul(xd_mul(2 * CHUNK, P) + 1, sizeof *X)) : NULL;
+    double h[CHUNK] = {0};
     welford wf = {0};
-    xai_status st = V && T && beta ? welford_init(&wf, d, err)
-                                   : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    xai_status st = V && T && beta && ((Ainv && X) || !lev)
+                        ? welford_init(&wf, d, err)
+                        : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    if (st == XAI_OK && lev) st = inverse(b->A, P, Ainv, err);
     if (st == XAI_OK) coef_columns(k, V, d);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
+    double rdf = (double)b->n_rows - (double)P;
     for (size_t t = 0; st == XAI_OK && t < kt; t++) {
         select_target(k, t);
         for (size_t p = 0; p < P; p++) beta[p] = theta[p * kt + t];
         if (t > 0) welford_clear(&wf, d);
         residuals(k, b, beta);
-        for (size_t u0 = 0; u0 < N; u0 += CHUNK - 1) {
+        bool whole = true;
+        for (size_t u0 = 0; whole && u0 < N; u0 += CHUNK - 1) {
             size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
-            for (size_t r = 0; r < m; r++) draw_score(k, b, u0 + r, b->rows + r * P, x);
+            if (lev) dense_leverages(k, b, u0, m, Ainv, X, X + CHUNK * P, h);
+            for (size_t r = 0; r < m; r++) {
+                double *g = b->rows + r * P;
+                draw_score(k, b, u0 + r, g, x);
+                whole &= h[r] < LEV_MAX;
+                double scale = 1 / lev_divisor(k, h[r]);
+                for (size_t p = 0; p < P; p++) g[p] *= scale;
+            }
             xd_linalg_matmul(b->rows, m, P, V, d, T);
             for (size_t r = 0; r < m; r++) welford_add(&wf, d, k->ds[u0 + r], T + r * d);
         }
-        welford_se(k, &wf, se + t * d);
+        if (!whole) withhold_for_terms(k, se + t * d, ALONE);
+        else welford_se(k, &wf, lev ? 1.0 : triple_hc(k), rdf, se + t * d);
     }
     xd_free(beta);
     xd_free(V);
     xd_free(T);
+    xd_free(Ainv);
+    xd_free(X);
     welford_release(&wf);
     return st;
 }
@@ -622,14 +760,16 @@ static xai_status solve(ks *k, solve_buf *b, double *phi, double *se, bool with_
     b->total = 0;
     for (size_t i = k->n_fixed; i < k->n; i++) b->total += k->cnt[i];
     xai_status st = normal_equations(k, b, err);
-    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, kt, NULL, err);
+    int deficient = 0;
+    if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, k->P, b->rhs, kt, &deficient, err);
     if (st != XAI_OK) return st;
+    bool wanted = with_se;
     for (size_t t = 0; t < kt; t++) {
         select_target(k, t);
         phi_of_theta(k, b->rhs + t, kt, phi + t * d);
+        if (with_se) wanted &= se_wanted(k, deficient, se + t * d);
     }
-    for (size_t j = 0; j < d * kt; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
-    if (k->n_draws < 2 || !with_se) return XAI_OK;
+    if (!wanted) return XAI_OK;
     return standard_errors(k, b, b->rhs, se, err);
 }
 
@@ -751,20 +891,56 @@ static void bit_normal_equations(bit_fit *f, size_t P, double *rhs, size_t ld) {
     for (size_t p = 0; p < P; p++) rhs[p * ld] = f->val[p] * f->acc[p];
 }
 
+/* h[u] = 2 w_a x^T A^-1 x for each draw u (row n_fixed + u), x_p = val_p
+ * D_p (1 - 2 z_last): with W = diag(val) A^-1 diag(val), the row sums of W
+ * picked by bits (xd_kshap_bits_times) give (X W)_q, and h sums them over
+ * the row's own columns. */
+static xai_status bit_leverages(const ks *k, bit_fit *f, double *h, xai_error *err) {
+    size_t P = k->P, qs = (P + 3) & ~(size_t)3, N = k->n_draws, stride = f->bits.stride;
+    double *Ainv = xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv));
+    double *W = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *W);
+    double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
+    xai_status st = Ainv && W && T ? inverse(f->A, P, Ainv, err)
+                                   : xd_err(err, XAI_ERR_NOMEM, "kernelshap: leverages");
+    for (size_t p = 0; st == XAI_OK && p < P; p++)
+        for (size_t q = 0; q < P; q++) W[p * qs + q] = f->val[p] * Ainv[p * P + q] * f->val[q];
+    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
+        size_t m = XD_MIN((size_t)ROWS, N - u0);
+        xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, W, qs, T);
+        for (size_t r = 0; r < m; r++) {
+            size_t pos = f->bits.pos[f->n_fixed + u0 + r];
+            const uint64_t *col = f->bits.col + (pos / 64) * stride;
+            double q = 0;
+            for (size_t c = 0; c < P; c++)
+                if ((col[c] >> (pos % 64)) & 1) q += T[r * qs + c];
+            h[u0 + r] = 2 * k->w[k->da[u0 + r]] * q;
+        }
+    }
+    xd_free(Ainv);
+    xd_free(W);
+    xd_free(T);
+    return st;
+}
+
 /* The standard errors from B = [theta | v_1 .. v_d]: for draw u (row
  * n_fixed + u), X B gives x.theta and the x.v_j at once; the pair's
  * residuals are r_a = y'_a - x.theta and r_b = y'_b + x.theta, and its
  * score g_u = c_u (r_a - r_b) x. */
 static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_error *err) {
     size_t P = k->P, d = k->d, d1 = d + 1, qs = (d1 + 3) & ~(size_t)3, N = k->n_draws;
+    bool lev = use_leverage(k);
     welford wf = {0};
     double *V = xd_try_calloc(xd_mul(P, qs) + 1, sizeof *V);
     double *T = xd_try_malloc(xd_mul(xd_mul(ROWS, qs) + 1, sizeof *T));
-    xai_status st = V && T ? welford_init(&wf, d, err)
-                           : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    double *h = xd_try_calloc(N + 1, sizeof *h);
+    xai_status st = V && T && h ? welford_init(&wf, d, err)
+                                : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
+    if (st == XAI_OK && lev) st = bit_leverages(k, f, h, err);
+    bool whole = true;
+    for (size_t u = 0; u < N; u++) whole &= h[u] < LEV_MAX;
     for (size_t p = 0; st == XAI_OK && p < P; p++)    /* V = diag(2 a) B, rows padded */
         for (size_t j = 0; j < d1; j++) V[p * qs + j] = f->val[p] * f->B[p * d1 + j];
-    for (size_t u0 = 0; st == XAI_OK && u0 < N; u0 += ROWS) {
+    for (size_t u0 = 0; st == XAI_OK && whole && u0 < N; u0 += ROWS) {
         size_t m = XD_MIN((size_t)ROWS, N - u0);
         xd_kshap_bits_times(&f->bits, f->n_fixed + u0, m, V, qs, T);
         for (size_t r = 0; r < m; r++) {
@@ -772,15 +948,18 @@ static xai_status bit_standard_errors(const ks *k, bit_fit *f, double *se, xai_e
             double sign = row_sign(k, f, f->n_fixed + u), *t = T + r * qs;
             double fit = sign * t[0];
             double ra = target_of(k, a) - fit, rb = target_of(k, a + 1) + fit;
-            double g = k->w[a] * (ra - rb) * sign;
+            double g = k->w[a] * (ra - rb) * sign / lev_divisor(k, h[u]);
             for (size_t j = 0; j < d; j++) t[j] = g * t[1 + j];
             welford_add(&wf, d, k->ds[u], t);
         }
     }
-    if (st == XAI_OK) welford_se(k, &wf, se);
+    double rdf = (double)f->n - (double)P;
+    if (st == XAI_OK && !whole) withhold_for_terms(k, se, ALONE);
+    else if (st == XAI_OK) welford_se(k, &wf, lev ? 1.0 : triple_hc(k), rdf, se);
     welford_release(&wf);
     xd_free(V);
     xd_free(T);
+    xd_free(h);
     return st;
 }
 
@@ -876,11 +1055,37 @@ static xai_status bit_solve(const ks *k, bit_fit *f, double *phi, double *se, xa
     }
     bit_normal_equations(f, P, f->B, d1);
     coef_columns(k, f->B + 1, d1);
-    xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, NULL, err);
+    int deficient = 0;
+    xai_status st = xd_linalg_sym_solve(f->A, P, f->B, d1, &deficient, err);
     if (st != XAI_OK) return st;
     phi_of_theta(k, f->B, d1, phi);
-    for (size_t j = 0; j < d; j++) se[j] = k->n_draws == 1 ? NAN : 0.0;
-    return k->n_draws >= 2 ? bit_standard_errors(k, f, se, err) : XAI_OK;
+    return se_wanted(k, deficient, se) ? bit_standard_errors(k, f, se, err) : XAI_OK;
+}
+
+/* From the additive fit's values (phi on entry), the screening and the fit
+ * with m triples of the current target; when the m
+ * leave no honest error for a reason fewer unknowns can remove (a triple
+ * column one draw alone reaches, columns the draws cannot tell apart, too
+ * few residual degrees of freedom: 1-4% of the runs at 140-315 coalitions
+ * on bench/kshap_coverage), the best m / 2 are fitted instead, and so on
+ * down to the additive fit: values nearly as good, and errors. */
+static xai_status bit_fit_with_errors(ks *k, bit_fit *f, size_t m, double *phi, double *se,
+                                      xai_error *err) {
+    double *additive = xd_try_malloc(xd_mul(k->d + 1, sizeof *additive));
+    if (additive == NULL) return xd_err(err, XAI_ERR_NOMEM, "kernelshap: %zu values", k->d);
+    memcpy(additive, phi, k->d * sizeof *additive);
+    xai_status st = XAI_OK;
+    for (;;) {
+        if (st == XAI_OK) st = bit_screen(k, f, additive, m, err);
+        if (st == XAI_OK) xd_kshap_bits_shrink(&f->bits, k->P);   /* fewer than room was made for */
+        if (st == XAI_OK) st = bit_solve(k, f, phi, se, err);
+        if (st != XAI_OK || !k->sest->reason || !k->sest->fewer_terms_may_help || k->m == 0)
+            break;
+        m = k->m / 2;
+        *k->sest = (se_status){NULL, INFINITY, false};
+    }
+    xd_free(additive);
+    return st;
 }
 
 /* The additive fit, then (when wanted and the rows fit in bits) the fit
@@ -890,23 +1095,30 @@ static xai_status fit(ks *k, const schedule *sc, const xd_kshap_opts *opts, doub
     size_t m = triples_wanted(k, sc, opts), d = k->d;
     bit_fit f = {0};
     bool fits = false;
+    *k->sest = (se_status){NULL, INFINITY, false};
     k->m = 0;
     k->P = k->L;
     select_target(k, 0);
     xai_status st = m > 0 ? bit_fit_init(k, m, &f, &fits, err) : XAI_OK;
     if (st == XAI_OK && !fits) st = solve_alloc_and_run(k, phi, se, true, err);
     if (st == XAI_OK && fits) st = bit_additive(k, &f, phi, err);
+    size_t room = f.bits.P;             /* each target may shrink it (fewer triples) */
+    se_status all = {NULL, INFINITY, false};
     for (size_t t = 0; st == XAI_OK && t < k->kt; t++) {
         if (fits) {
             select_target(k, t);
             if (k->kt > 1) bit_target(k, &f);
             k->m = 0;
             k->P = k->L;
-            st = bit_screen(k, &f, phi + t * d, m, err);
-            if (st == XAI_OK) st = bit_solve(k, &f, phi + t * d, se + t * d, err);
+            f.bits.P = room;            /* the columns past a shrink are zero */
+            *k->sest = (se_status){NULL, INFINITY, false};
+            st = bit_fit_with_errors(k, &f, m, phi + t * d, se + t * d, err);
+            if (all.reason == NULL) all.reason = k->sest->reason;
+            all.df = XD_MIN(all.df, k->sest->df);
         }
         k->m_of[t] = k->m;
     }
+    if (fits) *k->sest = all;
     bit_fit_release(&f);
     return st;
 }
@@ -922,7 +1134,7 @@ static void ks_release(ks *k) {
     xd_free(k->db);
     xd_free(k->ds);
     xd_free(k->ns);
-    xd_free(k->fac);
+    xd_free(k->pop);
     xd_free(k->table);
     xd_free(k->mask);
     xd_free(k->idx);
@@ -948,14 +1160,14 @@ static xai_status ks_alloc(ks *k, xai_error *err) {
     k->rw = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->cdf = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->ns = xd_try_calloc(n, sizeof(size_t));
-    k->fac = xd_try_calloc(n, sizeof(double));
+    k->pop = xd_try_calloc(n, sizeof(double));
     k->pairs = xd_try_malloc(xd_mul(n, sizeof(double)));
     k->trip = xd_try_malloc(3 * MAX_TRIPLES * sizeof(size_t));
     k->v0s = xd_try_calloc(k->kt, sizeof(double));
     k->v1s = xd_try_calloc(k->kt, sizeof(double));
     k->m_of = xd_try_calloc(k->kt, sizeof(size_t));
-    if (k->v0s && k->v1s && k->m_of && k->trip && k->mask && k->idx && k->pick && k->scratch && k->wv && k->rw && k->cdf &&
-        k->ns && k->fac && k->pairs) {
+    if (k->v0s && k->v1s && k->m_of && k->trip && k->mask && k->idx && k->pick && k->scratch &&
+        k->wv && k->rw && k->cdf && k->ns && k->pop && k->pairs) {
         for (size_t s = 1; 2 * s <= k->d; s++) k->pairs[s] = pairs_of(k->d, s);
         return XAI_OK;
     }
@@ -1017,6 +1229,8 @@ static xai_status sample_and_solve(ks *k, schedule *sc, const xd_kshap_opts *opt
     size_t total = sc->left, draws_left = 4 * sc->left;
     size_t batch = opts->tol > 0 ? (opts->batch ? opts->batch : XD_MAX(64, total / 16)) : total;
     xai_status st = table_init(k, total, err);
+    k->n_full = sc->n_full;
+    k->n_sizes = sc->n_sizes;
     if (sc->n_full < sc->n_sizes && !k->strat) draw_cdf(sc, k->cdf);
     for (;;) {
         if (st == XAI_OK && sc->n_full < sc->n_sizes)
@@ -1051,11 +1265,13 @@ static void size_weights(const ks *k, double *out) {
 
 xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts,
                          xd_shap_out *out, xd_kshap_info *info, xai_error *err) {
+    se_status sest = {NULL, INFINITY, false};
     ks k = {.d = d, .L = d ? d - 1 : 0, .P = d ? d - 1 : 0, .link = opts->link, .o = o,
-            .kt = xd_shap_k(out)};
+            .kt = xd_shap_k(out), .sest = &sest};
     schedule sc;
     out->n_evals = out->n_batches = 0;
     out->converged = false;
+    if (info) info->stderr_reason = NULL, info->stderr_df = INFINITY;
     out->rel_se = 0;
     xai_status st = ks_alloc(&k, err);
     if (st == XAI_OK) st = ends(&k, err);
@@ -1074,6 +1290,8 @@ xai_status xd_kernelshap(const xd_oracle *o, size_t d, const xd_kshap_opts *opts
             info->n_sampled = k.n - k.n_fixed;
             info->n_draws = k.n_draws;
             info->n_triples = k.m_of[0];
+            info->stderr_reason = sest.reason;
+            info->stderr_df = sest.df;
             if (info->size_weight) size_weights(&k, info->size_weight);
         }
     }
