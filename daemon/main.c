@@ -106,6 +106,7 @@ static void install_signals(void) {
 }
 
 int main(int argc, char **argv) {
+    xd_blas_pick_core(argv);    /* OpenBLAS's fast kernels on CPUs it does not know */
     xd_alloc_keep_freed();      /* jobs reuse the memory of the jobs before */
     xd_srv_config cfg;
     xd_srv_config_init(&cfg);
