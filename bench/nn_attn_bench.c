@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "core/core.h"
 #include "xai/nn.h"
 
 #define D 64
@@ -74,7 +75,9 @@ static double time_op(const xai_nn *net, int op, const float *x, size_t n, float
     return best;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    xd_blas_pick_core(argv); /* as xaid does: OpenBLAS's kernels for this CPU */
     openblas_set_num_threads(1);
     static const char *const ops[] = {"forward", "grad_x_input", "lrp"};
     static const size_t batches[] = {1, 64};

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/core.h"
 #include "xai/nn.h"
 
 static double clock_s(clockid_t id) {
@@ -179,7 +180,9 @@ static void torch_reference(const char *const names[2], const size_t batches[3],
     if (system(cmd) != 0) printf("{\"bench\":\"nn_torch\",\"error\":\"nn_torch.py failed\"}\n");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    xd_blas_pick_core(argv); /* as xaid does: OpenBLAS's kernels for this CPU */
     openblas_set_num_threads(1);
     double peak = sgemm_gflops(1024);
     printf("{\"bench\":\"nn\",\"op\":\"sgemm\",\"n\":1024,\"gflops\":%.2f}\n", peak);

@@ -160,6 +160,7 @@ static void log_config(const xd_srv_config *cfg) {
 }
 
 int main(int argc, char **argv) {
+    xd_blas_pick_core(argv);    /* OpenBLAS's fast kernels on CPUs it does not know */
     xd_alloc_keep_freed();      /* jobs reuse the memory of the jobs before */
     if (info_flags(argc, argv)) return 0;
     install_signals();          /* SIGHUP before the server exists: ignored, not fatal */

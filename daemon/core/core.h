@@ -54,6 +54,13 @@ typedef enum { XD_ISA_ALL, XD_ISA_BELOW_AVX512, XD_ISA_NONE } xd_isa_limit;
 bool xd_cpu_has(xd_isa isa);
 void xd_cpu_limit(xd_isa_limit limit);
 
+/* When OpenBLAS fell back to its Prescott kernels on a CPU with AVX2 or
+ * AVX-512 (one it does not recognise) and OPENBLAS_CORETYPE is unset, sets
+ * it to the kernels the CPU can run and executes the program again with
+ * argv (blas.c); returns when there is nothing to do or exec fails. Call
+ * first thing in main. */
+void xd_blas_pick_core(char **argv);
+
 /* The set bits of x. Inline arithmetic: without -mpopcnt the builtin is a
  * call into libgcc, which costs more than the counting around it (the bit
  * kernels of anchors and KernelSHAP have POPCNT versions besides). */

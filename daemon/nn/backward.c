@@ -56,7 +56,7 @@ maxpool2_bwd_ow(size_t ow, const xd_nn_layer *L, const float *restrict in,
     }
 }
 
-XD_NN_SIMD static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict in,
+XD_NN_AVX2_CLONE XD_NN_SIMD static void maxpool2_bwd(const xd_nn_layer *L, const float *restrict in,
                                     const float *restrict gout, size_t n,
                                     float *restrict gin) {
     if (L->out_w == 2)

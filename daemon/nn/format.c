@@ -272,6 +272,10 @@ static xai_status text_from_value(const xai_value *e, xai_nn **out, xai_error *e
     if (st == XAI_OK) st = xai_nn_set_embedding(*out, w, o.n_vocab * o.dim, err);
     xd_free(w);
     xd_free(vocab);
+    if (st != XAI_OK) { /* e.g. a bad weight after the network was made */
+        xai_nn_free(*out);
+        *out = NULL;
+    }
     if (st == XAI_ERR_PATTERN) st = err ? (err->code = XAI_ERR_FORMAT) : XAI_ERR_FORMAT;
     return as_format(st, err);
 }

@@ -17,7 +17,7 @@
  * output row = the maximum of two consecutive rows of h. Both loops run over
  * contiguous memory and vectorize. */
 #define POOL_BLOCK 1024
-XD_NN_SIMD static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict in, size_t n,
+XD_NN_AVX2_CLONE XD_NN_SIMD static void maxpool2_fwd(const xd_nn_layer *L, const float *restrict in, size_t n,
                                     float *restrict out) {
     size_t ow = L->out_w, rows = n * L->in_c * L->out_h; /* output rows */
     size_t per = POOL_BLOCK / (2 * ow) ? POOL_BLOCK / (2 * ow) : 1;

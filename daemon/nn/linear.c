@@ -361,7 +361,7 @@ INLINE void conv_chunk_s1(s1_shape S, const xd_nn_layer *L, const conv_args *A, 
 }
 
 /* conv_chunk, through an instance of conv_chunk_s1 when L's shape has one. */
-XD_NN_SIMD static void conv_chunk_any(const xd_nn_layer *L, const conv_args *A, size_t m,
+XD_NN_AVX2_CLONE XD_NN_SIMD static void conv_chunk_any(const xd_nn_layer *L, const conv_args *A, size_t m,
                                       float *scr) {
     bool s1 = L->stride == 1 && L->kh == 3 && L->kw == 3 && L->pad == 1 && L->pad_h == 1 &&
               L->out_h == L->out_w && L->in_h == L->out_h && L->in_w == L->out_w;

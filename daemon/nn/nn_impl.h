@@ -45,6 +45,18 @@ typedef struct xd_nn_layer {
 #define XD_NN_SIMD
 #endif
 
+/* Marks a layout or pooling loop worth an AVX2 copy, chosen at load time
+ * where the CPU has it (GCC's target_clones; the library itself builds for
+ * x86-64-v2). The loops copy, select and add without reordering any sum, so
+ * both copies give the same bits (checked on the digits CNN: gradient x
+ * input and LRP at batch 1024, identical); the AVX2 copy makes the CNN's
+ * gradient ~20% cheaper in CPU time. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define XD_NN_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define XD_NN_AVX2_CLONE
+#endif
+
 /* What makes a network read text (text.c): the tokenizer, the vocabulary
  * and the embedding. */
 typedef struct xd_nn_text {
