@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "audit/audit.h"
+#include "cli/cli.h"
 }
 #include "e2e_util.h"
 
@@ -392,6 +393,31 @@ TEST(AuditResults, TornLastLineIsCutAndLoadSortsAndDedupes) {
     json_decref(all);
     json_decref(l);
     json_decref(dup);
+}
+
+// ---- --target, as `xai explain` and `xai audit` both read it ------------------------
+
+// The JSON of params["target"] after cli_add_target(s), or "error".
+std::string target_json(const char *s) {
+    xai_value *m = nullptr;
+    char msg[128];
+    if (!cli_add_target(&m, s, msg, sizeof msg)) return "error";
+    char *js = xai_value_to_json(xai_value_get(m, "target"), false);
+    std::string out = js ? js : "";
+    xai_free(js);
+    xai_value_free(m);
+    return out;
+}
+
+TEST(AuditCli, TargetListsAllAndSingleClasses) {
+    EXPECT_EQ(target_json("all"), "\"all\"");
+    EXPECT_EQ(target_json("spam"), "\"spam\"");
+    EXPECT_EQ(target_json("2"), "2");
+    EXPECT_EQ(target_json("ham,spam"), "[\"ham\",\"spam\"]");
+    EXPECT_EQ(target_json("0,2"), "[0,2]");
+    EXPECT_EQ(target_json("[1]"), "[1]");
+    EXPECT_EQ(target_json(""), "error");
+    EXPECT_EQ(target_json("[0,1"), "error");
 }
 
 // ---- report ----------------------------------------------------------------------

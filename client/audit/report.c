@@ -16,8 +16,10 @@
  *    misclassified documents;
  *  - highlighted documents: each token's background by its value (red
  *    pushes toward the explained class, blue away), the value +- standard
- *    error in its title (shown on hover); tabular rows as bar charts.
- *    Shown: the SP-LIME picks, the misclassified ones (up to 20), and the
+ *    error in its title (shown on hover); tabular rows as bar charts. A
+ *    multi-target result (`--target all` or a list) is shown once per
+ *    class: the predicted class's row first, marked, then the others in
+ *    target order. Shown: the SP-LIME picks, the misclassified ones (up to 20), and the
  *    first documents when neither exists.
  */
 #include <errno.h>
@@ -120,25 +122,42 @@ static void bar_chart(FILE *f, const json_t *entries, const char *what) {
     fprintf(f, "</svg>\n");
 }
 
-/* The explanation row shown for a result: the one of `predicted` when it
- * is among several targets, else the first. */
-static void shown_row(const json_t *res, int64_t predicted, const json_t **values,
-                      const json_t **stderrs, const char **target) {
+/* One explanation row of a result: row t of a multi-target result (its
+ * class, f(x), base value, values, standard errors), or the only row of a
+ * single-target one. */
+typedef struct shown_row {
+    const json_t *values, *stderrs, *fx, *base;
+    const char *name;        /* the class name, "" when the model has none */
+    int64_t target;
+} shown_row;
+
+static size_t result_n_rows(const json_t *res) {
+    const json_t *targets = json_object_get(res, "targets");
+    return json_is_array(targets) && json_array_size(targets) > 0 ? json_array_size(targets) : 1;
+}
+
+static shown_row row_at(const json_t *res, size_t t) {
     const json_t *targets = json_object_get(res, "targets");
     const json_t *v = json_object_get(res, "values"), *s = json_object_get(res, "stderrs");
-    *target = str(res, "target_name");
-    if (!json_is_array(targets)) {
-        *values = v;
-        *stderrs = json_is_array(s) ? s : NULL;
-        return;
-    }
-    size_t t = 0;
-    for (size_t k = 0; k < json_array_size(targets); k++)
-        if (json_integer_value(json_array_get(targets, k)) == predicted) t = k;
-    *values = json_array_get(v, t);
-    *stderrs = json_is_array(s) ? json_array_get(s, t) : NULL;
+    shown_row r = {v, json_is_array(s) ? s : NULL, json_object_get(res, "fx"),
+                   json_object_get(res, "base_value"), str(res, "target_name"),
+                   json_integer_value(json_object_get(res, "target"))};
+    if (!json_is_array(targets)) return r;
     const char *nm = json_string_value(json_array_get(json_object_get(res, "target_names"), t));
-    *target = nm ? nm : "";
+    r.values = json_array_get(v, t);
+    r.stderrs = json_is_array(s) ? json_array_get(s, t) : NULL;
+    r.fx = json_array_get(r.fx, t);
+    r.base = json_array_get(r.base, t);
+    r.name = nm ? nm : "";
+    r.target = json_integer_value(json_array_get(targets, t));
+    return r;
+}
+
+/* The row of class `predicted` among a result's targets, else row 0. */
+static size_t predicted_row(const json_t *res, int64_t predicted) {
+    for (size_t t = 0; t < result_n_rows(res); t++)
+        if (row_at(res, t).target == predicted) return t;
+    return 0;
 }
 
 static void highlight_text(FILE *f, const json_t *res, const json_t *values, const json_t *stderrs) {
@@ -280,20 +299,35 @@ bool xa_heatmap_write_svg(const char *path, const json_t *result, char *msg, siz
     return ok;
 }
 
-static void explanation(FILE *f, const json_t *res, int64_t predicted) {
-    const json_t *values, *stderrs;
-    const char *target;
-    shown_row(res, predicted, &values, &stderrs, &target);
+/* One row: its class, f(x) and base value, then the highlighted text (or
+ * the map, or bars); with `bars`, a text's features as bars as well. */
+static void explanation_row(FILE *f, const json_t *res, const shown_row *r, bool predicted,
+                            bool bars) {
     fputs("<p class=\"meta\">explained class: ", f);
-    if (target[0]) esc(f, target);
-    else fprintf(f, "%lld", (long long)json_integer_value(json_object_get(res, "target")));
-    fprintf(f, "; f(x) = %.4g; base value = ", num(res, "fx"));
-    const json_t *b = json_object_get(res, "base_value");
-    if (json_is_number(b)) fprintf(f, "%.4g", json_number_value(b));
+    if (r->name[0]) esc(f, r->name);
+    else fprintf(f, "%lld", (long long)r->target);
+    if (predicted) fputs(" (predicted)", f);
+    fprintf(f, "; f(x) = %.4g; base value = ", json_number_value(r->fx));
+    if (json_is_number(r->base)) fprintf(f, "%.4g", json_number_value(r->base));
     else fputs("none", f);
     fputs("</p>\n", f);
-    if (json_object_get(res, "tokens")) highlight_text(f, res, values, stderrs);
-    else if (!heatmap_svg(f, res, "")) feature_bars(f, res, values, stderrs);
+    if (json_object_get(res, "tokens")) {
+        highlight_text(f, res, r->values, r->stderrs);
+        if (bars) feature_bars(f, res, r->values, r->stderrs);
+    } else if (!heatmap_svg(f, res, "")) {
+        feature_bars(f, res, r->values, r->stderrs);
+    }
+}
+
+/* Every row of a result: a multi-target result shows one view per class,
+ * the predicted class's first (marked), then the others in target order. */
+static void explanation(FILE *f, const json_t *res, int64_t predicted, bool bars) {
+    size_t k = result_n_rows(res), first = predicted_row(res, predicted);
+    for (size_t j = 0; j < k; j++) {
+        size_t t = j == 0 ? first : j - 1 < first ? j - 1 : j;
+        shown_row r = row_at(res, t);
+        explanation_row(f, res, &r, k > 1 && predicted >= 0 && r.target == predicted, bars);
+    }
 }
 
 static void document(FILE *f, const json_t *line, const char *why) {
@@ -310,7 +344,7 @@ static void document(FILE *f, const json_t *line, const char *why) {
         esc(f, str(line, "predicted_name"));
     }
     fputs("</span></h3>\n", f);
-    explanation(f, json_object_get(line, "result"), xa_line_predicted(line));
+    explanation(f, json_object_get(line, "result"), xa_line_predicted(line), false);
 }
 
 /* The line whose id equals id, or NULL. */
@@ -467,13 +501,6 @@ bool xa_report_write_one(const char *path, const json_t *result, char *msg, size
     fputs(" / ", f);
     esc(f, str(result, "method"));
     fputs("</h1>\n", f);
-    explanation(f, result, -1);
-    if (json_object_get(result, "tokens")) {
-        fputs("<h2>Features</h2>\n", f);
-        const json_t *values, *stderrs;
-        const char *target;
-        shown_row(result, -1, &values, &stderrs, &target);
-        feature_bars(f, result, values, stderrs);
-    }
+    explanation(f, result, -1, true);
     return close_page(f, path, msg, msg_len);
 }

@@ -4,7 +4,7 @@
  *
  *   xai audit --model M [--method K] --input FILE --out DIR [--format F]
  *       [--id-col C] [--text-col C] [--label-col C] [--feature-cols A,B,...]
- *       [--target T|all] [--seed S] [--param k=v]... [--space k=v]...
+ *       [--target T|T1,T2,...|all] [--seed S] [--param k=v]... [--space k=v]...
  *       [--shard i/n] [--window N] [--retries N] [--job-timeout-ms N]
  *       [--top N] [--min-count N] [--casefold] [--pick B] [--faithfulness]
  *       [--quiet]
@@ -45,6 +45,7 @@ typedef struct audit_args {
     const char *model, *method, *input, *out, *target, *shard;
     xa_reader_opts rd;
     xai_value *params, *space;
+    xai_value *target_map;    /* {"target": --target as explain parses it}, or NULL */
     uint64_t seed;
     long window, retries, job_timeout_ms;
     xa_agg_opts agg;
@@ -64,7 +65,7 @@ typedef struct run_ctx {
 static void usage(FILE *f) {
     fputs("usage: xai audit --model M [--method occlusion] --input FILE --out DIR\n"
           "         [--format jsonl|csv|tsv|text] [--id-col C] [--text-col C] [--label-col C]\n"
-          "         [--feature-cols A,B,...] [--target T|all] [--seed S] [--param k=v]...\n"
+          "         [--feature-cols A,B,...] [--target T|T1,T2,...|all] [--seed S] [--param k=v]...\n"
           "         [--space k=v]... [--shard i/n] [--window N] [--retries N]\n"
           "         [--job-timeout-ms N] [--top N] [--min-count N] [--casefold] [--pick B]\n"
           "         [--faithfulness] [--quiet]\n"
@@ -108,10 +109,14 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
     }
     const char *v = argv[++*i];
     long n = 0;
-    const char **str[] = {&a->model, &a->method, &a->input, &a->out, &a->target, &a->shard,
+    if (strcmp(o, "--target") == 0) {
+        a->target = v;
+        return cli_add_target(&a->target_map, v, msg, len);
+    }
+    const char **str[] = {&a->model, &a->method, &a->input, &a->out, &a->shard,
                           &a->rd.id_col, &a->rd.text_col, &a->rd.label_col, &a->rd.feature_cols};
-    static const char *const str_names[] = {"--model", "--method", "--input", "--out", "--target",
-                                            "--shard", "--id-col", "--text-col", "--label-col",
+    static const char *const str_names[] = {"--model", "--method", "--input", "--out", "--shard",
+                                            "--id-col", "--text-col", "--label-col",
                                             "--feature-cols"};
     for (size_t k = 0; k < sizeof str / sizeof *str; k++)
         if (strcmp(o, str_names[k]) == 0) {
@@ -297,11 +302,8 @@ static size_t build_requests(const audit_args *a, xa_docs *docs, const bool *tod
         const xa_doc *d = &docs->v[i];
         xai_value *p = a->params ? xai_value_clone(a->params) : xai_value_map();
         xai_value_set_int(p, "seed", (int64_t)doc_seed(a->seed, d->key));
-        if (a->target) {
-            char msg[128], kv[256];
-            snprintf(kv, sizeof kv, "target=%s", a->target);
-            cli_add_option(&p, kv, msg, sizeof msg);
-        }
+        if (a->target_map)
+            xai_value_set(p, "target", xai_value_clone(xai_value_get(a->target_map, "target")));
         params[m] = p;
         rq[m] = (xai_job_request){.model = a->model, .method = a->method, .text = d->text,
                                   .text_len = d->text_len, .row = d->row, .n_cols = d->n_cols,
@@ -504,5 +506,6 @@ done:
     if (rc == CLI_USAGE) usage_error(msg);
     xai_value_free(a.params);
     xai_value_free(a.space);
+    xai_value_free(a.target_map);
     return rc;
 }
