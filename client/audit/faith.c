@@ -107,7 +107,7 @@ int xa_faithfulness(xai_client *c, const char *model, const char *dir, const xai
         const json_t *id = json_object_get(line, "id");
         if (json_is_string(id)) snprintf(key, sizeof key, "%s", json_string_value(id));
         else snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
-        if (json_object_get(res.seen, key)) continue;
+        if (xa_results_done(&res, key, mo->retry_errors)) continue;
         if (faith_request(model, space, line, &rq[m], &params[m], &rows[m])) f.line_of[m++] = i;
     }
     if (!mo->quiet && m) fprintf(stderr, "audit: faithfulness of %zu explanations\n", m);

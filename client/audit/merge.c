@@ -79,6 +79,7 @@ bool xa_finish(const char *dir, const json_t *meta, const xa_agg_opts *o, const 
     }
     json_t *settings = json_deep_copy(meta);
     json_object_del(settings, "shard");
+    json_object_del(settings, "shard_by");
     json_object_del(settings, "n_inputs");
     json_object_set_new(s, "audit", settings);
     if (run) json_object_set(s, "run", (json_t *)run);
@@ -94,7 +95,7 @@ bool xa_finish(const char *dir, const json_t *meta, const xa_agg_opts *o, const 
 /* Settings every shard must share. */
 static bool shards_agree(const json_t *a, const json_t *b, const char *dir, char *msg, size_t len) {
     static const char *const keys[] = {"model", "method", "params", "space", "seed", "target",
-                                       "input", "aggregate"};
+                                       "shard_by", "input", "aggregate"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
         if (!json_equal(json_object_get(a, keys[k]), json_object_get(b, keys[k])) &&
             !(json_is_null(json_object_get(a, keys[k])) && json_is_null(json_object_get(b, keys[k])))) {

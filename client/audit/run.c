@@ -5,14 +5,15 @@
  *   xai audit --model M [--method K] --input FILE --out DIR [--format F]
  *       [--id-col C] [--text-col C] [--label-col C] [--feature-cols A,B,...]
  *       [--target T|T1,T2,...|all] [--seed S] [--param k=v]... [--space k=v]...
- *       [--shard i/n] [--window N] [--retries N] [--job-timeout-ms N]
- *       [--top N] [--min-count N] [--casefold] [--pick B] [--faithfulness]
- *       [--quiet]
+ *       [--shard i/n] [--shard-by id|line] [--window N] [--retries N]
+ *       [--retry-errors] [--job-timeout-ms N] [--top N] [--min-count N]
+ *       [--casefold] [--pick B] [--faithfulness] [--quiet]
  *   xai audit merge --out DIR SHARD_DIR...
  *
  * The steps: ask the daemon for the model's kind and classes; read the
- * input; keep this shard's slice (FNV-1a of the id mod n); skip every id
- * already in DIR/results.jsonl; record malformed documents as errors; run
+ * input; keep this shard's slice (FNV-1a of the id mod n, or with
+ * --shard-by line the line number's); skip every id already in
+ * DIR/results.jsonl (but its error lines with --retry-errors); record malformed documents as errors; run
  * the rest through xai_client_explain_many (the window, busy back-off and
  * model_unavailable retries live there), appending one line per id as its
  * job ends; then aggregate the whole file.
@@ -50,6 +51,8 @@ typedef struct audit_args {
     long window, retries, job_timeout_ms;
     xa_agg_opts agg;
     bool quiet, faithfulness;
+    bool retry_errors;        /* redo ids whose line is an error (not bad_format) */
+    bool shard_by_line;       /* --shard-by line: slice by position, not by id */
 } audit_args;
 
 typedef struct run_ctx {
@@ -66,9 +69,9 @@ static void usage(FILE *f) {
     fputs("usage: xai audit --model M [--method occlusion] --input FILE --out DIR\n"
           "         [--format jsonl|csv|tsv|text] [--id-col C] [--text-col C] [--label-col C]\n"
           "         [--feature-cols A,B,...] [--target T|T1,T2,...|all] [--seed S] [--param k=v]...\n"
-          "         [--space k=v]... [--shard i/n] [--window N] [--retries N]\n"
-          "         [--job-timeout-ms N] [--top N] [--min-count N] [--casefold] [--pick B]\n"
-          "         [--faithfulness] [--quiet]\n"
+          "         [--space k=v]... [--shard i/n] [--shard-by id|line] [--window N]\n"
+          "         [--retries N] [--retry-errors] [--job-timeout-ms N] [--top N]\n"
+          "         [--min-count N] [--casefold] [--pick B] [--faithfulness] [--quiet]\n"
           "       xai audit merge --out DIR SHARD_DIR...\n",
           f);
 }
@@ -103,6 +106,7 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
     if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
     if (strcmp(o, "--quiet") == 0) return a->quiet = true;
     if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
+    if (strcmp(o, "--retry-errors") == 0) return a->retry_errors = true;
     if (*i + 1 >= argc) {
         snprintf(msg, len, "%s needs a value", o);
         return false;
@@ -125,6 +129,12 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
         }
     if (strcmp(o, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
     if (strcmp(o, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
+    if (strcmp(o, "--shard-by") == 0) {
+        a->shard_by_line = strcmp(v, "line") == 0;
+        if (a->shard_by_line || strcmp(v, "id") == 0) return true;
+        snprintf(msg, len, "--shard-by: id or line, not \"%s\"", v);
+        return false;
+    }
     if (strcmp(o, "--format") == 0) {
         if (set_format(a, v)) return true;
         snprintf(msg, len, "--format: jsonl, csv, tsv or text, not \"%s\"", v);
@@ -156,6 +166,13 @@ static bool parse_shard(const char *s, unsigned long *i, unsigned long *n) {
     const char *p = end + 1;
     *n = strtoul(p, &end, 10);
     return end != p && *end == '\0' && *n > 0 && *i < *n;
+}
+
+/* Whether document d is in shard si of sn: FNV-1a(id) mod sn, or with
+ * --shard-by line its position: (n - 1) mod sn. */
+static bool doc_in_shard(const audit_args *a, const xa_doc *d, unsigned long si, unsigned long sn) {
+    uint64_t h = a->shard_by_line ? (uint64_t)(d->n - 1) : xa_hash(d->key);
+    return h % sn == si;
 }
 
 /* ---- the model ----------------------------------------------------------- */
@@ -201,6 +218,8 @@ static json_t *make_meta(const audit_args *a, const json_t *model, size_t n_inpu
                           a->target ? json_string(a->target) : json_null(), "input", a->input,
                           "shard", a->shard ? json_string(a->shard) : json_null(), "n_inputs",
                           (json_int_t)n_inputs, "kind", kind ? kind : "text");
+    json_object_set_new(m, "shard_by", a->shard ? json_string(a->shard_by_line ? "line" : "id")
+                                                : json_null());
     json_t *cl = json_object_get(model, "classes");
     json_object_set_new(m, "classes", cl ? json_incref(cl) : json_null());
     json_object_set_new(m, "aggregate",
@@ -214,7 +233,7 @@ static json_t *make_meta(const audit_args *a, const json_t *model, size_t n_inpu
  * seed, target, shard and input. */
 static bool same_audit(const json_t *old, const json_t *now, char *msg, size_t len) {
     static const char *const keys[] = {"model", "method", "params", "space", "seed", "target",
-                                       "shard", "input"};
+                                       "shard", "shard_by", "input"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
         if (!json_equal(json_object_get(old, keys[k]), json_object_get(now, keys[k])) &&
             !(json_is_null(json_object_get(old, keys[k])) && json_is_null(json_object_get(now, keys[k])))) {
@@ -323,9 +342,9 @@ static size_t plan(run_ctx *r, unsigned long si, unsigned long sn, bool *todo, s
     for (size_t i = 0; i < r->docs->n; i++) {
         const xa_doc *d = &r->docs->v[i];
         todo[i] = false;
-        if (xa_hash(d->key) % sn != si) continue;
+        if (!doc_in_shard(r->a, d, si, sn)) continue;
         (*in_shard)++;
-        if (json_object_get(r->res->seen, d->key)) {
+        if (xa_results_done(r->res, d->key, r->a->retry_errors)) {
             (*before)++;
             continue;
         }
@@ -362,7 +381,8 @@ static xa_many many_opts(const audit_args *a) {
     /* --retries 0 means none; not given (-1): libxaiclient's default */
     int retries = a->retries < 0 ? 0 : a->retries == 0 ? -1 : (int)a->retries;
     return (xa_many){.window = (size_t)a->window, .retries = retries,
-                     .job_timeout_ms = (int)a->job_timeout_ms, .quiet = a->quiet};
+                     .job_timeout_ms = (int)a->job_timeout_ms, .quiet = a->quiet,
+                     .retry_errors = a->retry_errors};
 }
 
 /* Runs the jobs and appends their lines; the exit code. */
@@ -443,7 +463,7 @@ static int audit(const char *endpoint, audit_args *a) {
     if (!xa_read_input(a->input, &a->rd, &docs, msg, sizeof msg)) goto cleanup;
     todo = calloc(docs.n ? docs.n : 1, sizeof *todo);
     size_t in_shard = 0, before = 0;
-    for (size_t i = 0; i < docs.n; i++) in_shard += xa_hash(docs.v[i].key) % sn == si;
+    for (size_t i = 0; i < docs.n; i++) in_shard += doc_in_shard(a, &docs.v[i], si, sn);
     meta = make_meta(a, model, in_shard);
     if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, "results.jsonl", &res, msg, sizeof msg))
         goto cleanup;

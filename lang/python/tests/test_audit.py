@@ -517,6 +517,54 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
         self.assertTrue(os.path.getsize(os.path.join(merged, "report.html")) > 1000)
 
+    def test_shards_by_line_merge_to_the_single_run(self):
+        d0, d1, merged = self.out("ln0"), self.out("ln1"), self.out("ln_merged")
+        self.audit(d0, shard="0/2", shard_by="line")
+        self.audit(d1, shard="1/2", shard_by="line")
+        # (n - 1) mod 2: the odd lines, then the even ones
+        self.assertEqual([r["n"] for r in audit.load(d0).results], list(range(1, 41, 2)))
+        self.assertEqual([r["n"] for r in audit.load(d1).results], list(range(2, 41, 2)))
+        s = audit.merge(merged, [d0, d1], xai=self.xai)
+        ref = self.reference()
+        self.assertEqual(comparable(s), comparable(ref.summary))
+        self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
+        # a line shard and an id shard are not slices of one audit
+        by_id = self.out("ln_by_id")
+        self.audit(by_id, shard="1/2")
+        with self.assertRaises(xai.XaiError) as cm:
+            audit.merge(self.out("ln_mixed"), [d0, by_id], xai=self.xai)
+        self.assertIn("shard_by", str(cm.exception))
+
+    def test_retry_errors_redoes_error_lines_only(self):
+        ref = self.reference()
+        out = self.out("retry")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(ref.path, out)
+        path = os.path.join(out, "results.jsonl")
+        with open(path) as f:
+            lines = [json.loads(l) for l in f]
+        for l in lines:              # ids 3 and 7 ran out of retries in "an earlier run"
+            if l["id"] in (3, 7):
+                l.pop("result")
+                l.pop("predicted", None)
+                l.pop("predicted_name", None)
+                l["error"] = {"code": "model_unavailable", "message": "model t: no reply"}
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(l) + "\n" for l in lines))
+        self.audit(out)              # a plain resume keeps the errors
+        a = audit.load(out)
+        self.assertEqual((a.summary["n_errors"], a.summary["run"]["jobs"]), (2, 0))
+        self.assertEqual([e["id"] for e in a.errors], [3, 7])
+        self.audit(out, retry_errors=True)
+        a = audit.load(out)
+        self.assertEqual((a.summary["n_errors"], a.summary["run"]["jobs"]), (0, 2))
+        self.assertEqual(comparable(a.summary), comparable(ref.summary))
+        self.assertEqual(strip_timing(a.results), strip_timing(ref.results))
+        with open(path) as f:
+            self.assertEqual(sum(1 for _ in f), 42)      # appended: the error lines stay
+        self.audit(out, retry_errors=True)                # nothing left to retry
+        self.assertEqual(audit.load(out).summary["run"]["jobs"], 0)
+
     def test_shards_with_faithfulness_merge(self):
         path = self.out("faith20.txt")
         with open(path, "w") as f:

@@ -144,9 +144,11 @@ class Audit:
 
 def read_results(path: str) -> List[Dict[str, Any]]:
     """results.jsonl as a list in input order ("n", then id), a torn last
-    line skipped, a repeated id's later lines dropped."""
-    seen = set()
-    out = []
+    line skipped, a repeated id's later lines dropped — except that a result
+    replaces an earlier error of its id (a --retry-errors run), as the C
+    loader (xa_results_load) does."""
+    seen: Dict[str, int] = {}
+    out: List[Dict[str, Any]] = []
     with open(path, "rb") as f:
         data = f.read()
     for raw in data.split(b"\n")[:-1]:          # the part after the last \n is torn
@@ -155,15 +157,18 @@ def read_results(path: str) -> List[Dict[str, Any]]:
         except ValueError:
             continue
         key = str(line.get("id"))
-        if key in seen:
+        if key in seen and not ("error" in out[seen[key]] and "error" not in line):
             continue
-        seen.add(key)
         res = line.get("result")
         if isinstance(res, dict):
             for k in ("values", "stderrs"):
                 if res.get(k) is not None:
                     res[k] = np.asarray(res[k], dtype=np.float64)
-        out.append(line)
+        if key in seen:
+            out[seen[key]] = line
+        else:
+            seen[key] = len(out)
+            out.append(line)
     out.sort(key=lambda r: (r.get("n", 0), str(r.get("id"))))
     return out
 
