@@ -100,23 +100,8 @@ static bool set_format(audit_args *a, const char *v) {
     return false;
 }
 
-/* One option at argv[*i]; false with msg. */
-static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg, size_t len) {
-    const char *o = argv[*i];
-    if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
-    if (strcmp(o, "--quiet") == 0) return a->quiet = true;
-    if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
-    if (strcmp(o, "--retry-errors") == 0) return a->retry_errors = true;
-    if (*i + 1 >= argc) {
-        snprintf(msg, len, "%s needs a value", o);
-        return false;
-    }
-    const char *v = argv[++*i];
-    long n = 0;
-    if (strcmp(o, "--target") == 0) {
-        a->target = v;
-        return cli_add_target(&a->target_map, v, msg, len);
-    }
+/* A string-valued option: stores v and returns true when o is one. */
+static bool string_option(audit_args *a, const char *o, const char *v) {
     const char **str[] = {&a->model, &a->method, &a->input, &a->out, &a->shard,
                           &a->rd.id_col, &a->rd.text_col, &a->rd.label_col, &a->rd.feature_cols};
     static const char *const str_names[] = {"--model", "--method", "--input", "--out", "--shard",
@@ -127,19 +112,13 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
             *str[k] = v;
             return true;
         }
-    if (strcmp(o, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
-    if (strcmp(o, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
-    if (strcmp(o, "--shard-by") == 0) {
-        a->shard_by_line = strcmp(v, "line") == 0;
-        if (a->shard_by_line || strcmp(v, "id") == 0) return true;
-        snprintf(msg, len, "--shard-by: id or line, not \"%s\"", v);
-        return false;
-    }
-    if (strcmp(o, "--format") == 0) {
-        if (set_format(a, v)) return true;
-        snprintf(msg, len, "--format: jsonl, csv, tsv or text, not \"%s\"", v);
-        return false;
-    }
+    return false;
+}
+
+/* A non-negative integer option; false with msg when v is not one or o is
+ * no such option. */
+static bool number_option(audit_args *a, const char *o, const char *v, char *msg, size_t len) {
+    long n = 0;
     if (!parse_size(v, &n)) {
         snprintf(msg, len, "%s needs a non-negative integer, got \"%s\"", o, v);
         return false;
@@ -156,6 +135,44 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
         return false;
     }
     return true;
+}
+
+/* An option whose value is parsed: --target, --param, --space, --shard-by,
+ * --format, else a number. false with msg. */
+static bool value_option(audit_args *a, const char *o, const char *v, char *msg, size_t len) {
+    if (strcmp(o, "--target") == 0) {
+        a->target = v;
+        return cli_add_target(&a->target_map, v, msg, len);
+    }
+    if (strcmp(o, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
+    if (strcmp(o, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
+    if (strcmp(o, "--shard-by") == 0) {
+        a->shard_by_line = strcmp(v, "line") == 0;
+        if (a->shard_by_line || strcmp(v, "id") == 0) return true;
+        snprintf(msg, len, "--shard-by: id or line, not \"%s\"", v);
+        return false;
+    }
+    if (strcmp(o, "--format") == 0) {
+        if (set_format(a, v)) return true;
+        snprintf(msg, len, "--format: jsonl, csv, tsv or text, not \"%s\"", v);
+        return false;
+    }
+    return number_option(a, o, v, msg, len);
+}
+
+/* One option at argv[*i] (advancing *i past its value); false with msg. */
+static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg, size_t len) {
+    const char *o = argv[*i];
+    if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
+    if (strcmp(o, "--quiet") == 0) return a->quiet = true;
+    if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
+    if (strcmp(o, "--retry-errors") == 0) return a->retry_errors = true;
+    if (*i + 1 >= argc) {
+        snprintf(msg, len, "%s needs a value", o);
+        return false;
+    }
+    const char *v = argv[++*i];
+    return string_option(a, o, v) || value_option(a, o, v, msg, len);
 }
 
 /* "i/n" with 0 <= i < n. */
@@ -445,6 +462,48 @@ static void print_summary(const json_t *summary, const char *out) {
            (long long)json_integer_value(json_object_get(summary, "n_errors")), out);
 }
 
+/* The model's entry (new reference) and the input's documents, texts or
+ * rows by the model's kind; NULL with msg on failure. */
+static json_t *read_docs(xai_client *c, audit_args *a, xa_docs *docs, char *msg, size_t len) {
+    json_t *model = model_info(c, a->model, msg, len);
+    if (model == NULL) return NULL;
+    const char *kind = json_string_value(json_object_get(model, "kind"));
+    a->rd.tabular = kind && strcmp(kind, "text") != 0;
+    if (xa_read_input(a->input, &a->rd, docs, msg, len)) return model;
+    json_decref(model);
+    return NULL;
+}
+
+/* Runs this shard's documents still to do (then the faithfulness pass) and
+ * writes the summary and the report; the exit code, *summary on success. */
+static int run_audit(xai_client *c, const audit_args *a, xa_docs *docs, const json_t *meta,
+                     unsigned long si, unsigned long sn, json_t **summary, char *msg, size_t len) {
+    xa_results res = {.fd = -1};
+    if (!xa_results_open(a->out, "results.jsonl", &res, msg, len)) return CLI_FAIL;
+    bool *todo = calloc(docs->n ? docs->n : 1, sizeof *todo);
+    double t0 = xa_now();
+    run_ctx r = {.a = a, .docs = docs, .res = &res};
+    size_t in_shard = 0, before = 0, jobs = plan(&r, si, sn, todo, &in_shard, &before);
+    r.before = before;
+    r.total = in_shard;
+    int rc = CLI_FAIL;
+    if (r.write_failed) snprintf(msg, len, "%s", r.msg);   /* an error line of plan() */
+    else rc = run_jobs(c, &r, todo, jobs);
+    free(r.doc_of);
+    free(todo);
+    xa_results_close(&res);
+    if (rc == CLI_OK && a->faithfulness) {
+        xa_many mo = many_opts(a);
+        rc = xa_faithfulness(c, a->model, a->out, a->space, &mo);
+    }
+    if (rc != CLI_OK) return rc;
+    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", xa_now() - t0, "jobs", (json_int_t)jobs,
+                            "resumed_from", (json_int_t)before);
+    bool ok = xa_finish(a->out, meta, &a->agg, run, summary, msg, len);
+    json_decref(run);
+    return ok ? CLI_OK : CLI_FAIL;
+}
+
 static int audit(const char *endpoint, audit_args *a) {
     char msg[1024] = "";
     unsigned long si = 0, sn = 1;
@@ -454,48 +513,19 @@ static int audit(const char *endpoint, audit_args *a) {
     if (xai_client_connect(endpoint, &c, &e) != XAI_OK) return fprintf(stderr, "xai audit: %s\n", e.message), CLI_FAIL;
     int rc = CLI_FAIL;
     xa_docs docs = {0};
-    xa_results res = {.fd = -1};
-    bool *todo = NULL;
-    json_t *meta = NULL, *summary = NULL, *model = model_info(c, a->model, msg, sizeof msg);
+    json_t *meta = NULL, *summary = NULL, *model = read_docs(c, a, &docs, msg, sizeof msg);
     if (model == NULL) goto cleanup;
-    const char *kind = json_string_value(json_object_get(model, "kind"));
-    a->rd.tabular = kind && strcmp(kind, "text") != 0;
-    if (!xa_read_input(a->input, &a->rd, &docs, msg, sizeof msg)) goto cleanup;
-    todo = calloc(docs.n ? docs.n : 1, sizeof *todo);
-    size_t in_shard = 0, before = 0;
+    size_t in_shard = 0;
     for (size_t i = 0; i < docs.n; i++) in_shard += doc_in_shard(a, &docs.v[i], si, sn);
     meta = make_meta(a, model, in_shard);
-    if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, "results.jsonl", &res, msg, sizeof msg))
-        goto cleanup;
-    double t0 = xa_now();
-    run_ctx r = {.a = a, .docs = &docs, .res = &res};
-    size_t jobs = plan(&r, si, sn, todo, &in_shard, &before);
-    r.before = before;
-    r.total = in_shard;
-    rc = r.write_failed ? CLI_FAIL : run_jobs(c, &r, todo, jobs);
-    free(r.doc_of);
-    xa_results_close(&res);
-    if (rc == CLI_OK && a->faithfulness) {
-        xa_many mo = many_opts(a);
-        rc = xa_faithfulness(c, a->model, a->out, a->space, &mo);
-    }
-    if (rc != CLI_OK) goto cleanup;
-    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", xa_now() - t0, "jobs", (json_int_t)jobs,
-                            "resumed_from", (json_int_t)before);
-    bool ok = xa_finish(a->out, meta, &a->agg, run, &summary, msg, sizeof msg);
-    json_decref(run);
-    if (!ok) {
-        rc = CLI_FAIL;
-        goto cleanup;
-    }
-    if (!a->quiet) print_summary(summary, a->out);
+    if (!prepare_dir(a, meta, msg, sizeof msg)) goto cleanup;
+    rc = run_audit(c, a, &docs, meta, si, sn, &summary, msg, sizeof msg);
+    if (rc == CLI_OK && !a->quiet) print_summary(summary, a->out);
 cleanup:
     if (rc == CLI_FAIL && msg[0]) fprintf(stderr, "xai audit: %s\n", msg);
-    xa_results_close(&res);
     json_decref(summary);
     json_decref(meta);
     json_decref(model);
-    free(todo);
     xa_docs_free(&docs);
     xai_client_close(c);
     return rc;
