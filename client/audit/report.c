@@ -76,6 +76,35 @@ static const char *str(const json_t *o, const char *k) {
 
 static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
+/* One bar of a chart at height y: the entry's name, its mean as a signed
+ * bar from the centre axis (scale = the chart's largest |mean| + se), the
+ * standard error as a whisker, the numbers beside it, the details in its
+ * title. */
+static void bar_row(FILE *f, const json_t *e, double y, double scale, double label_w) {
+    double m = num(e, "mean"), cx = label_w + BAR_W / 2;
+    const json_t *sej = json_object_get(e, "se");
+    double w = fabs(m) / scale * BAR_W / 2, x = m >= 0 ? cx : cx - w;
+    fprintf(f, "<g><title>");
+    esc(f, str(e, "name"));
+    fprintf(f, ": mean %.4g", m);
+    if (json_is_number(sej)) fprintf(f, " &#177; %.3g", json_number_value(sej));
+    fprintf(f, ", mean |value| %.4g, %lld occurrences</title>\n", num(e, "mean_abs"),
+            (long long)json_integer_value(json_object_get(e, "count")));
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", label_w - 6, y + 11);
+    esc(f, str(e, "name"));
+    fprintf(f, "</text><rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", x,
+            y, w, ROW_H - 6, m >= 0 ? "#dc322f" : "#268bd2");
+    if (json_is_number(sej)) {
+        double s = json_number_value(sej) / scale * BAR_W / 2, ym = y + (ROW_H - 6) / 2.0;
+        double tip = m >= 0 ? cx + w : cx - w;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>",
+                tip - s, ym, tip + s, ym);
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%.4g", label_w + BAR_W + 8, y + 11, m);
+    if (json_is_number(sej)) fprintf(f, " &#177; %.2g", json_number_value(sej));
+    fprintf(f, "</text></g>\n");
+}
+
 /* Bar chart of entries (name, mean, se): signed bars around a centre axis. */
 static void bar_chart(FILE *f, const json_t *entries, const char *what) {
     size_t n = json_array_size(entries), i;
@@ -95,30 +124,7 @@ static void bar_chart(FILE *f, const json_t *entries, const char *what) {
     fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=\"img\">\n",
             label_w + BAR_W + 200, h);
     fprintf(f, "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#888\"/>\n", cx, cx, h);
-    json_array_foreach(entries, i, e) {
-        double m = num(e, "mean"), y = (double)i * ROW_H + 4;
-        const json_t *sej = json_object_get(e, "se");
-        double w = fabs(m) / scale * BAR_W / 2, x = m >= 0 ? cx : cx - w;
-        fprintf(f, "<g><title>");
-        esc(f, str(e, "name"));
-        fprintf(f, ": mean %.4g", m);
-        if (json_is_number(sej)) fprintf(f, " &#177; %.3g", json_number_value(sej));
-        fprintf(f, ", mean |value| %.4g, %lld occurrences</title>\n", num(e, "mean_abs"),
-                (long long)json_integer_value(json_object_get(e, "count")));
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", label_w - 6, y + 11);
-        esc(f, str(e, "name"));
-        fprintf(f, "</text><rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", x,
-                y, w, ROW_H - 6, m >= 0 ? "#dc322f" : "#268bd2");
-        if (json_is_number(sej)) {
-            double s = json_number_value(sej) / scale * BAR_W / 2, ym = y + (ROW_H - 6) / 2.0;
-            double tip = m >= 0 ? cx + w : cx - w;
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>",
-                    tip - s, ym, tip + s, ym);
-        }
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%.4g", label_w + BAR_W + 8, y + 11, m);
-        if (json_is_number(sej)) fprintf(f, " &#177; %.2g", json_number_value(sej));
-        fprintf(f, "</text></g>\n");
-    }
+    json_array_foreach(entries, i, e) bar_row(f, e, (double)i * ROW_H + 4, scale, label_w);
     fprintf(f, "</svg>\n");
 }
 
@@ -237,6 +243,21 @@ static void rgb_of(double a, int rgb[3]) {
 /* The relevance map (channels summed) drawn over the input (channels
  * averaged, grey from its min to its max) when `input_row` is there, with a
  * colour bar from -max|v| to +max|v| and its scale. */
+/* The colour bar at x = bx, bh high: +m at the top, 0, -m at the bottom;
+ * closes the <svg>. */
+static void colour_bar(FILE *f, double bx, double bh, double m) {
+    double step = bh / 21;
+    for (int k = 0; k < 21; k++) {
+        int rgb[3];
+        rgb_of(1.0 - k / 10.0, rgb);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>", bx,
+                k * step, step + 0.5, rgb[0], rgb[1], rgb[2]);
+    }
+    fprintf(f, "\n<text x=\"%.1f\" y=\"12\">+%.3g</text><text x=\"%.1f\" y=\"%.1f\">0</text>"
+               "<text x=\"%.1f\" y=\"%.1f\">-%.3g</text>\n</svg>\n",
+            bx + 20, m, bx + 20, bh / 2 + 4, bx + 20, bh, m);
+}
+
 static bool heatmap_svg(FILE *f, const json_t *res, const char *svg_attrs) {
     size_t c, h, w;
     if (!image_shape(res, &c, &h, &w)) return false;
@@ -268,16 +289,7 @@ static bool heatmap_svg(FILE *f, const json_t *res, const char *svg_attrs) {
                     (double)y * cell, cell, cell, rgb[0], rgb[1], rgb[2], 0.75 * fabs(a > 1 ? 1 : a), y,
                     xx, g[i]);
         }
-    double bx = cell * (double)w + 20, bh = cell * (double)h, step = bh / 21;
-    for (int k = 0; k < 21; k++) {        /* colour bar: +max at the top, -max at the bottom */
-        int rgb[3];
-        rgb_of(1.0 - k / 10.0, rgb);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>", bx,
-                k * step, step + 0.5, rgb[0], rgb[1], rgb[2]);
-    }
-    fprintf(f, "\n<text x=\"%.1f\" y=\"12\">+%.3g</text><text x=\"%.1f\" y=\"%.1f\">0</text>"
-               "<text x=\"%.1f\" y=\"%.1f\">-%.3g</text>\n</svg>\n",
-            bx + 20, m, bx + 20, bh / 2 + 4, bx + 20, bh, m);
+    colour_bar(f, cell * (double)w + 20, cell * (double)h, m);
     fprintf(f, "<p class=\"meta\">%zu x %zu map over the input; colour scale max|v| = %.4g "
                "(red supports the explained class, blue opposes it)</p>\n", h, w, m);
     free(g);
