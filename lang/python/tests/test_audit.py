@@ -286,7 +286,7 @@ class AuditE2E(unittest.TestCase):
         one, every, listed = self.out("t3_one"), self.out("t3_all"), self.out("t3_list")
         self.audit(one, model="t3", input=path)
         self.audit(every, model="t3", input=path, target="all")
-        self.audit(listed, model="t3", input=path, target="news,spam,work")
+        self.audit(listed, model="t3", input=path, target=["news", "spam", "work"])
         a, single, lst = audit.load(every), audit.load(one), audit.load(listed)
         want = closed_form3(docs)
         self.assertEqual([(c["index"], c["name"], c["n_rows"]) for c in a.summary["classes"]],

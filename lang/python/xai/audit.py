@@ -50,7 +50,8 @@ def find_xai() -> str:
 
 def _options(opts: Mapping[str, Any]) -> List[str]:
     """Keyword options as `xai audit` flags: foo_bar=1 -> --foo-bar 1;
-    True -> a bare flag; params/space dicts -> repeated --param k=v."""
+    True -> a bare flag; params/space dicts -> repeated --param k=v;
+    target=["spam", 2] -> --target spam,2."""
     argv: List[str] = []
     for key, val in opts.items():
         if val is None or val is False:
@@ -60,6 +61,8 @@ def _options(opts: Mapping[str, Any]) -> List[str]:
                 argv += ["--param" if key == "params" else "--space",
                          "%s=%s" % (k, v if isinstance(v, str) else json.dumps(v))]
             continue
+        if key == "target" and isinstance(val, (list, tuple)):
+            val = ",".join(str(v) for v in val)     # --target's list form: a,b,...
         flag = "--" + key.replace("_", "-")
         argv += [flag] if val is True else [flag, str(val)]
     return argv
@@ -69,7 +72,7 @@ def run(model: str, input: str, out: str, endpoint: Optional[str] = None,
         method: str = "occlusion", xai: Optional[str] = None, check: bool = True,
         timeout: Optional[float] = None, **opts: Any) -> subprocess.CompletedProcess:
     """Runs `xai audit --model M --method K --input FILE --out DIR ...`.
-    Other options by keyword (seed=3, target="all", shard="0/2", pick=5,
+    Other options by keyword (seed=3, target="all" or a list, shard="0/2", pick=5,
     label_col="y", params={"samples": 1000}, quiet=True). Raises XaiError
     when it fails and `check` is set."""
     argv = [xai or find_xai()]
