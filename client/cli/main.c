@@ -100,8 +100,10 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
     }
     else if (strcmp(opt, "--seed") == 0) {
         char kv[128];
-        snprintf(kv, sizeof kv, "seed=%.100s", v);
-        return cli_add_option(&a->params, kv, msg, len);
+        if ((size_t)snprintf(kv, sizeof kv, "seed=%s", v) < sizeof kv)
+            return cli_add_option(&a->params, kv, msg, len);
+        snprintf(msg, len, "--seed value too long");
+        return false;
     } else if (strcmp(opt, "--target") == 0) return cli_add_target(&a->params, v, msg, len);
     else if (strcmp(opt, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
     else if (strcmp(opt, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
