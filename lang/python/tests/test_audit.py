@@ -327,6 +327,14 @@ class AuditE2E(unittest.TestCase):
         pred = CLASSES3[int(docs[0][1].argmax())]
         self.assertEqual(block.count("explained class: "), 3)
         self.assertIn("explained class: %s (predicted); f(x) = %.4g" % (pred, docs[0][1].max()), block)
+        if os.access(CHROMIUM, os.X_OK):            # and the browser shows every class's chart
+            dom = chromium(["--dump-dom", "file://" + os.path.join(every, "report.html")],
+                           self.tmp).stdout.decode("utf-8")
+            for cls in CLASSES3:
+                top = a.top(cls)[0]
+                self.assertIn("Class %s: top tokens" % cls, dom)
+                self.assertIn(">%s</text>" % top["name"], dom)
+                self.assertIn(">%.4g" % top["mean"], dom)
 
     def test_explain_many_all_targets(self):
         docs = make_corpus3(6)
