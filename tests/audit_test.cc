@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "audit/audit.h"
+#include "cli/cli.h"
 }
 #include "e2e_util.h"
 
@@ -392,6 +393,68 @@ TEST(AuditResults, TornLastLineIsCutAndLoadSortsAndDedupes) {
     json_decref(all);
     json_decref(l);
     json_decref(dup);
+}
+
+// --retry-errors: an id whose line is an error (but bad_format) needs a
+// job again; its later result replaces the error when loading, while a
+// second error, or a second result, is dropped as any later line is.
+TEST(AuditResults, RetriedErrorsAreRedoneAndTheirResultWins) {
+    e2e::TempDir d;
+    write_file(d, "results.jsonl",
+               "{\"id\":1,\"n\":1,\"error\":{\"code\":\"model_unavailable\",\"message\":\"m\"}}\n"
+               "{\"id\":2,\"n\":2,\"error\":{\"code\":\"bad_format\",\"message\":\"b\"}}\n"
+               "{\"id\":3,\"n\":3,\"result\":{}}\n"
+               "{\"id\":4,\"n\":4,\"error\":{\"code\":\"timeout\",\"message\":\"t\"}}\n");
+    xa_results r;
+    char msg[256];
+    ASSERT_TRUE(xa_results_open(d.path.c_str(), "results.jsonl", &r, msg, sizeof msg)) << msg;
+    for (const char *k : {"1", "2", "3", "4"}) EXPECT_TRUE(xa_results_done(&r, k, false)) << k;
+    EXPECT_FALSE(xa_results_done(&r, "1", true));
+    EXPECT_TRUE(xa_results_done(&r, "2", true));     // the input line itself is malformed
+    EXPECT_TRUE(xa_results_done(&r, "3", true));
+    EXPECT_FALSE(xa_results_done(&r, "4", true));
+    EXPECT_FALSE(xa_results_done(&r, "5", false));
+    json_t *ok = parse("{\"id\":1,\"n\":1,\"result\":{\"retried\":true}}");
+    json_t *again = parse("{\"id\":4,\"n\":4,\"error\":{\"code\":\"timeout\",\"message\":\"again\"}}");
+    json_t *late = parse("{\"id\":3,\"n\":3,\"result\":{\"late\":true}}");
+    for (json_t *l : {ok, again, late}) ASSERT_TRUE(xa_results_append(&r, l, msg, sizeof msg)) << msg;
+    EXPECT_TRUE(xa_results_done(&r, "1", true));     // its result is in the file now
+    xa_results_close(&r);
+    json_t *all = xa_results_load((d.path + "/results.jsonl").c_str(), msg, sizeof msg);
+    ASSERT_EQ(json_array_size(all), 4u);
+    EXPECT_TRUE(json_equal(json_array_get(all, 0), ok));
+    EXPECT_STREQ(json_string_value(json_object_get(json_object_get(json_array_get(all, 1), "error"), "code")),
+                 "bad_format");
+    EXPECT_EQ(json_object_size(json_object_get(json_array_get(all, 2), "result")), 0u);   // the first result
+    EXPECT_STREQ(json_string_value(json_object_get(json_object_get(json_array_get(all, 3), "error"), "message")),
+                 "t");
+    for (json_t *l : {ok, again, late}) json_decref(l);
+    json_decref(all);
+}
+
+// ---- --target, as `xai explain` and `xai audit` both read it ------------------------
+
+// The JSON of params["target"] after cli_add_target(s), or "error".
+std::string target_json(const char *s) {
+    xai_value *m = nullptr;
+    char msg[128];
+    if (!cli_add_target(&m, s, msg, sizeof msg)) return "error";
+    char *js = xai_value_to_json(xai_value_get(m, "target"), false);
+    std::string out = js ? js : "";
+    xai_free(js);
+    xai_value_free(m);
+    return out;
+}
+
+TEST(AuditCli, TargetListsAllAndSingleClasses) {
+    EXPECT_EQ(target_json("all"), "\"all\"");
+    EXPECT_EQ(target_json("spam"), "\"spam\"");
+    EXPECT_EQ(target_json("2"), "2");
+    EXPECT_EQ(target_json("ham,spam"), "[\"ham\",\"spam\"]");
+    EXPECT_EQ(target_json("0,2"), "[0,2]");
+    EXPECT_EQ(target_json("[1]"), "[1]");
+    EXPECT_EQ(target_json(""), "error");
+    EXPECT_EQ(target_json("[0,1"), "error");
 }
 
 // ---- report ----------------------------------------------------------------------

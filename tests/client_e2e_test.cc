@@ -1095,6 +1095,75 @@ TEST_F(XaidE2E, ExplainManyReportsEveryInputOnce) {
     xai_value_free(params);
 }
 
+namespace {
+
+// Per input of a multi-target explain_many: both rows of the first feature
+// and the distinct masks evaluated, read through the C result accessors.
+struct ManyAll {
+    std::vector<int> seen;
+    std::vector<double> ham, spam, rows;
+    std::vector<size_t> n_targets;
+};
+
+int many_all_done(void *ctx, size_t i, xai_status st, const xai_value *result, const xai_error *) {
+    ManyAll *l = static_cast<ManyAll *>(ctx);
+    l->seen[i]++;
+    xai_result *r = nullptr;
+    xai_error e;
+    if (st != XAI_OK || xai_result_from_value(result, &r, &e) != XAI_OK) return 0;
+    l->n_targets[i] = xai_result_n_targets(r);
+    l->ham[i] = xai_result_value_at(r, 0, 0);
+    l->spam[i] = xai_result_value_at(r, 1, 0);
+    l->rows[i] = (double)xai_result_stats(r)->masks_unique;
+    xai_result_free(r);
+    return 0;
+}
+
+}  // namespace
+
+// explain_many with "target": "all": every input's result has both rows,
+// each the closed form of ExplainManyReportsEveryInputOnce (ham = 1 - spam,
+// so its row is the negative), and every job evaluated the masks of a
+// single-target job on the same text (x, one leave-one-out mask per word,
+// all removed: 4 for two words; AllTargetsFromOneJobMatchHand checks the
+// rows sent).
+TEST_F(XaidE2E, ExplainManyAllTargetsMatchHand) {
+    const char *words[4] = {"money", "win", "meeting", "report"};
+    const double w[4] = {1.5, 1, -1.5, -1};
+    std::vector<std::string> texts;
+    for (int i = 0; i < 4; i++) texts.push_back(std::string("free ") + words[i]);
+    xai_value *params = xai_value_map();
+    xai_value_set_str(params, "target", "all");
+    std::vector<xai_job_request> rq(4);
+    for (int i = 0; i < 4; i++) {
+        rq[i] = xai_job_request{};
+        rq[i].model = "words";
+        rq[i].method = "occlusion";
+        rq[i].text = texts[i].c_str();
+        rq[i].params = params;
+    }
+    ManyAll log;
+    log.seen.assign(4, 0);
+    log.ham.assign(4, NAN);
+    log.spam.assign(4, NAN);
+    log.rows.assign(4, NAN);
+    log.n_targets.assign(4, 0);
+    xai_many_opts o = {};
+    o.window = 2;
+    xai_error err;
+    ASSERT_EQ(xai_client_explain_many(c_, rq.data(), 4, &o, many_all_done, nullptr, &log, &err),
+              XAI_OK) << err.message;
+    xai_value_free(params);
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(log.seen[i], 1) << i;
+        EXPECT_EQ(log.n_targets[i], 2u) << i;
+        double S = kBias + 2 + w[i];
+        EXPECT_NEAR(log.spam[i], sigmoid(S) - sigmoid(S - 2), 1e-12) << texts[i];
+        EXPECT_NEAR(log.ham[i], -(sigmoid(S) - sigmoid(S - 2)), 1e-12) << texts[i];
+        EXPECT_EQ(log.rows[i], 4.0) << texts[i];
+    }
+}
+
 // The done callback asking to stop: the run ends with cancelled and the
 // jobs still in flight are cancelled in the daemon (none left running).
 TEST_F(XaidE2E, ExplainManyStopCancelsJobsInFlight) {

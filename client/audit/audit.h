@@ -73,7 +73,8 @@ uint64_t xa_hash(const char *s);
 
 typedef struct xa_results {
     int fd;                 /* O_APPEND, or -1 */
-    json_t *seen;           /* object: key -> true, every id already in the file */
+    json_t *seen;           /* object: key -> true (a result) or its error code,
+                               every id already in the file */
     size_t unsynced;        /* lines since the last fdatasync */
     double last_sync;
 } xa_results;
@@ -86,10 +87,13 @@ bool xa_results_open(const char *dir, const char *file, xa_results *r, char *msg
 /* Appends one whole line: `line` (a JSON object, borrowed) + "\n" with one
  * write(2); fdatasync at most once a second (and at close). */
 bool xa_results_append(xa_results *r, const json_t *line, char *msg, size_t msg_len);
+/* Whether id `key` needs no new job: it has a line, and (with retry_errors)
+ * that line is a result or a bad_format error. */
+bool xa_results_done(const xa_results *r, const char *key, bool retry_errors);
 void xa_results_close(xa_results *r);
 /* Every line of a results file as a JSON array, sorted by "n" then id, the
  * torn last line (if any) skipped; a later line for an id already seen is
- * dropped. New reference; NULL with msg when the file cannot be read. */
+ * dropped, except that a result replaces an earlier error (a retry). New reference; NULL with msg when the file cannot be read. */
 json_t *xa_results_load(const char *path, char *msg, size_t msg_len);
 /* Sorts an array of lines in place by "n", then id. */
 void xa_lines_sort(json_t *lines);
@@ -141,6 +145,7 @@ typedef struct xa_many {
     int retries;
     int job_timeout_ms;
     bool quiet;
+    bool retry_errors;      /* --retry-errors: redo ids whose line is an error */
 } xa_many;
 
 /* Monotonic seconds. */

@@ -85,6 +85,25 @@ static bool faith_request(const char *model, const xai_value *space, const json_
     return true;
 }
 
+/* A request for every explained line of f->lines not yet in
+ * faithfulness.jsonl (with retry_errors: or whose line there is an error);
+ * f->line_of maps them back. Returns how many. */
+static size_t faith_requests(const char *model, const xai_value *space, faith_ctx *f,
+                             bool retry_errors, xai_job_request *rq, xai_value **params,
+                             double **rows) {
+    size_t m = 0;
+    for (size_t i = 0; i < json_array_size(f->lines); i++) {
+        const json_t *line = json_array_get(f->lines, i);
+        char key[1024];
+        const json_t *id = json_object_get(line, "id");
+        if (json_is_string(id)) snprintf(key, sizeof key, "%s", json_string_value(id));
+        else snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
+        if (xa_results_done(f->res, key, retry_errors)) continue;
+        if (faith_request(model, space, line, &rq[m], &params[m], &rows[m])) f->line_of[m++] = i;
+    }
+    return m;
+}
+
 int xa_faithfulness(xai_client *c, const char *model, const char *dir, const xai_value *space,
                     const xa_many *mo) {
     char path[4096], msg[512] = "";
@@ -101,15 +120,7 @@ int xa_faithfulness(xai_client *c, const char *model, const char *dir, const xai
     xai_value **params = calloc(n ? n : 1, sizeof *params);
     double **rows = calloc(n ? n : 1, sizeof *rows);
     faith_ctx f = {.lines = lines, .line_of = calloc(n ? n : 1, sizeof(size_t)), .res = &res};
-    for (size_t i = 0; i < n; i++) {
-        const json_t *line = json_array_get(lines, i);
-        char key[1024];
-        const json_t *id = json_object_get(line, "id");
-        if (json_is_string(id)) snprintf(key, sizeof key, "%s", json_string_value(id));
-        else snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
-        if (json_object_get(res.seen, key)) continue;
-        if (faith_request(model, space, line, &rq[m], &params[m], &rows[m])) f.line_of[m++] = i;
-    }
+    m = faith_requests(model, space, &f, mo->retry_errors, rq, params, rows);
     if (!mo->quiet && m) fprintf(stderr, "audit: faithfulness of %zu explanations\n", m);
     xai_error e = {XAI_OK, ""};
     bool stopped = false;

@@ -79,6 +79,7 @@ bool xa_finish(const char *dir, const json_t *meta, const xa_agg_opts *o, const 
     }
     json_t *settings = json_deep_copy(meta);
     json_object_del(settings, "shard");
+    json_object_del(settings, "shard_by");
     json_object_del(settings, "n_inputs");
     json_object_set_new(s, "audit", settings);
     if (run) json_object_set(s, "run", (json_t *)run);
@@ -94,7 +95,7 @@ bool xa_finish(const char *dir, const json_t *meta, const xa_agg_opts *o, const 
 /* Settings every shard must share. */
 static bool shards_agree(const json_t *a, const json_t *b, const char *dir, char *msg, size_t len) {
     static const char *const keys[] = {"model", "method", "params", "space", "seed", "target",
-                                       "input", "aggregate"};
+                                       "shard_by", "input", "aggregate"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
         if (!json_equal(json_object_get(a, keys[k]), json_object_get(b, keys[k])) &&
             !(json_is_null(json_object_get(a, keys[k])) && json_is_null(json_object_get(b, keys[k])))) {
@@ -135,30 +136,39 @@ static bool write_lines(const char *dir, const char *name, const json_t *all, ch
     return ok;
 }
 
+/* The shards' settings (checked to agree; *meta a new reference to the
+ * first's), their results and faithfulness lines, their wall seconds and
+ * inputs summed. false with msg. */
+static bool gather(char **dirs, int n, json_t **meta, json_t *all, json_t *faith, double *seconds,
+                   json_int_t *n_inputs, char *msg, size_t len) {
+    for (int k = 0; k < n; k++) {
+        json_t *m = xa_meta_load(dirs[k], msg, len);
+        if (m == NULL || (*meta && !shards_agree(*meta, m, dirs[k], msg, len))) {
+            json_decref(m);
+            return false;
+        }
+        *n_inputs += json_integer_value(json_object_get(m, "n_inputs"));
+        if (*meta == NULL) *meta = json_incref(m);
+        json_decref(m);
+        if (!add_lines(dirs[k], "results.jsonl", all, msg, len) ||
+            !add_lines(dirs[k], "faithfulness.jsonl", faith, msg, len))
+            return false;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/summary.json", dirs[k]);
+        json_t *s = json_load_file(path, 0, NULL);
+        *seconds += json_number_value(json_object_get(json_object_get(s, "run"), "seconds"));
+        json_decref(s);
+    }
+    return true;
+}
+
 static int merge(const char *out, char **dirs, int n) {
     char msg[1024] = "";
     json_t *meta = NULL, *all = json_array(), *faith = json_array(), *summary = NULL;
     double seconds = 0;
     json_int_t n_inputs = 0;
     int rc = CLI_FAIL;
-    for (int k = 0; k < n; k++) {
-        json_t *m = xa_meta_load(dirs[k], msg, sizeof msg);
-        if (m == NULL || (meta && !shards_agree(meta, m, dirs[k], msg, sizeof msg))) {
-            json_decref(m);
-            goto cleanup;
-        }
-        n_inputs += json_integer_value(json_object_get(m, "n_inputs"));
-        if (meta == NULL) meta = json_incref(m);
-        json_decref(m);
-        if (!add_lines(dirs[k], "results.jsonl", all, msg, sizeof msg) ||
-            !add_lines(dirs[k], "faithfulness.jsonl", faith, msg, sizeof msg))
-            goto cleanup;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/summary.json", dirs[k]);
-        json_t *s = json_load_file(path, 0, NULL);
-        seconds += json_number_value(json_object_get(json_object_get(s, "run"), "seconds"));
-        json_decref(s);
-    }
+    if (!gather(dirs, n, &meta, all, faith, &seconds, &n_inputs, msg, sizeof msg)) goto cleanup;
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         snprintf(msg, sizeof msg, "cannot create %s: %s", out, strerror(errno));
         goto cleanup;

@@ -16,8 +16,10 @@
  *    misclassified documents;
  *  - highlighted documents: each token's background by its value (red
  *    pushes toward the explained class, blue away), the value +- standard
- *    error in its title (shown on hover); tabular rows as bar charts.
- *    Shown: the SP-LIME picks, the misclassified ones (up to 20), and the
+ *    error in its title (shown on hover); tabular rows as bar charts. A
+ *    multi-target result (`--target all` or a list) is shown once per
+ *    class: the predicted class's row first, marked, then the others in
+ *    target order. Shown: the SP-LIME picks, the misclassified ones (up to 20), and the
  *    first documents when neither exists.
  */
 #include <errno.h>
@@ -74,6 +76,35 @@ static const char *str(const json_t *o, const char *k) {
 
 static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
+/* One bar of a chart at height y: the entry's name, its mean as a signed
+ * bar from the centre axis (scale = the chart's largest |mean| + se), the
+ * standard error as a whisker, the numbers beside it, the details in its
+ * title. */
+static void bar_row(FILE *f, const json_t *e, double y, double scale, double label_w) {
+    double m = num(e, "mean"), cx = label_w + BAR_W / 2;
+    const json_t *sej = json_object_get(e, "se");
+    double w = fabs(m) / scale * BAR_W / 2, x = m >= 0 ? cx : cx - w;
+    fprintf(f, "<g><title>");
+    esc(f, str(e, "name"));
+    fprintf(f, ": mean %.4g", m);
+    if (json_is_number(sej)) fprintf(f, " &#177; %.3g", json_number_value(sej));
+    fprintf(f, ", mean |value| %.4g, %lld occurrences</title>\n", num(e, "mean_abs"),
+            (long long)json_integer_value(json_object_get(e, "count")));
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", label_w - 6, y + 11);
+    esc(f, str(e, "name"));
+    fprintf(f, "</text><rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", x,
+            y, w, ROW_H - 6, m >= 0 ? "#dc322f" : "#268bd2");
+    if (json_is_number(sej)) {
+        double s = json_number_value(sej) / scale * BAR_W / 2, ym = y + (ROW_H - 6) / 2.0;
+        double tip = m >= 0 ? cx + w : cx - w;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>",
+                tip - s, ym, tip + s, ym);
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%.4g", label_w + BAR_W + 8, y + 11, m);
+    if (json_is_number(sej)) fprintf(f, " &#177; %.2g", json_number_value(sej));
+    fprintf(f, "</text></g>\n");
+}
+
 /* Bar chart of entries (name, mean, se): signed bars around a centre axis. */
 static void bar_chart(FILE *f, const json_t *entries, const char *what) {
     size_t n = json_array_size(entries), i;
@@ -93,52 +124,46 @@ static void bar_chart(FILE *f, const json_t *entries, const char *what) {
     fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=\"img\">\n",
             label_w + BAR_W + 200, h);
     fprintf(f, "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#888\"/>\n", cx, cx, h);
-    json_array_foreach(entries, i, e) {
-        double m = num(e, "mean"), y = (double)i * ROW_H + 4;
-        const json_t *sej = json_object_get(e, "se");
-        double w = fabs(m) / scale * BAR_W / 2, x = m >= 0 ? cx : cx - w;
-        fprintf(f, "<g><title>");
-        esc(f, str(e, "name"));
-        fprintf(f, ": mean %.4g", m);
-        if (json_is_number(sej)) fprintf(f, " &#177; %.3g", json_number_value(sej));
-        fprintf(f, ", mean |value| %.4g, %lld occurrences</title>\n", num(e, "mean_abs"),
-                (long long)json_integer_value(json_object_get(e, "count")));
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", label_w - 6, y + 11);
-        esc(f, str(e, "name"));
-        fprintf(f, "</text><rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", x,
-                y, w, ROW_H - 6, m >= 0 ? "#dc322f" : "#268bd2");
-        if (json_is_number(sej)) {
-            double s = json_number_value(sej) / scale * BAR_W / 2, ym = y + (ROW_H - 6) / 2.0;
-            double tip = m >= 0 ? cx + w : cx - w;
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>",
-                    tip - s, ym, tip + s, ym);
-        }
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%.4g", label_w + BAR_W + 8, y + 11, m);
-        if (json_is_number(sej)) fprintf(f, " &#177; %.2g", json_number_value(sej));
-        fprintf(f, "</text></g>\n");
-    }
+    json_array_foreach(entries, i, e) bar_row(f, e, (double)i * ROW_H + 4, scale, label_w);
     fprintf(f, "</svg>\n");
 }
 
-/* The explanation row shown for a result: the one of `predicted` when it
- * is among several targets, else the first. */
-static void shown_row(const json_t *res, int64_t predicted, const json_t **values,
-                      const json_t **stderrs, const char **target) {
+/* One explanation row of a result: row t of a multi-target result (its
+ * class, f(x), base value, values, standard errors), or the only row of a
+ * single-target one. */
+typedef struct shown_row {
+    const json_t *values, *stderrs, *fx, *base;
+    const char *name;        /* the class name, "" when the model has none */
+    int64_t target;
+} shown_row;
+
+static size_t result_n_rows(const json_t *res) {
+    const json_t *targets = json_object_get(res, "targets");
+    return json_is_array(targets) && json_array_size(targets) > 0 ? json_array_size(targets) : 1;
+}
+
+static shown_row row_at(const json_t *res, size_t t) {
     const json_t *targets = json_object_get(res, "targets");
     const json_t *v = json_object_get(res, "values"), *s = json_object_get(res, "stderrs");
-    *target = str(res, "target_name");
-    if (!json_is_array(targets)) {
-        *values = v;
-        *stderrs = json_is_array(s) ? s : NULL;
-        return;
-    }
-    size_t t = 0;
-    for (size_t k = 0; k < json_array_size(targets); k++)
-        if (json_integer_value(json_array_get(targets, k)) == predicted) t = k;
-    *values = json_array_get(v, t);
-    *stderrs = json_is_array(s) ? json_array_get(s, t) : NULL;
+    shown_row r = {v, json_is_array(s) ? s : NULL, json_object_get(res, "fx"),
+                   json_object_get(res, "base_value"), str(res, "target_name"),
+                   json_integer_value(json_object_get(res, "target"))};
+    if (!json_is_array(targets)) return r;
     const char *nm = json_string_value(json_array_get(json_object_get(res, "target_names"), t));
-    *target = nm ? nm : "";
+    r.values = json_array_get(v, t);
+    r.stderrs = json_is_array(s) ? json_array_get(s, t) : NULL;
+    r.fx = json_array_get(r.fx, t);
+    r.base = json_array_get(r.base, t);
+    r.name = nm ? nm : "";
+    r.target = json_integer_value(json_array_get(targets, t));
+    return r;
+}
+
+/* The row of class `predicted` among a result's targets, else row 0. */
+static size_t predicted_row(const json_t *res, int64_t predicted) {
+    for (size_t t = 0; t < result_n_rows(res); t++)
+        if (row_at(res, t).target == predicted) return t;
+    return 0;
 }
 
 static void highlight_text(FILE *f, const json_t *res, const json_t *values, const json_t *stderrs) {
@@ -218,6 +243,21 @@ static void rgb_of(double a, int rgb[3]) {
 /* The relevance map (channels summed) drawn over the input (channels
  * averaged, grey from its min to its max) when `input_row` is there, with a
  * colour bar from -max|v| to +max|v| and its scale. */
+/* The colour bar at x = bx, bh high: +m at the top, 0, -m at the bottom;
+ * closes the <svg>. */
+static void colour_bar(FILE *f, double bx, double bh, double m) {
+    double step = bh / 21;
+    for (int k = 0; k < 21; k++) {
+        int rgb[3];
+        rgb_of(1.0 - k / 10.0, rgb);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>", bx,
+                k * step, step + 0.5, rgb[0], rgb[1], rgb[2]);
+    }
+    fprintf(f, "\n<text x=\"%.1f\" y=\"12\">+%.3g</text><text x=\"%.1f\" y=\"%.1f\">0</text>"
+               "<text x=\"%.1f\" y=\"%.1f\">-%.3g</text>\n</svg>\n",
+            bx + 20, m, bx + 20, bh / 2 + 4, bx + 20, bh, m);
+}
+
 static bool heatmap_svg(FILE *f, const json_t *res, const char *svg_attrs) {
     size_t c, h, w;
     if (!image_shape(res, &c, &h, &w)) return false;
@@ -249,16 +289,7 @@ static bool heatmap_svg(FILE *f, const json_t *res, const char *svg_attrs) {
                     (double)y * cell, cell, cell, rgb[0], rgb[1], rgb[2], 0.75 * fabs(a > 1 ? 1 : a), y,
                     xx, g[i]);
         }
-    double bx = cell * (double)w + 20, bh = cell * (double)h, step = bh / 21;
-    for (int k = 0; k < 21; k++) {        /* colour bar: +max at the top, -max at the bottom */
-        int rgb[3];
-        rgb_of(1.0 - k / 10.0, rgb);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"/>", bx,
-                k * step, step + 0.5, rgb[0], rgb[1], rgb[2]);
-    }
-    fprintf(f, "\n<text x=\"%.1f\" y=\"12\">+%.3g</text><text x=\"%.1f\" y=\"%.1f\">0</text>"
-               "<text x=\"%.1f\" y=\"%.1f\">-%.3g</text>\n</svg>\n",
-            bx + 20, m, bx + 20, bh / 2 + 4, bx + 20, bh, m);
+    colour_bar(f, cell * (double)w + 20, cell * (double)h, m);
     fprintf(f, "<p class=\"meta\">%zu x %zu map over the input; colour scale max|v| = %.4g "
                "(red supports the explained class, blue opposes it)</p>\n", h, w, m);
     free(g);
@@ -280,20 +311,35 @@ bool xa_heatmap_write_svg(const char *path, const json_t *result, char *msg, siz
     return ok;
 }
 
-static void explanation(FILE *f, const json_t *res, int64_t predicted) {
-    const json_t *values, *stderrs;
-    const char *target;
-    shown_row(res, predicted, &values, &stderrs, &target);
+/* One row: its class, f(x) and base value, then the highlighted text (or
+ * the map, or bars); with `bars`, a text's features as bars as well. */
+static void explanation_row(FILE *f, const json_t *res, const shown_row *r, bool predicted,
+                            bool bars) {
     fputs("<p class=\"meta\">explained class: ", f);
-    if (target[0]) esc(f, target);
-    else fprintf(f, "%lld", (long long)json_integer_value(json_object_get(res, "target")));
-    fprintf(f, "; f(x) = %.4g; base value = ", num(res, "fx"));
-    const json_t *b = json_object_get(res, "base_value");
-    if (json_is_number(b)) fprintf(f, "%.4g", json_number_value(b));
+    if (r->name[0]) esc(f, r->name);
+    else fprintf(f, "%lld", (long long)r->target);
+    if (predicted) fputs(" (predicted)", f);
+    fprintf(f, "; f(x) = %.4g; base value = ", json_number_value(r->fx));
+    if (json_is_number(r->base)) fprintf(f, "%.4g", json_number_value(r->base));
     else fputs("none", f);
     fputs("</p>\n", f);
-    if (json_object_get(res, "tokens")) highlight_text(f, res, values, stderrs);
-    else if (!heatmap_svg(f, res, "")) feature_bars(f, res, values, stderrs);
+    if (json_object_get(res, "tokens")) {
+        highlight_text(f, res, r->values, r->stderrs);
+        if (bars) feature_bars(f, res, r->values, r->stderrs);
+    } else if (!heatmap_svg(f, res, "")) {
+        feature_bars(f, res, r->values, r->stderrs);
+    }
+}
+
+/* Every row of a result: a multi-target result shows one view per class,
+ * the predicted class's first (marked), then the others in target order. */
+static void explanation(FILE *f, const json_t *res, int64_t predicted, bool bars) {
+    size_t k = result_n_rows(res), first = predicted_row(res, predicted);
+    for (size_t j = 0; j < k; j++) {
+        size_t t = j == 0 ? first : j - 1 < first ? j - 1 : j;
+        shown_row r = row_at(res, t);
+        explanation_row(f, res, &r, k > 1 && predicted >= 0 && r.target == predicted, bars);
+    }
 }
 
 static void document(FILE *f, const json_t *line, const char *why) {
@@ -310,7 +356,7 @@ static void document(FILE *f, const json_t *line, const char *why) {
         esc(f, str(line, "predicted_name"));
     }
     fputs("</span></h3>\n", f);
-    explanation(f, json_object_get(line, "result"), xa_line_predicted(line));
+    explanation(f, json_object_get(line, "result"), xa_line_predicted(line), false);
 }
 
 /* The line whose id equals id, or NULL. */
@@ -467,13 +513,6 @@ bool xa_report_write_one(const char *path, const json_t *result, char *msg, size
     fputs(" / ", f);
     esc(f, str(result, "method"));
     fputs("</h1>\n", f);
-    explanation(f, result, -1);
-    if (json_object_get(result, "tokens")) {
-        fputs("<h2>Features</h2>\n", f);
-        const json_t *values, *stderrs;
-        const char *target;
-        shown_row(result, -1, &values, &stderrs, &target);
-        feature_bars(f, result, values, stderrs);
-    }
+    explanation(f, result, -1, true);
     return close_page(f, path, msg, msg_len);
 }

@@ -10,9 +10,13 @@
  *
  * Resuming: opening reads every complete line's id into `seen`; a last line
  * without its "\n" (torn) is cut off with ftruncate before anything is
- * appended, so the next line starts on a line of its own. Loading for
- * aggregation sorts lines by input position and keeps the first line of an
- * id, so the summary never depends on the order jobs happened to end in.
+ * appended, so the next line starts on a line of its own. `seen` maps an
+ * id to true (a result) or its error code, so `--retry-errors` can redo
+ * the ids whose line is an error (never bad_format: the input line itself
+ * is malformed). Loading for aggregation sorts lines by input position and
+ * keeps the first line of an id, except that a result replaces an earlier
+ * error of its id (the retry's line), so the summary never depends on the
+ * order jobs happened to end in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,9 +55,23 @@ static size_t each_line(const char *buf, size_t len, void (*fn)(json_t *, void *
     return at;
 }
 
+/* What `seen` holds for a line: its error code, or true for a result. */
+static json_t *seen_value(const json_t *line) {
+    const json_t *e = json_object_get(line, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    return e ? json_string(code ? code : "internal_error") : json_true();
+}
+
 static void note_seen(json_t *line, void *ctx) {
     char key[1024];
-    if (line_key(line, key, sizeof key)) json_object_set_new(ctx, key, json_true());
+    if (line_key(line, key, sizeof key)) json_object_set_new(ctx, key, seen_value(line));
+}
+
+bool xa_results_done(const xa_results *r, const char *key, bool retry_errors) {
+    const json_t *v = json_object_get(r->seen, key);
+    if (v == NULL) return false;
+    if (!retry_errors || !json_is_string(v)) return true;
+    return strcmp(json_string_value(v), "bad_format") == 0;
 }
 
 bool xa_results_open(const char *dir, const char *file, xa_results *r, char *msg,
@@ -98,7 +116,7 @@ bool xa_results_append(xa_results *r, const json_t *line, char *msg, size_t msg_
         return false;
     }
     char key[1024];
-    if (line_key(line, key, sizeof key)) json_object_set_new(r->seen, key, json_true());
+    if (line_key(line, key, sizeof key)) json_object_set_new(r->seen, key, seen_value(line));
     r->unsynced++;
     double now = xa_now();
     if (now - r->last_sync >= SYNC_SECONDS) {
@@ -122,15 +140,22 @@ void xa_results_close(xa_results *r) {
 /* ---- loading ------------------------------------------------------------- */
 
 typedef struct load_ctx {
-    json_t *arr, *seen;
+    json_t *arr, *seen;     /* seen: key -> index of its line in arr */
 } load_ctx;
 
 static void keep_line(json_t *line, void *ctx) {
     load_ctx *l = ctx;
     char key[1024];
-    if (!line_key(line, key, sizeof key) || json_object_get(l->seen, key)) return;
-    json_object_set_new(l->seen, key, json_true());
-    json_array_append(l->arr, line);
+    if (!line_key(line, key, sizeof key)) return;
+    const json_t *at = json_object_get(l->seen, key);
+    if (at == NULL) {
+        json_object_set_new(l->seen, key, json_integer((json_int_t)json_array_size(l->arr)));
+        json_array_append(l->arr, line);
+        return;
+    }
+    size_t i = (size_t)json_integer_value(at);
+    if (json_object_get(json_array_get(l->arr, i), "error") && !json_object_get(line, "error"))
+        json_array_set(l->arr, i, line);        /* a retried error's result */
 }
 
 static int cmp_lines(const void *a, const void *b) {

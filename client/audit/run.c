@@ -4,15 +4,16 @@
  *
  *   xai audit --model M [--method K] --input FILE --out DIR [--format F]
  *       [--id-col C] [--text-col C] [--label-col C] [--feature-cols A,B,...]
- *       [--target T|all] [--seed S] [--param k=v]... [--space k=v]...
- *       [--shard i/n] [--window N] [--retries N] [--job-timeout-ms N]
- *       [--top N] [--min-count N] [--casefold] [--pick B] [--faithfulness]
- *       [--quiet]
+ *       [--target T|T1,T2,...|all] [--seed S] [--param k=v]... [--space k=v]...
+ *       [--shard i/n] [--shard-by id|line] [--window N] [--retries N]
+ *       [--retry-errors] [--job-timeout-ms N] [--top N] [--min-count N]
+ *       [--casefold] [--pick B] [--faithfulness] [--quiet]
  *   xai audit merge --out DIR SHARD_DIR...
  *
  * The steps: ask the daemon for the model's kind and classes; read the
- * input; keep this shard's slice (FNV-1a of the id mod n); skip every id
- * already in DIR/results.jsonl; record malformed documents as errors; run
+ * input; keep this shard's slice (FNV-1a of the id mod n, or with
+ * --shard-by line the line number's); skip every id already in
+ * DIR/results.jsonl (but its error lines with --retry-errors); record malformed documents as errors; run
  * the rest through xai_client_explain_many (the window, busy back-off and
  * model_unavailable retries live there), appending one line per id as its
  * job ends; then aggregate the whole file.
@@ -45,10 +46,13 @@ typedef struct audit_args {
     const char *model, *method, *input, *out, *target, *shard;
     xa_reader_opts rd;
     xai_value *params, *space;
+    xai_value *target_map;    /* {"target": --target as explain parses it}, or NULL */
     uint64_t seed;
     long window, retries, job_timeout_ms;
     xa_agg_opts agg;
     bool quiet, faithfulness;
+    bool retry_errors;        /* redo ids whose line is an error (not bad_format) */
+    bool shard_by_line;       /* --shard-by line: slice by position, not by id */
 } audit_args;
 
 typedef struct run_ctx {
@@ -64,10 +68,10 @@ typedef struct run_ctx {
 static void usage(FILE *f) {
     fputs("usage: xai audit --model M [--method occlusion] --input FILE --out DIR\n"
           "         [--format jsonl|csv|tsv|text] [--id-col C] [--text-col C] [--label-col C]\n"
-          "         [--feature-cols A,B,...] [--target T|all] [--seed S] [--param k=v]...\n"
-          "         [--space k=v]... [--shard i/n] [--window N] [--retries N]\n"
-          "         [--job-timeout-ms N] [--top N] [--min-count N] [--casefold] [--pick B]\n"
-          "         [--faithfulness] [--quiet]\n"
+          "         [--feature-cols A,B,...] [--target T|T1,T2,...|all] [--seed S] [--param k=v]...\n"
+          "         [--space k=v]... [--shard i/n] [--shard-by id|line] [--window N]\n"
+          "         [--retries N] [--retry-errors] [--job-timeout-ms N] [--top N]\n"
+          "         [--min-count N] [--casefold] [--pick B] [--faithfulness] [--quiet]\n"
           "       xai audit merge --out DIR SHARD_DIR...\n",
           f);
 }
@@ -96,35 +100,25 @@ static bool set_format(audit_args *a, const char *v) {
     return false;
 }
 
-/* One option at argv[*i]; false with msg. */
-static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg, size_t len) {
-    const char *o = argv[*i];
-    if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
-    if (strcmp(o, "--quiet") == 0) return a->quiet = true;
-    if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
-    if (*i + 1 >= argc) {
-        snprintf(msg, len, "%s needs a value", o);
-        return false;
-    }
-    const char *v = argv[++*i];
-    long n = 0;
-    const char **str[] = {&a->model, &a->method, &a->input, &a->out, &a->target, &a->shard,
+/* A string-valued option: stores v and returns true when o is one. */
+static bool string_option(audit_args *a, const char *o, const char *v) {
+    const char **str[] = {&a->model, &a->method, &a->input, &a->out, &a->shard,
                           &a->rd.id_col, &a->rd.text_col, &a->rd.label_col, &a->rd.feature_cols};
-    static const char *const str_names[] = {"--model", "--method", "--input", "--out", "--target",
-                                            "--shard", "--id-col", "--text-col", "--label-col",
+    static const char *const str_names[] = {"--model", "--method", "--input", "--out", "--shard",
+                                            "--id-col", "--text-col", "--label-col",
                                             "--feature-cols"};
     for (size_t k = 0; k < sizeof str / sizeof *str; k++)
         if (strcmp(o, str_names[k]) == 0) {
             *str[k] = v;
             return true;
         }
-    if (strcmp(o, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
-    if (strcmp(o, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
-    if (strcmp(o, "--format") == 0) {
-        if (set_format(a, v)) return true;
-        snprintf(msg, len, "--format: jsonl, csv, tsv or text, not \"%s\"", v);
-        return false;
-    }
+    return false;
+}
+
+/* A non-negative integer option; false with msg when v is not one or o is
+ * no such option. */
+static bool number_option(audit_args *a, const char *o, const char *v, char *msg, size_t len) {
+    long n = 0;
     if (!parse_size(v, &n)) {
         snprintf(msg, len, "%s needs a non-negative integer, got \"%s\"", o, v);
         return false;
@@ -143,6 +137,44 @@ static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg
     return true;
 }
 
+/* An option whose value is parsed: --target, --param, --space, --shard-by,
+ * --format, else a number. false with msg. */
+static bool value_option(audit_args *a, const char *o, const char *v, char *msg, size_t len) {
+    if (strcmp(o, "--target") == 0) {
+        a->target = v;
+        return cli_add_target(&a->target_map, v, msg, len);
+    }
+    if (strcmp(o, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
+    if (strcmp(o, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
+    if (strcmp(o, "--shard-by") == 0) {
+        a->shard_by_line = strcmp(v, "line") == 0;
+        if (a->shard_by_line || strcmp(v, "id") == 0) return true;
+        snprintf(msg, len, "--shard-by: id or line, not \"%s\"", v);
+        return false;
+    }
+    if (strcmp(o, "--format") == 0) {
+        if (set_format(a, v)) return true;
+        snprintf(msg, len, "--format: jsonl, csv, tsv or text, not \"%s\"", v);
+        return false;
+    }
+    return number_option(a, o, v, msg, len);
+}
+
+/* One option at argv[*i] (advancing *i past its value); false with msg. */
+static bool audit_option(audit_args *a, int argc, char **argv, int *i, char *msg, size_t len) {
+    const char *o = argv[*i];
+    if (strcmp(o, "--casefold") == 0) return a->agg.casefold = true;
+    if (strcmp(o, "--quiet") == 0) return a->quiet = true;
+    if (strcmp(o, "--faithfulness") == 0) return a->faithfulness = true;
+    if (strcmp(o, "--retry-errors") == 0) return a->retry_errors = true;
+    if (*i + 1 >= argc) {
+        snprintf(msg, len, "%s needs a value", o);
+        return false;
+    }
+    const char *v = argv[++*i];
+    return string_option(a, o, v) || value_option(a, o, v, msg, len);
+}
+
 /* "i/n" with 0 <= i < n. */
 static bool parse_shard(const char *s, unsigned long *i, unsigned long *n) {
     char *end;
@@ -151,6 +183,13 @@ static bool parse_shard(const char *s, unsigned long *i, unsigned long *n) {
     const char *p = end + 1;
     *n = strtoul(p, &end, 10);
     return end != p && *end == '\0' && *n > 0 && *i < *n;
+}
+
+/* Whether document d is in shard si of sn: FNV-1a(id) mod sn, or with
+ * --shard-by line its position: (n - 1) mod sn. */
+static bool doc_in_shard(const audit_args *a, const xa_doc *d, unsigned long si, unsigned long sn) {
+    uint64_t h = a->shard_by_line ? (uint64_t)(d->n - 1) : xa_hash(d->key);
+    return h % sn == si;
 }
 
 /* ---- the model ----------------------------------------------------------- */
@@ -196,6 +235,8 @@ static json_t *make_meta(const audit_args *a, const json_t *model, size_t n_inpu
                           a->target ? json_string(a->target) : json_null(), "input", a->input,
                           "shard", a->shard ? json_string(a->shard) : json_null(), "n_inputs",
                           (json_int_t)n_inputs, "kind", kind ? kind : "text");
+    json_object_set_new(m, "shard_by", a->shard ? json_string(a->shard_by_line ? "line" : "id")
+                                                : json_null());
     json_t *cl = json_object_get(model, "classes");
     json_object_set_new(m, "classes", cl ? json_incref(cl) : json_null());
     json_object_set_new(m, "aggregate",
@@ -209,7 +250,7 @@ static json_t *make_meta(const audit_args *a, const json_t *model, size_t n_inpu
  * seed, target, shard and input. */
 static bool same_audit(const json_t *old, const json_t *now, char *msg, size_t len) {
     static const char *const keys[] = {"model", "method", "params", "space", "seed", "target",
-                                       "shard", "input"};
+                                       "shard", "shard_by", "input"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
         if (!json_equal(json_object_get(old, keys[k]), json_object_get(now, keys[k])) &&
             !(json_is_null(json_object_get(old, keys[k])) && json_is_null(json_object_get(now, keys[k])))) {
@@ -297,11 +338,8 @@ static size_t build_requests(const audit_args *a, xa_docs *docs, const bool *tod
         const xa_doc *d = &docs->v[i];
         xai_value *p = a->params ? xai_value_clone(a->params) : xai_value_map();
         xai_value_set_int(p, "seed", (int64_t)doc_seed(a->seed, d->key));
-        if (a->target) {
-            char msg[128], kv[256];
-            snprintf(kv, sizeof kv, "target=%s", a->target);
-            cli_add_option(&p, kv, msg, sizeof msg);
-        }
+        if (a->target_map)
+            xai_value_set(p, "target", xai_value_clone(xai_value_get(a->target_map, "target")));
         params[m] = p;
         rq[m] = (xai_job_request){.model = a->model, .method = a->method, .text = d->text,
                                   .text_len = d->text_len, .row = d->row, .n_cols = d->n_cols,
@@ -321,9 +359,9 @@ static size_t plan(run_ctx *r, unsigned long si, unsigned long sn, bool *todo, s
     for (size_t i = 0; i < r->docs->n; i++) {
         const xa_doc *d = &r->docs->v[i];
         todo[i] = false;
-        if (xa_hash(d->key) % sn != si) continue;
+        if (!doc_in_shard(r->a, d, si, sn)) continue;
         (*in_shard)++;
-        if (json_object_get(r->res->seen, d->key)) {
+        if (xa_results_done(r->res, d->key, r->a->retry_errors)) {
             (*before)++;
             continue;
         }
@@ -360,7 +398,8 @@ static xa_many many_opts(const audit_args *a) {
     /* --retries 0 means none; not given (-1): libxaiclient's default */
     int retries = a->retries < 0 ? 0 : a->retries == 0 ? -1 : (int)a->retries;
     return (xa_many){.window = (size_t)a->window, .retries = retries,
-                     .job_timeout_ms = (int)a->job_timeout_ms, .quiet = a->quiet};
+                     .job_timeout_ms = (int)a->job_timeout_ms, .quiet = a->quiet,
+                     .retry_errors = a->retry_errors};
 }
 
 /* Runs the jobs and appends their lines; the exit code. */
@@ -423,6 +462,48 @@ static void print_summary(const json_t *summary, const char *out) {
            (long long)json_integer_value(json_object_get(summary, "n_errors")), out);
 }
 
+/* The model's entry (new reference) and the input's documents, texts or
+ * rows by the model's kind; NULL with msg on failure. */
+static json_t *read_docs(xai_client *c, audit_args *a, xa_docs *docs, char *msg, size_t len) {
+    json_t *model = model_info(c, a->model, msg, len);
+    if (model == NULL) return NULL;
+    const char *kind = json_string_value(json_object_get(model, "kind"));
+    a->rd.tabular = kind && strcmp(kind, "text") != 0;
+    if (xa_read_input(a->input, &a->rd, docs, msg, len)) return model;
+    json_decref(model);
+    return NULL;
+}
+
+/* Runs this shard's documents still to do (then the faithfulness pass) and
+ * writes the summary and the report; the exit code, *summary on success. */
+static int run_audit(xai_client *c, const audit_args *a, xa_docs *docs, const json_t *meta,
+                     unsigned long si, unsigned long sn, json_t **summary, char *msg, size_t len) {
+    xa_results res = {.fd = -1};
+    if (!xa_results_open(a->out, "results.jsonl", &res, msg, len)) return CLI_FAIL;
+    bool *todo = calloc(docs->n ? docs->n : 1, sizeof *todo);
+    double t0 = xa_now();
+    run_ctx r = {.a = a, .docs = docs, .res = &res};
+    size_t in_shard = 0, before = 0, jobs = plan(&r, si, sn, todo, &in_shard, &before);
+    r.before = before;
+    r.total = in_shard;
+    int rc = CLI_FAIL;
+    if (r.write_failed) snprintf(msg, len, "%s", r.msg);   /* an error line of plan() */
+    else rc = run_jobs(c, &r, todo, jobs);
+    free(r.doc_of);
+    free(todo);
+    xa_results_close(&res);
+    if (rc == CLI_OK && a->faithfulness) {
+        xa_many mo = many_opts(a);
+        rc = xa_faithfulness(c, a->model, a->out, a->space, &mo);
+    }
+    if (rc != CLI_OK) return rc;
+    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", xa_now() - t0, "jobs", (json_int_t)jobs,
+                            "resumed_from", (json_int_t)before);
+    bool ok = xa_finish(a->out, meta, &a->agg, run, summary, msg, len);
+    json_decref(run);
+    return ok ? CLI_OK : CLI_FAIL;
+}
+
 static int audit(const char *endpoint, audit_args *a) {
     char msg[1024] = "";
     unsigned long si = 0, sn = 1;
@@ -432,48 +513,19 @@ static int audit(const char *endpoint, audit_args *a) {
     if (xai_client_connect(endpoint, &c, &e) != XAI_OK) return fprintf(stderr, "xai audit: %s\n", e.message), CLI_FAIL;
     int rc = CLI_FAIL;
     xa_docs docs = {0};
-    xa_results res = {.fd = -1};
-    bool *todo = NULL;
-    json_t *meta = NULL, *summary = NULL, *model = model_info(c, a->model, msg, sizeof msg);
+    json_t *meta = NULL, *summary = NULL, *model = read_docs(c, a, &docs, msg, sizeof msg);
     if (model == NULL) goto cleanup;
-    const char *kind = json_string_value(json_object_get(model, "kind"));
-    a->rd.tabular = kind && strcmp(kind, "text") != 0;
-    if (!xa_read_input(a->input, &a->rd, &docs, msg, sizeof msg)) goto cleanup;
-    todo = calloc(docs.n ? docs.n : 1, sizeof *todo);
-    size_t in_shard = 0, before = 0;
-    for (size_t i = 0; i < docs.n; i++) in_shard += xa_hash(docs.v[i].key) % sn == si;
+    size_t in_shard = 0;
+    for (size_t i = 0; i < docs.n; i++) in_shard += doc_in_shard(a, &docs.v[i], si, sn);
     meta = make_meta(a, model, in_shard);
-    if (!prepare_dir(a, meta, msg, sizeof msg) || !xa_results_open(a->out, "results.jsonl", &res, msg, sizeof msg))
-        goto cleanup;
-    double t0 = xa_now();
-    run_ctx r = {.a = a, .docs = &docs, .res = &res};
-    size_t jobs = plan(&r, si, sn, todo, &in_shard, &before);
-    r.before = before;
-    r.total = in_shard;
-    rc = r.write_failed ? CLI_FAIL : run_jobs(c, &r, todo, jobs);
-    free(r.doc_of);
-    xa_results_close(&res);
-    if (rc == CLI_OK && a->faithfulness) {
-        xa_many mo = many_opts(a);
-        rc = xa_faithfulness(c, a->model, a->out, a->space, &mo);
-    }
-    if (rc != CLI_OK) goto cleanup;
-    json_t *run = json_pack("{s:f, s:I, s:I}", "seconds", xa_now() - t0, "jobs", (json_int_t)jobs,
-                            "resumed_from", (json_int_t)before);
-    bool ok = xa_finish(a->out, meta, &a->agg, run, &summary, msg, sizeof msg);
-    json_decref(run);
-    if (!ok) {
-        rc = CLI_FAIL;
-        goto cleanup;
-    }
-    if (!a->quiet) print_summary(summary, a->out);
+    if (!prepare_dir(a, meta, msg, sizeof msg)) goto cleanup;
+    rc = run_audit(c, a, &docs, meta, si, sn, &summary, msg, sizeof msg);
+    if (rc == CLI_OK && !a->quiet) print_summary(summary, a->out);
 cleanup:
     if (rc == CLI_FAIL && msg[0]) fprintf(stderr, "xai audit: %s\n", msg);
-    xa_results_close(&res);
     json_decref(summary);
     json_decref(meta);
     json_decref(model);
-    free(todo);
     xa_docs_free(&docs);
     xai_client_close(c);
     return rc;
@@ -504,5 +556,6 @@ done:
     if (rc == CLI_USAGE) usage_error(msg);
     xai_value_free(a.params);
     xai_value_free(a.space);
+    xai_value_free(a.target_map);
     return rc;
 }

@@ -28,6 +28,12 @@ xai_value *cli_parse_value(const char *s, char *msg, size_t msg_len);
  * message when the option is malformed. */
 bool cli_add_option(xai_value **m, const char *kv, char *msg, size_t msg_len);
 
+/* Sets (*m)["target"] from a --target value, as `xai explain` and
+ * `xai audit` both read it: a class index or name, "all", a bracketed list,
+ * or entries separated by commas (`ham,spam` is ["ham", "spam"], `0,2` is
+ * [0, 2]). false with a message when malformed. */
+bool cli_add_target(xai_value **m, const char *s, char *msg, size_t msg_len);
+
 /* Parses "1.2,3.4,..." into a malloc'd array. false with a message. */
 bool cli_parse_row(const char *s, double **row, size_t *n, char *msg, size_t msg_len);
 

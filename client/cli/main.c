@@ -130,19 +130,6 @@ static bool parse_long(const char *s, long lo, long *out) {
     return true;
 }
 
-/* Sets params[key] to the parsed value of s. */
-/* --seed and --target; a --target with commas is a list (`ham,spam` sends
- * ["ham", "spam"], `0,2` sends [0, 2]); `all` goes as the string. */
-static bool set_param(explain_args *a, const char *key, const char *s, char *msg, size_t len) {
-    char kv[512];
-    bool list = strcmp(key, "target") == 0 && s[0] != '[' && strchr(s, ',') != NULL;
-    if ((size_t)snprintf(kv, sizeof kv, list ? "%s=[%s]" : "%s=%s", key, s) >= sizeof kv) {
-        snprintf(msg, len, "--%s value too long", key);
-        return false;
-    }
-    return cli_add_option(&a->params, kv, msg, len);
-}
-
 /* Parses one option of `explain` at argv[*i]; returns false with msg set. */
 static bool explain_option(explain_args *a, int argc, char **argv, int *i, char *msg,
                            size_t len) {
@@ -170,8 +157,13 @@ static bool explain_option(explain_args *a, int argc, char **argv, int *i, char 
         snprintf(msg, len, "--image-max needs a positive number, got \"%s\"", v);
         return false;
     }
-    else if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--target") == 0)
-        return set_param(a, opt + 2, v, msg, len);
+    else if (strcmp(opt, "--seed") == 0) {
+        char kv[128];
+        if ((size_t)snprintf(kv, sizeof kv, "seed=%s", v) < sizeof kv)
+            return cli_add_option(&a->params, kv, msg, len);
+        snprintf(msg, len, "--seed value too long");
+        return false;
+    } else if (strcmp(opt, "--target") == 0) return cli_add_target(&a->params, v, msg, len);
     else if (strcmp(opt, "--param") == 0) return cli_add_option(&a->params, v, msg, len);
     else if (strcmp(opt, "--space") == 0) return cli_add_option(&a->space, v, msg, len);
     else if (strcmp(opt, "--timeout-ms") == 0 || strcmp(opt, "--deadline-ms") == 0 ||

@@ -106,6 +106,23 @@ bool cli_add_option(xai_value **m, const char *kv, char *msg, size_t msg_len) {
     return true;
 }
 
+/* A value with a comma outside brackets is a list of its entries: "ham,spam"
+ * is ["ham", "spam"], "0,2" is [0, 2]; "all", a single class and "[...]"
+ * parse as any other value. */
+bool cli_add_target(xai_value **m, const char *s, char *msg, size_t msg_len) {
+    char kv[512];
+    bool list = s[0] != '[' && strchr(s, ',') != NULL;
+    if ((size_t)snprintf(kv, sizeof kv, list ? "target=[%s]" : "target=%s", s) >= sizeof kv) {
+        snprintf(msg, msg_len, "--target value too long");
+        return false;
+    }
+    if (s[0] == '\0') {
+        snprintf(msg, msg_len, "--target needs a class index, a class name, a list or all");
+        return false;
+    }
+    return cli_add_option(m, kv, msg, msg_len);
+}
+
 bool cli_parse_row(const char *s, double **row, size_t *n, char *msg, size_t msg_len) {
     size_t cap = 1;
     for (const char *q = s; *q; q++) cap += *q == ',';

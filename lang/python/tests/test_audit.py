@@ -13,6 +13,12 @@ aggregate is known in closed form: mean = +-w, mean |value| = |w|, standard
 error 0, count = occurrences in documents of that class, docs = how many of
 those documents hold it.
 
+"t3" is a three-class additive text model for `--target all`: output c is
+the sum of its tokens' weights W3[token][c] (classes spam, work, news), so
+occlusion of a token in class c is exactly W3[token][c] for every class at
+once, and class c's aggregate over every document's row for c is known in
+closed form too.
+
 Skipped, with the reason, when xaid or xai is not built.
 """
 
@@ -40,6 +46,49 @@ VOCAB = ["free", "money", "meeting", "hello", "world", "Free", "report"]
 # wall times, and the evaluator's counters (cache hits depend on what the
 # daemon's cache held from earlier jobs): not part of an explanation
 TIMING = ("seconds", "stats")
+
+
+CLASSES3 = ["spam", "work", "news"]
+W3 = {"free": (2.0, -1.0, 0.5), "money": (1.0, 0.0, -2.0), "meeting": (-1.5, 3.0, 0.0),
+      "report": (0.0, 0.5, 1.0), "hello": (0.25, 0.25, -0.5)}
+SERVE3 = """
+import sys, xai
+from tests.test_audit import three_class_model, CLASSES3
+xai.serve(three_class_model, sys.argv[1], kind="text", classes=CLASSES3, log=False)
+"""
+
+
+def three_class_model(texts):
+    return np.array([[sum(W3.get(t.lower(), (0.0, 0.0, 0.0))[c] for t in TOKEN.findall(x))
+                      for c in range(3)] for x in texts])
+
+
+def make_corpus3(n, seed=5):
+    """n documents of 2-7 tokens whose three outputs have one largest:
+    (text, outputs) pairs."""
+    rng = np.random.RandomState(seed)
+    docs = []
+    while len(docs) < n:
+        words = [VOCAB[i] for i in rng.randint(0, len(VOCAB), size=rng.randint(2, 8))]
+        f = three_class_model([" ".join(words)])[0]
+        if (f == f.max()).sum() == 1:
+            docs.append((" ".join(words), f))
+    return docs
+
+
+def closed_form3(docs):
+    """Per class name, over every document's row for it: token -> (count,
+    docs, mean, mean |value|); and "overall" (each document's predicted
+    class's row)."""
+    acc = {c: {} for c in CLASSES3 + ["overall"]}
+    for text, f in docs:
+        words = TOKEN.findall(text)
+        for cls, c in [(name, i) for i, name in enumerate(CLASSES3)] + [("overall", int(f.argmax()))]:
+            for j, w in enumerate(words):
+                n, d, vs = acc[cls].get(w, (0, 0, []))
+                acc[cls][w] = (n + 1, d + (w not in words[:j]), vs + [W3.get(w.lower(), (0, 0, 0))[c]])
+    return {cls: {w: (n, d, float(np.mean(vs)), float(np.mean(np.abs(vs)))) for w, (n, d, vs) in t.items()}
+            for cls, t in acc.items()}
 
 
 def make_corpus(n, seed=0):
@@ -157,11 +206,15 @@ class AuditE2E(unittest.TestCase):
         cls.stack = Stack(with_nb=False)
         # no shared output cache: a document audited twice (resumed, or by
         # another test) costs model calls again, so "slow" stays slow
+        cls.stack.ep["t3"] = "ipc://%s/t3.sock" % cls.stack.dir
         with open(cls.stack.conf, "a") as f:
-            f.write("cache_bytes = 0\n")
+            f.write("cache_bytes = 0\nmodel t3 = text@%s\n" % cls.stack.ep["t3"])
         try:
+            cls.stack.spawn("t3", [sys.executable, "-c", SERVE3, cls.stack.ep["t3"]],
+                            dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__))), OPENBLAS_NUM_THREADS="1"))
             cls.stack.start(xaid, models=("t", "slow", "tab"))
-            cls.stack.wait_ready(["t", "slow", "tab"])
+            cls.stack.wait_ready(["t", "slow", "tab", "t3"])
         except BaseException:
             cls.stack.stop()
             raise
@@ -221,6 +274,82 @@ class AuditE2E(unittest.TestCase):
             sign = 1 if sc > 0 else -1
             np.testing.assert_array_equal(
                 r["result"]["values"], [sign * WEIGHTS.get(w.lower(), 0.0) for w in TOKEN.findall(text)])
+
+    def test_target_all_per_class_closed_form(self):
+        # one job per document explains the three classes; each class's
+        # table takes every document's row for it, the overall table the
+        # predicted class's row; the model rows equal a single-target audit's
+        docs = make_corpus3(30)
+        path = self.out("three.txt")
+        with open(path, "w") as f:
+            f.write("".join(t + "\n" for t, _ in docs))
+        one, every, listed = self.out("t3_one"), self.out("t3_all"), self.out("t3_list")
+        self.audit(one, model="t3", input=path)
+        self.audit(every, model="t3", input=path, target="all")
+        self.audit(listed, model="t3", input=path, target=["news", "spam", "work"])
+        a, single, lst = audit.load(every), audit.load(one), audit.load(listed)
+        want = closed_form3(docs)
+        self.assertEqual([(c["index"], c["name"], c["n_rows"]) for c in a.summary["classes"]],
+                         [(0, "spam", 30), (1, "work", 30), (2, "news", 30)])
+        for cls in CLASSES3 + [None]:
+            got = {e["name"]: e for e in a.top(cls)}
+            w = want[cls or "overall"]
+            self.assertEqual(set(got), set(w), cls)
+            for tok, (count, nd, mean, mean_abs) in w.items():
+                e = got[tok]
+                self.assertEqual((e["count"], e["docs"]), (count, nd), (cls, tok))
+                self.assertAlmostEqual(e["mean"], mean, places=12, msg=(cls, tok))
+                self.assertAlmostEqual(e["mean_abs"], mean_abs, places=12, msg=(cls, tok))
+                if count > 1 and cls:      # one class: every occurrence has the same value
+                    self.assertEqual(e["se"], 0.0, (cls, tok))
+        # the overall table is the single-target audit's (its rows are the predicted class's)
+        self.assertEqual(a.summary["overall"], single.summary["overall"])
+        for r, (text, f), r1 in zip(a.results, docs, single.results):
+            self.assertEqual(r["predicted_name"], CLASSES3[int(f.argmax())])
+            self.assertEqual(r["result"]["targets"], [0, 1, 2])
+            np.testing.assert_array_equal(
+                r["result"]["values"], [[W3.get(t.lower(), (0, 0, 0))[c] for t in TOKEN.findall(text)]
+                                        for c in range(3)])
+            np.testing.assert_array_equal(r["result"]["fx"], f)
+            self.assertEqual(r["result"]["stats"]["rows_sent"], r1["result"]["stats"]["rows_sent"])
+        self.assertEqual(sum(r["result"]["stats"]["rows_sent"] for r in a.results),
+                         sum(len(TOKEN.findall(t)) + 2 for t, _ in docs))
+        # a list asks the same classes in another order: the same class tables
+        self.assertEqual(lst.results[0]["result"]["targets"], [2, 0, 1])
+        self.assertEqual(lst.summary["classes"], a.summary["classes"])
+        # the report: a chart per class, each document shown once per class
+        with open(os.path.join(every, "report.html"), encoding="utf-8") as f:
+            html = f.read()
+        for cls in CLASSES3:
+            self.assertIn("<h2>Class %s: top tokens (30 explanation rows)</h2>" % cls, html)
+        first = html.index("<h3>1 ")
+        block = html[first:html.index("<h3>", first + 1)]
+        pred = CLASSES3[int(docs[0][1].argmax())]
+        self.assertEqual(block.count("explained class: "), 3)
+        self.assertIn("explained class: %s (predicted); f(x) = %.4g" % (pred, docs[0][1].max()), block)
+        if os.access(CHROMIUM, os.X_OK):            # and the browser shows every class's chart
+            dom = chromium(["--dump-dom", "file://" + os.path.join(every, "report.html")],
+                           self.tmp).stdout.decode("utf-8")
+            for cls in CLASSES3:
+                top = a.top(cls)[0]
+                self.assertIn("Class %s: top tokens" % cls, dom)
+                self.assertIn(">%s</text>" % top["name"], dom)
+                self.assertIn(">%.4g" % top["mean"], dom)
+
+    def test_explain_many_all_targets(self):
+        docs = make_corpus3(6)
+        c = xai.Client(self.ep)
+        try:
+            out = list(c.explain_many("t3", "occlusion", [t for t, _ in docs], target="all"))
+        finally:
+            c.close()
+        self.assertEqual([i for i, _ in out], list(range(6)))
+        for (i, r), (text, f) in zip(out, docs):
+            self.assertEqual(r["target_names"], CLASSES3)
+            np.testing.assert_array_equal(r["fx"], f)
+            np.testing.assert_array_equal(
+                r["values"], [[W3.get(t.lower(), (0, 0, 0))[c] for t in TOKEN.findall(text)]
+                              for c in range(3)])
 
     def test_casefold_joins_free_and_Free(self):
         out = self.out("fold")
@@ -395,6 +524,54 @@ class AuditE2E(unittest.TestCase):
         self.assertEqual(comparable(s), comparable(ref.summary))
         self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
         self.assertTrue(os.path.getsize(os.path.join(merged, "report.html")) > 1000)
+
+    def test_shards_by_line_merge_to_the_single_run(self):
+        d0, d1, merged = self.out("ln0"), self.out("ln1"), self.out("ln_merged")
+        self.audit(d0, shard="0/2", shard_by="line")
+        self.audit(d1, shard="1/2", shard_by="line")
+        # (n - 1) mod 2: the odd lines, then the even ones
+        self.assertEqual([r["n"] for r in audit.load(d0).results], list(range(1, 41, 2)))
+        self.assertEqual([r["n"] for r in audit.load(d1).results], list(range(2, 41, 2)))
+        s = audit.merge(merged, [d0, d1], xai=self.xai)
+        ref = self.reference()
+        self.assertEqual(comparable(s), comparable(ref.summary))
+        self.assertEqual(strip_timing(audit.load(merged).results), strip_timing(ref.results))
+        # a line shard and an id shard are not slices of one audit
+        by_id = self.out("ln_by_id")
+        self.audit(by_id, shard="1/2")
+        with self.assertRaises(xai.XaiError) as cm:
+            audit.merge(self.out("ln_mixed"), [d0, by_id], xai=self.xai)
+        self.assertIn("shard_by", str(cm.exception))
+
+    def test_retry_errors_redoes_error_lines_only(self):
+        ref = self.reference()
+        out = self.out("retry")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(ref.path, out)
+        path = os.path.join(out, "results.jsonl")
+        with open(path) as f:
+            lines = [json.loads(l) for l in f]
+        for l in lines:              # ids 3 and 7 ran out of retries in "an earlier run"
+            if l["id"] in (3, 7):
+                l.pop("result")
+                l.pop("predicted", None)
+                l.pop("predicted_name", None)
+                l["error"] = {"code": "model_unavailable", "message": "model t: no reply"}
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(l) + "\n" for l in lines))
+        self.audit(out)              # a plain resume keeps the errors
+        a = audit.load(out)
+        self.assertEqual((a.summary["n_errors"], a.summary["run"]["jobs"]), (2, 0))
+        self.assertEqual([e["id"] for e in a.errors], [3, 7])
+        self.audit(out, retry_errors=True)
+        a = audit.load(out)
+        self.assertEqual((a.summary["n_errors"], a.summary["run"]["jobs"]), (0, 2))
+        self.assertEqual(comparable(a.summary), comparable(ref.summary))
+        self.assertEqual(strip_timing(a.results), strip_timing(ref.results))
+        with open(path) as f:
+            self.assertEqual(sum(1 for _ in f), 42)      # appended: the error lines stay
+        self.audit(out, retry_errors=True)                # nothing left to retry
+        self.assertEqual(audit.load(out).summary["run"]["jobs"], 0)
 
     def test_shards_with_faithfulness_merge(self):
         path = self.out("faith20.txt")

@@ -50,7 +50,8 @@ def find_xai() -> str:
 
 def _options(opts: Mapping[str, Any]) -> List[str]:
     """Keyword options as `xai audit` flags: foo_bar=1 -> --foo-bar 1;
-    True -> a bare flag; params/space dicts -> repeated --param k=v."""
+    True -> a bare flag; params/space dicts -> repeated --param k=v;
+    target=["spam", 2] -> --target spam,2."""
     argv: List[str] = []
     for key, val in opts.items():
         if val is None or val is False:
@@ -60,6 +61,8 @@ def _options(opts: Mapping[str, Any]) -> List[str]:
                 argv += ["--param" if key == "params" else "--space",
                          "%s=%s" % (k, v if isinstance(v, str) else json.dumps(v))]
             continue
+        if key == "target" and isinstance(val, (list, tuple)):
+            val = ",".join(str(v) for v in val)     # --target's list form: a,b,...
         flag = "--" + key.replace("_", "-")
         argv += [flag] if val is True else [flag, str(val)]
     return argv
@@ -69,7 +72,7 @@ def run(model: str, input: str, out: str, endpoint: Optional[str] = None,
         method: str = "occlusion", xai: Optional[str] = None, check: bool = True,
         timeout: Optional[float] = None, **opts: Any) -> subprocess.CompletedProcess:
     """Runs `xai audit --model M --method K --input FILE --out DIR ...`.
-    Other options by keyword (seed=3, target="all", shard="0/2", pick=5,
+    Other options by keyword (seed=3, target="all" or a list, shard="0/2", pick=5,
     label_col="y", params={"samples": 1000}, quiet=True). Raises XaiError
     when it fails and `check` is set."""
     argv = [xai or find_xai()]
@@ -144,9 +147,11 @@ class Audit:
 
 def read_results(path: str) -> List[Dict[str, Any]]:
     """results.jsonl as a list in input order ("n", then id), a torn last
-    line skipped, a repeated id's later lines dropped."""
-    seen = set()
-    out = []
+    line skipped, a repeated id's later lines dropped — except that a result
+    replaces an earlier error of its id (a --retry-errors run), as the C
+    loader (xa_results_load) does."""
+    seen: Dict[str, int] = {}
+    out: List[Dict[str, Any]] = []
     with open(path, "rb") as f:
         data = f.read()
     for raw in data.split(b"\n")[:-1]:          # the part after the last \n is torn
@@ -155,15 +160,18 @@ def read_results(path: str) -> List[Dict[str, Any]]:
         except ValueError:
             continue
         key = str(line.get("id"))
-        if key in seen:
+        if key in seen and not ("error" in out[seen[key]] and "error" not in line):
             continue
-        seen.add(key)
         res = line.get("result")
         if isinstance(res, dict):
             for k in ("values", "stderrs"):
                 if res.get(k) is not None:
                     res[k] = np.asarray(res[k], dtype=np.float64)
-        out.append(line)
+        if key in seen:
+            out[seen[key]] = line
+        else:
+            seen[key] = len(out)
+            out.append(line)
     out.sort(key=lambda r: (r.get("n", 0), str(r.get("id"))))
     return out
 
