@@ -1,6 +1,7 @@
 // registry_test.cc — the method registry as the one description of every
-// method and parameter (xai_method_doc, xai_method_param), the "did you
-// mean" helper, and docs/METHODS.md checked against the registry.
+// method and parameter (xai_method_doc, xai_method_param; for native
+// network methods xai_nn_method_param), the "did you mean" helper, and
+// docs/METHODS.md checked against both.
 //
 // "One source" is tested two ways:
 //  - every literal default in the registry is the method's real default:
@@ -15,12 +16,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "engine_fixtures.h"
 #include "xai/methods.h"
+#include "xai/nn.h"
 
 namespace {
 
@@ -235,6 +238,144 @@ TEST(Registry, MethodsMdDocumentsEveryMethodAndParameterWithTheSameDefault) {
             EXPECT_EQ(first_token(def), first_token(p->def))
                 << *m << "." << p->name << ": METHODS.md says \"" << def << "\", the registry \""
                 << p->def << "\"";
+        }
+    }
+}
+
+// ---- native network methods (daemon/nn/params.c) --------------------------
+
+namespace {
+
+// A tiny conv net, 1 x 4 x 4 -> conv 2 3x3 pad 1 -> relu -> global pool ->
+// dense 3, random weights; the input a ramp.
+struct TinyNet {
+    xai_nn *net = nullptr;
+    float x[16];
+    TinyNet() {
+        xai_nn_new(1, 4, 4, &net, nullptr);
+        xai_nn_add_conv2d(net, 2, 3, 3, 1, 1, nullptr);
+        xai_nn_add_relu(net, nullptr);
+        xai_nn_add_global_avgpool(net, nullptr);
+        xai_nn_add_dense(net, 3, nullptr);
+        xai_nn_init_random(net, 7);
+        for (int i = 0; i < 16; i++) x[i] = (float)((i * 7) % 5) / 4.0f - 0.3f;
+    }
+    ~TinyNet() { xai_nn_free(net); }
+};
+
+bool same_bytes(const xai_result *a, const xai_result *b) {
+    return same(a, b) && memcmp(&a->fx, &b->fx, sizeof a->fx) == 0 && a->target == b->target;
+}
+
+bool text_only(const xai_param_info *p) {
+    return strcmp(p->name, "attention") == 0 || strcmp(p->name, "length") == 0;
+}
+
+}  // namespace
+
+TEST(NativeParams, EveryNativeMethodIsDescribedWithSeedAndTargetFirst) {
+    for (const char *const *m = xai_nn_method_names(); *m; m++) {
+        ASSERT_NE(xai_nn_method_doc(*m), nullptr) << *m;
+        ASSERT_GE(xai_nn_method_n_params(*m), 3u) << *m;  // seed, target, one more
+        EXPECT_STREQ(xai_nn_method_param(*m, 0)->name, "seed");
+        EXPECT_STREQ(xai_nn_method_param(*m, 1)->name, "target");
+        size_t n = xai_nn_method_n_params(*m);
+        // Text networks: "attention" where xai_nn_explain_text takes it.
+        bool no_attn = strcmp(*m, "gradcam") == 0 || strcmp(*m, "activation_max") == 0;
+        EXPECT_EQ(strcmp(xai_nn_method_param(*m, n - 1)->name, "attention") == 0, !no_attn) << *m;
+        xai_value *attn = xai_value_map();
+        xai_value_set_bool(attn, "attention", true);
+        EXPECT_EQ(xai_nn_check_params(*m, attn, nullptr), no_attn ? XAI_ERR_INVALID : XAI_OK) << *m;
+        xai_value_free(attn);
+        for (size_t i = 0; i < n; i++) {
+            const xai_param_info *p = xai_nn_method_param(*m, i);
+            EXPECT_TRUE(p->name && p->type && p->def && p->range && p->doc && p->doc[0]) << *m;
+            // The table is the check's key list: each key passes it.
+            xai_value *one = xai_value_map();
+            xai_value_set(one, p->name, xai_value_nil());
+            xai_error e{};
+            EXPECT_EQ(xai_nn_check_params(*m, one, &e), XAI_OK) << *m << "." << p->name << ": "
+                                                                << e.message;
+            xai_value_free(one);
+        }
+        EXPECT_EQ(xai_nn_method_param(*m, n), nullptr);
+        // And a key outside the table does not.
+        xai_value *bad = xai_value_map();
+        xai_value_set_int(bad, "nsamples", 1);
+        EXPECT_EQ(xai_nn_check_params(*m, bad, nullptr), XAI_ERR_INVALID) << *m;
+        xai_value_free(bad);
+    }
+    EXPECT_EQ(xai_nn_method_n_params("kernelshap"), 0u);
+    EXPECT_EQ(xai_nn_method_param("astrology", 0), nullptr);
+    EXPECT_EQ(xai_nn_method_doc("astrology"), nullptr);
+}
+
+// Every literal default (lrp's epsilon, integrated_gradients' steps,
+// smoothgrad's n_samples among them) set explicitly gives the same bytes as
+// the run without it, on a network built with the C API.
+TEST(NativeParams, LiteralDefaultsAreTheMethodsOwnDefaults) {
+    TinyNet t;
+    ASSERT_NE(t.net, nullptr);
+    int checked = 0;
+    std::vector<std::string> names;
+    for (const char *const *m = xai_nn_method_names(); *m; m++) {
+        for (size_t i = 0; i < xai_nn_method_n_params(*m); i++) {
+            const xai_param_info *p = xai_nn_method_param(*m, i);
+            xai_value *lit = literal(p);
+            if (lit == nullptr || text_only(p)) {
+                xai_value_free(lit);
+                continue;
+            }
+            // activations has no default layer: both runs give one.
+            bool act = strcmp(*m, "activations") == 0;
+            xai_value *without = act ? xai_value_map() : nullptr, *with = xai_value_map();
+            if (act) xai_value_set_int(without, "layer", 0), xai_value_set_int(with, "layer", 0);
+            xai_value_set(with, p->name, lit);
+            xai_result *a = nullptr, *b = nullptr;
+            xai_error ea{}, eb{};
+            ASSERT_EQ(xai_nn_explain(t.net, *m, t.x, without, &a, &ea), XAI_OK) << *m << ea.message;
+            ASSERT_EQ(xai_nn_explain(t.net, *m, t.x, with, &b, &eb), XAI_OK)
+                << *m << "." << p->name << ": " << eb.message;
+            EXPECT_TRUE(same_bytes(a, b)) << *m << "." << p->name << " = " << p->def
+                                          << " is not the default the method uses";
+            names.push_back(std::string(*m) + "." + p->name);
+            checked++;
+            xai_result_free(a);
+            xai_result_free(b);
+            xai_value_free(with);
+            xai_value_free(without);
+        }
+    }
+    for (const char *want : {"lrp.epsilon", "integrated_gradients.steps", "smoothgrad.n_samples",
+                             "activation_max.steps", "gradcam.relu"})
+        EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+    EXPECT_GE(checked, 40);
+    // A value other than the default changes the bytes (so the check can fail).
+    xai_value *other = xai_value_map();
+    xai_value_set_float(other, "epsilon", 0.5);
+    xai_result *a = nullptr, *b = nullptr;
+    ASSERT_EQ(xai_nn_explain(t.net, "lrp", t.x, nullptr, &a, nullptr), XAI_OK);
+    ASSERT_EQ(xai_nn_explain(t.net, "lrp", t.x, other, &b, nullptr), XAI_OK);
+    EXPECT_FALSE(same_bytes(a, b));
+    xai_result_free(a);
+    xai_result_free(b);
+    xai_value_free(other);
+}
+
+TEST(NativeParams, MethodsMdDocumentsEveryNativeParameterWithTheSameDefault) {
+    std::string sec = section(read_doc("docs/METHODS.md"), "native");
+    ASSERT_FALSE(sec.empty()) << "docs/METHODS.md has no section \"## native ...\"";
+    for (const char *const *m = xai_nn_method_names(); *m; m++) {
+        for (size_t i = 2; i < xai_nn_method_n_params(*m); i++) {
+            const xai_param_info *p = xai_nn_method_param(*m, i);
+            std::vector<std::string> cells = row_of(sec, std::string(*m) + "` | `" + p->name);
+            // "", " `method` ", " `param` ", " type ", " default ", ...
+            ASSERT_GE(cells.size(), 5u) << "native: no table row | `" << *m << "` | `" << p->name
+                                        << "` |";
+            EXPECT_EQ(first_token(cells[4]), first_token(p->def))
+                << *m << "." << p->name << ": METHODS.md says \"" << cells[4] << "\", the table \""
+                << p->def << "\"";
+            EXPECT_EQ(first_token(cells[3]), p->type) << *m << "." << p->name;
         }
     }
 }

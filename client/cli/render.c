@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "xai/methods.h"
+#include "xai/nn.h"
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
@@ -236,39 +237,48 @@ void cli_render_models(FILE *f, const xai_value *reply) {
     if (n == 0) fprintf(f, "(no models configured)\n");
 }
 
-/* One method: its line, then a row per parameter. */
-static void render_method(FILE *f, const char *name) {
-    fprintf(f, "%s — %s\n", name, xai_method_doc(name));
-    for (size_t i = 0; i < xai_method_n_params(name); i++) {
-        const xai_param_info *p = xai_method_param(name, i);
+/* One method: its line, then a row per parameter; `native` for a network's
+ * method (xai_nn_method_param), else the registry's (xai_method_param). */
+static void render_method(FILE *f, const char *name, bool native) {
+    fprintf(f, "%s%s — %s\n", name, native ? " (networks)" : "",
+            native ? xai_nn_method_doc(name) : xai_method_doc(name));
+    size_t n = native ? xai_nn_method_n_params(name) : xai_method_n_params(name);
+    for (size_t i = 0; i < n; i++) {
+        const xai_param_info *p = native ? xai_nn_method_param(name, i) : xai_method_param(name, i);
         fprintf(f, "  %-18s %-10s default %s; range %s\n  %-18s %-10s %s\n", p->name, p->type,
                 p->def, p->range, "", "", p->doc);
     }
 }
 
+enum { XD_CLI_MAX_METHODS = 64 };
+
 bool cli_render_methods(FILE *f, const char *only, char *msg, size_t msg_len) {
-    const char *const *names = xai_method_names();
-    size_t n = 0;
-    while (names[n]) n++;
-    if (only && xai_method_doc(only) == NULL) {
-        const char *near = xai_suggest(only, names, n);
+    const char *const *names = xai_method_names(), *const *nn = xai_nn_method_names();
+    const char *all[XD_CLI_MAX_METHODS];
+    size_t n = 0, n_model = 0;
+    while (names[n_model] && n_model < XD_CLI_MAX_METHODS) all[n++] = names[n_model++];
+    for (size_t i = 0; nn[i] && n < XD_CLI_MAX_METHODS; i++) all[n++] = nn[i];
+    bool found = only == NULL;
+    for (size_t i = 0; only && i < n; i++) found = found || strcmp(only, all[i]) == 0;
+    if (!found) {
+        const char *near = xai_suggest(only, all, n);
         int at = snprintf(msg, msg_len, "no method named \"%s\"", only);
         if (near && at >= 0 && (size_t)at < msg_len)
             at += snprintf(msg + at, msg_len - (size_t)at, "; did you mean \"%s\"?", near);
         for (size_t i = 0; i < n && at >= 0 && (size_t)at < msg_len; i++)
-            at += snprintf(msg + at, msg_len - (size_t)at, "%s%s", i ? ", " : " (choices: ", names[i]);
+            at += snprintf(msg + at, msg_len - (size_t)at, "%s%s", i ? ", " : " (choices: ", all[i]);
         if (at >= 0 && (size_t)at < msg_len) snprintf(msg + at, msg_len - (size_t)at, ")");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (only && strcmp(only, names[i]) != 0) continue;
+        if (only && strcmp(only, all[i]) != 0) continue;
         if (!only && i) fputc('\n', f);
-        render_method(f, names[i]);
+        render_method(f, all[i], i >= n_model);
     }
     if (!only)
-        fprintf(f, "\nNative networks also take saliency, grad_x_input, integrated_gradients, "
-                   "guided_backprop,\ndeconvnet, lrp (and lrp_* composites), smoothgrad and "
-                   "gradcam (docs/METHODS.md, \"native\").\n");
+        fprintf(f, "\nlrp_epsilon, lrp_epsilon_plus, lrp_epsilon_plus_flat, lrp_epsilon_gamma_box "
+                   "and\nlrp_epsilon_alpha2_beta1 are lrp with that composite "
+                   "(docs/METHODS.md, \"native\").\n");
     return true;
 }
 

@@ -25,20 +25,13 @@ const char *const *xai_nn_method_names(void) {
     return method_names;
 }
 
-/* Option keys per method family (NULL-terminated). */
-static const char *const keys_common[] = {"target", "seed", NULL};
-static const char *const keys_saliency[] = {"abs", NULL};
-static const char *const keys_ig[] = {"steps", "rule", "baseline", NULL};
-static const char *const keys_lrp[] = {"composite", "rules", "epsilon",      "gamma", "alpha",
-                                       "low",       "high",  "pool_epsilon", NULL};
-static const char *const keys_smooth[] = {"base", "n_samples", "sigma", "kind", NULL};
-static const char *const keys_cam[] = {"layer", "relu", "upsample", NULL};
-/* The methods that check their own keys (run_maps, run_actmax). */
-static const char *const keys_map_cam[] = {"relu", "upsample", NULL};
-static const char *const keys_map_layer[] = {"layer", NULL};
-static const char *const keys_actmax[] = {"layer", "unit",   "channel",    "steps", "lr",
-                                          "l2",    "jitter", "blur_every", "low",   "high",
-                                          "norm_bound", "start", NULL};
+/* The accepted keys per method family are the names in the tables of
+ * params.c (xd_nn_params_*), the one description of each parameter. */
+
+/* Appends the names of table t to allowed[*n] (room for cap - 1 names). */
+static void add_keys(const xai_param_info *t, const char **allowed, size_t *n, size_t cap) {
+    for (; t && t->name && *n + 1 < cap; t++) allowed[(*n)++] = t->name;
+}
 
 /* Looks a string up in a NULL-terminated list; -1 when absent. */
 static int lookup(const char *s, const char *const *list) {
@@ -70,24 +63,24 @@ static xai_status check_keys(const xai_value *p, xai_nn_method m, bool smooth, b
                              xai_error *err, const char *what) {
     const char *allowed[48];
     size_t n = 0;
-    const char *const *fam[] = {keys_common,
-                                m == XAI_NN_SALIENCY ? keys_saliency : NULL,
-                                m == XAI_NN_INTEGRATED_GRADIENTS ? keys_ig : NULL,
-                                m == XAI_NN_LRP ? keys_lrp : NULL,
-                                smooth ? keys_smooth : NULL,
-                                cam ? keys_cam : NULL};
-    for (size_t f = 0; f < XD_ARRAY_LEN(fam); f++)
-        for (const char *const *k = fam[f]; k && *k; k++) allowed[n++] = *k;
+    const xai_param_info *const fam[] = {xd_nn_params_common,
+                                         m == XAI_NN_SALIENCY ? xd_nn_params_saliency : NULL,
+                                         m == XAI_NN_INTEGRATED_GRADIENTS ? xd_nn_params_ig : NULL,
+                                         m == XAI_NN_LRP ? xd_nn_params_lrp : NULL,
+                                         smooth ? xd_nn_params_smooth : NULL,
+                                         cam ? xd_nn_params_gradcam : NULL,
+                                         cam ? xd_nn_params_cam : NULL};
+    for (size_t f = 0; f < XD_ARRAY_LEN(fam); f++) add_keys(fam[f], allowed, &n, XD_ARRAY_LEN(allowed));
     allowed[n] = NULL;
     return xai_opt_check_keys(p, allowed, what, err);
 }
 
-static xai_status check_own(const xai_value *p, const char *const *own, const char *what,
+static xai_status check_own(const xai_value *p, const xai_param_info *own, const char *what,
                             xai_error *err) {
     const char *allowed[24];
     size_t n = 0;
-    for (const char *const *k = keys_common; *k; k++) allowed[n++] = *k;
-    for (const char *const *k = own; *k; k++) allowed[n++] = *k;
+    add_keys(xd_nn_params_common, allowed, &n, XD_ARRAY_LEN(allowed));
+    add_keys(own, allowed, &n, XD_ARRAY_LEN(allowed));
     allowed[n] = NULL;
     return xai_opt_check_keys(p, allowed, what, err);
 }
@@ -96,11 +89,15 @@ xai_status xai_nn_check_params(const char *method, const xai_value *p, xai_error
     if (method == NULL || lookup(method, method_names) < 0)
         return xd_err(err, XAI_ERR_UNKNOWN_METHOD, "unknown native method '%s'", method ? method : "");
     if (p == NULL || xai_value_type(p) == XAI_V_NIL) return XAI_OK;
-    /* Text networks' own keys (text_explain.c): "attention" for every
-     * method, "length" for activation_max; checked for the net at run. */
-    const char *text_key = xai_value_get(p, "attention") ? "attention"
-                         : xai_value_get(p, "length") && strcmp(method, "activation_max") == 0
-                             ? "length" : NULL;
+    /* Text networks' own keys (text_explain.c), where the method's table
+     * lists them ("attention", activation_max's "length"); checked for the
+     * net at run. */
+    const char *const text_keys[] = {xd_nn_params_text_attention[0].name,
+                                     xd_nn_params_text_length[0].name};
+    const char *text_key = NULL;
+    for (size_t i = 0; i < XD_ARRAY_LEN(text_keys) && !text_key; i++)
+        if (xai_value_get(p, text_keys[i]) && xd_nn_method_takes(method, text_keys[i]))
+            text_key = text_keys[i];
     if (text_key) {
         xai_value *own = xai_value_map();
         for (size_t i = 0; own && i < xai_value_len(p); i++)
@@ -111,10 +108,11 @@ xai_status xai_nn_check_params(const char *method, const xai_value *p, xai_error
         xai_value_free(own);
         return st;
     }
-    if (strcmp(method, "activation_max") == 0) return check_own(p, keys_actmax, method, err);
-    if (strcmp(method, "cam") == 0) return check_own(p, keys_map_cam, method, err);
-    if (strcmp(method, "guided_gradcam") == 0 || strcmp(method, "activations") == 0)
-        return check_own(p, keys_map_layer, method, err);
+    if (strcmp(method, "activation_max") == 0) return check_own(p, xd_nn_params_actmax, method, err);
+    if (strcmp(method, "cam") == 0) return check_own(p, xd_nn_params_cam, method, err);
+    if (strcmp(method, "guided_gradcam") == 0)
+        return check_own(p, xd_nn_params_guided_gradcam, method, err);
+    if (strcmp(method, "activations") == 0) return check_own(p, xd_nn_params_activations, method, err);
     if (strcmp(method, "gradcam") == 0) return check_keys(p, (xai_nn_method)0, false, true, err, method);
     if (strcmp(method, "smoothgrad") != 0) return check_keys(p, method_of(method), false, false, err, method);
     const char *base = xai_value_get_str(xai_value_get(p, "base"), NULL);
@@ -336,7 +334,9 @@ static xai_status run_maps(const xai_nn *net, const char *method, const float *x
     bool cam = strcmp(method, "cam") == 0, act = strcmp(method, "activations") == 0;
     int64_t layer = -1;
     bool relu = true, up = true;
-    xai_status st = check_own(p, cam ? keys_map_cam : keys_map_layer, method, err);
+    xai_status st = check_own(p, cam   ? xd_nn_params_cam
+                                 : act ? xd_nn_params_activations
+                                       : xd_nn_params_guided_gradcam, method, err);
     if (st == XAI_OK && cam) st = xai_opt_bool(p, "relu", true, &relu, err);
     if (st == XAI_OK && cam) st = xai_opt_bool(p, "upsample", true, &up, err);
     if (st == XAI_OK && !cam)
@@ -373,7 +373,7 @@ static xai_status run_actmax(const xai_nn *net, const float *x, const xai_value 
     xai_nn_actmax_opts_init(&o);
     int64_t layer, unit, steps, jitter, blur, seed;
     bool start = false;
-    xai_status st = check_own(p, keys_actmax, "activation_max", err);
+    xai_status st = check_own(p, xd_nn_params_actmax, "activation_max", err);
     if (!st) st = xai_opt_int(p, "layer", -1, -1, (int64_t)net->n - 1, &layer, err);
     if (!st) st = xai_opt_int(p, "unit", 0, 0, INT64_MAX, &unit, err);
     if (!st) st = xai_opt_bool(p, "channel", false, &o.channel, err);

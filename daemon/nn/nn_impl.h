@@ -295,4 +295,13 @@ xai_status xd_nn_lrp_layer(const xai_nn *net, const xd_nn_layer *L, const xd_nn_
 xai_status xd_nn_targets(const int64_t *targets, const float *logits, size_t n, size_t k,
                          size_t *out, xai_error *err);
 
+/* The parameter tables of the native method families (params.c), each
+ * ended by a NULL name: the one source of the keys explain.c accepts. */
+extern const xai_param_info xd_nn_params_common[], xd_nn_params_saliency[], xd_nn_params_ig[],
+    xd_nn_params_lrp[], xd_nn_params_smooth[], xd_nn_params_gradcam[], xd_nn_params_cam[],
+    xd_nn_params_guided_gradcam[], xd_nn_params_activations[], xd_nn_params_actmax[],
+    xd_nn_params_text_attention[], xd_nn_params_text_length[];
+/* Whether native method `method` lists parameter `key` (params.c). */
+bool xd_nn_method_takes(const char *method, const char *key);
+
 #endif

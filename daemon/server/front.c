@@ -427,8 +427,8 @@ static xai_value *param_entry(const xai_param_info *p) {
     return e;
 }
 
-/* {"name", "doc", "for": "model", "params": [...]} from the registry, or a
- * native method (for networks only; it checks its parameters itself). */
+/* {"name", "doc", "for": "model"|"net", "params": [...]} from the registry,
+ * or for a native method (networks only) from daemon/nn/params.c. */
 static xai_value *method_entry(const char *name, bool native) {
     xai_value *e = xai_value_map(), *ps = xai_value_array();
     if (e == NULL || ps == NULL) {
@@ -438,10 +438,11 @@ static xai_value *method_entry(const char *name, bool native) {
     }
     xai_value_set_str(e, "name", name);
     xai_value_set_str(e, "for", native ? "net" : "model");
-    if (!native) xai_value_set_str(e, "doc", xai_method_doc(name));
-    else xai_value_set_str(e, "doc", "native network method (docs/METHODS.md, \"native\")");
-    for (size_t i = 0; !native && i < xai_method_n_params(name); i++)
-        xai_value_push(ps, param_entry(xai_method_param(name, i)));
+    xai_value_set_str(e, "doc", native ? xai_nn_method_doc(name) : xai_method_doc(name));
+    size_t n = native ? xai_nn_method_n_params(name) : xai_method_n_params(name);
+    for (size_t i = 0; i < n; i++)
+        xai_value_push(ps, param_entry(native ? xai_nn_method_param(name, i)
+                                              : xai_method_param(name, i)));
     xai_value_set(e, "params", ps);
     return e;
 }

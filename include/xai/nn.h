@@ -37,6 +37,7 @@
 #include "space.h"
 #include "eval.h"
 #include "result.h"
+#include "methods.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -511,6 +512,17 @@ const char *const *xai_nn_method_names(void);
  * naming the key; XAI_ERR_UNKNOWN_METHOD for a name not in
  * xai_nn_method_names(). */
 xai_status xai_nn_check_params(const char *method, const xai_value *params, xai_error *err);
+/* The one-line description of native method `method`, NULL when unknown. */
+const char *xai_nn_method_doc(const char *method);
+/* The number of parameters native method `method` (a name of
+ * xai_nn_method_names()) takes, 0 when unknown: "seed" and "target" first,
+ * then its own, then those of text networks only ("attention" on every
+ * method but gradcam and activation_max; activation_max's "length").
+ * smoothgrad also takes its base method's parameters. */
+size_t xai_nn_method_n_params(const char *method);
+/* Parameter i < xai_nn_method_n_params(method), NULL past the end: the
+ * defaults are the ones xai_nn_explain uses. Static data; nothing to free. */
+const xai_param_info *xai_nn_method_param(const char *method, size_t i);
 
 /* ---- text networks ------------------------------------------------------
  * A text network reads a text: xaid's PCRE2 tokenizer (include/xai/text.h)

@@ -121,6 +121,17 @@ class ServedBackground(unittest.TestCase):
         self.assertEqual(ks["max_interactions"]["default"], "512")
         self.assertEqual(ks["schedule"]["range"], "improved|shap")
         self.assertEqual(ms["lrp"]["for"], "net")
+        # Native methods carry their parameter tables (daemon/nn/params.c).
+        lrp = {p["name"]: p for p in ms["lrp"]["params"]}
+        self.assertEqual(list(lrp)[:2], ["seed", "target"])
+        self.assertEqual(lrp["epsilon"]["default"], "1e-6")
+        self.assertEqual(lrp["composite"]["type"], "string")
+        ig = {p["name"]: p for p in ms["integrated_gradients"]["params"]}
+        self.assertEqual(ig["steps"]["default"], "50")
+        self.assertEqual(ig["steps"]["range"], "[1, 100000]")
+        sg = {p["name"]: p for p in ms["smoothgrad"]["params"]}
+        self.assertEqual(sg["n_samples"]["default"], "50")
+        self.assertIn("length", {p["name"] for p in ms["activation_max"]["params"]})
 
 
 if __name__ == "__main__":
