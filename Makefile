@@ -25,7 +25,7 @@ PYTHON  ?= /usr/bin/python3
 # pkg-config runs once, when a recipe first needs the flags (not when the
 # Makefile is read), so a `make demo` that installs the packages first still
 # finds them; demo and test also re-enter make after install-deps.
-PKGS      := libzmq msgpack libpcre2-8 openblas lapacke
+PKGS      := libzmq msgpack libpcre2-8 openblas lapacke libxxhash
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 

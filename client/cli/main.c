@@ -41,6 +41,7 @@ static void usage(FILE *f) {
           "  models   list the daemon's models\n"
           "  stats    the daemon's counters (JSON)\n"
           "  ping     round trip to the daemon\n"
+          "  cache clear [MODEL]  drop cached model outputs (of MODEL, or all)\n"
           "\n"
           "The endpoint defaults to $XAID_ENDPOINT, else " DEFAULT_ENDPOINT ".\n"
           "Values of --param/--space: true, false, null, numbers, [lists], else strings.\n",
@@ -284,6 +285,19 @@ static int cmd_simple(xai_client *c, const char *cmd, const char *endpoint) {
     return CLI_OK;
 }
 
+/* xai cache clear [MODEL] */
+static int cmd_cache(xai_client *c, int argc, char **argv) {
+    if (argc < 1 || strcmp(argv[0], "clear") != 0 || argc > 2)
+        return usage_error("cache needs: clear [MODEL]", argc ? argv[0] : NULL);
+    xai_error e;
+    uint64_t removed = 0;
+    if (xai_client_cache_clear(c, argc == 2 ? argv[1] : NULL, &removed, &e) != XAI_OK)
+        return fail(e.code, e.message);
+    printf("removed %llu cache entries%s%s\n", (unsigned long long)removed,
+           argc == 2 ? " of " : "", argc == 2 ? argv[1] : "");
+    return CLI_OK;
+}
+
 int main(int argc, char **argv) {
     const char *endpoint = getenv("XAID_ENDPOINT");
     if (endpoint == NULL || endpoint[0] == '\0') endpoint = DEFAULT_ENDPOINT;
@@ -304,13 +318,16 @@ int main(int argc, char **argv) {
     if (i >= argc) return usage_error("no command", NULL);
     const char *cmd = argv[i++];
     bool known = strcmp(cmd, "explain") == 0 || strcmp(cmd, "models") == 0 ||
-                 strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0;
+                 strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0 ||
+                 strcmp(cmd, "cache") == 0;
     if (!known) return usage_error("unknown command", cmd);
-    if (strcmp(cmd, "explain") != 0 && i < argc) return usage_error("unexpected argument", argv[i]);
+    bool takes_args = strcmp(cmd, "explain") == 0 || strcmp(cmd, "cache") == 0;
+    if (!takes_args && i < argc) return usage_error("unexpected argument", argv[i]);
     xai_client *c = NULL;
     xai_error e;
     if (xai_client_connect(endpoint, &c, &e) != XAI_OK) return fail(e.code, e.message);
     int rc = strcmp(cmd, "explain") == 0 ? cmd_explain(c, argc - i, argv + i)
+             : strcmp(cmd, "cache") == 0 ? cmd_cache(c, argc - i, argv + i)
                                          : cmd_simple(c, cmd, endpoint);
     xai_client_close(c);
     return rc;

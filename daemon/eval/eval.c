@@ -273,7 +273,7 @@ static void hash_rows(xai_eval *ev, const xd_inputs *in, size_t from) {
     for (size_t r = from; r < in->n; r++) {
         size_t len;
         const void *p = xd_inputs_bytes(in, r, &len);
-        keys[r] = xd_hash(p, len, 0);
+        keys[r] = xd_key_hash(p, len, ev->model.identity);
     }
 }
 

@@ -292,6 +292,7 @@ static xai_value *model_entry(xd_srv *s, size_t i) {
     xai_value_set_bool(e, "ready", ready);
     if (ready) {
         xai_value_set_int(e, "n_outputs", (int64_t)info.n_outputs);
+        if (info.version) xai_value_set_str(e, "version", info.version);
         if (info.class_names)
             xai_value_set(e, "classes", names_array(info.class_names, info.n_outputs));
         if (info.n_features) xai_value_set_int(e, "n_features", (int64_t)info.n_features);
@@ -318,12 +319,18 @@ void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals,
 
 static xai_value *link_stats(xd_srv *s, size_t i) {
     static const char *const keys[] = {"calls", "rows", "timeouts", "retries", "errors",
-                                       "unavailable", "info_sent"};
+                                       "unavailable", "info_sent", "identity_changes",
+                                       "cache_hits", "cache_misses", "cache_entries",
+                                       "cache_bytes"};
     xd_srv_link_stats ls;
     xd_srv_link_get_stats(s->links[i], &ls);
+    xai_cache_stats cs;
+    xai_cache_get_model_stats(s->cache, xd_srv_model_cache_id(&s->cfg->models[i]), &cs);
     int64_t vals[] = {(int64_t)ls.calls, (int64_t)ls.rows, (int64_t)ls.timeouts,
                       (int64_t)ls.retries, (int64_t)ls.errors, (int64_t)ls.unavailable,
-                      (int64_t)ls.info_sent};
+                      (int64_t)ls.info_sent, (int64_t)ls.identity_changes,
+                      (int64_t)ls.cache_hits, (int64_t)ls.cache_misses, (int64_t)cs.entries,
+                      (int64_t)cs.bytes};
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
     xai_value_set_bool(m, "ready", xd_srv_link_ready(s->links[i]));
@@ -375,9 +382,39 @@ static int op_ping(request *r) {
     return 0;
 }
 
+/* {"op": "cache_clear", "model"?}: drops a model's cached outputs (every
+ * model's without `model`); answers {"removed": N}. */
+static int op_cache_clear(request *r) {
+    xd_srv *s = r->s;
+    const xai_value *mv = xai_value_get(r->msg, "model");
+    const char *model = xai_value_get_str(mv, NULL);
+    if (mv && xai_value_type(mv) != XAI_V_NIL && model == NULL)
+        return answer_error(r, XAI_ERR_BAD_REQUEST, "cache_clear: `model` must be a string");
+    size_t removed = 0;
+    if (model) {
+        ptrdiff_t mi = xd_srv_model_index(s, model);
+        if (mi < 0 || xd_srv_net_at(s, (size_t)mi)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "no model server named \"%.64s\"%s", model,
+                     mi >= 0 ? " (a network's entries are keyed by its weights)" : "");
+            return answer_error(r, XAI_ERR_UNKNOWN_MODEL, msg);
+        }
+        uint64_t id = xd_srv_model_cache_id(&s->cfg->models[mi]);
+        removed = xai_cache_clear(s->cache, &id);
+    } else {
+        removed = xai_cache_clear(s->cache, NULL);
+    }
+    xd_log(XD_LOG_INFO, "cache cleared", "model=%s removed=%zu", model ? model : "*", removed);
+    xai_value *m = reply_map(r);
+    if (m) xai_value_set_int(m, "removed", (int64_t)removed);
+    answer(r, m);
+    return 0;
+}
+
 static const struct { const char *name; int (*fn)(request *); } ops[] = {
     {"explain", op_explain}, {"cancel", op_cancel}, {"status", op_status},
     {"models", op_models},   {"stats", op_stats},   {"ping", op_ping},
+    {"cache_clear", op_cache_clear},
 };
 
 /* Decodes and checks the envelope fields (v, req, op), then dispatches. */

@@ -164,6 +164,7 @@ static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
     xai_eval *ev = NULL;
     xai_model model;
     double ready_by = fmin(j->deadline, xd_now() + mc->timeout_ms * (mc->retries + 1) / 1000.0);
+    remote.ready_by = mc->timeout_ms * (mc->retries + 1) / 1000.0;
     xai_status st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
     const xai_value *rq = j->request;
@@ -172,7 +173,7 @@ static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
                                 xai_value_get(rq, "space"),
                                 xai_value_get_str(xai_value_get(rq, "method"), NULL), err);
     if (st != XAI_OK) goto cleanup;
-    xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
+    xd_srv_remote_model(&remote, mc, xd_srv_model_cache_id(mc), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};
     if ((st = xai_eval_new(&model, in.space, &eo, &ev, err)) != XAI_OK) goto cleanup;
     run_ctx rc = {s, j};
@@ -180,6 +181,8 @@ static xai_status explain(xd_srv *s, job *j, xai_result **res, xai_error *err) {
     const xai_value *params = xai_value_get(rq, "params");
     if (xai_value_type(params) == XAI_V_NIL) params = NULL;
     st = xai_explain(ev, j->method, params, res, err);
+    const xai_eval_stats *es = xai_eval_get_stats(ev);
+    xd_srv_link_count_cache(link, es->cache_hits, es->rows_sent);
     if (st == XAI_OK && (*res)->model == NULL) (*res)->model = xd_strdup(mc->name);
 cleanup:
     xai_eval_free(ev);

@@ -21,6 +21,14 @@
  * pipe of a model that is not connected: such a send fails at once and the
  * call is retried at its deadline.
  *
+ * Identity: each accepted `info` answer is digested (xd_key_hash over
+ * kind, outputs, class and feature names and the model's `version`) into
+ * info.identity, which seeds the job's cache keys; every disconnection
+ * bumps `epoch`. A call answered in another epoch than its job started in
+ * may come from another model, so the job checks (xd_srv_link_same_model)
+ * that the reconnected model has the identity it started with, and fails
+ * rather than mix two models' outputs or cache one's under the other.
+ *
  * Invariants: the socket is touched only by the link thread; calls are
  * touched only under `mu`; a call is in at most one of `pending` and
  * `inflight`, and the worker that owns it removes it if it gives up
@@ -36,6 +44,7 @@
 
 struct xd_srv_call {
     uint64_t id;
+    uint64_t epoch;             /* the link's epoch when the answer came */
     const char *req;
     size_t len, rows;
     double sent_at, deadline;
@@ -63,6 +72,7 @@ struct xd_srv_link {
     bool ready;
     xd_srv_model_info info;
     uint64_t info_id;           /* id of the outstanding info request, 0 = none */
+    uint64_t epoch;             /* disconnections seen */
     double info_deadline;
     xd_srv_link_stats stats;
 };
@@ -72,6 +82,7 @@ void xd_srv_model_info_clear(xd_srv_model_info *mi) {
     for (size_t i = 0; mi->feature_names && i < mi->n_features; i++) xd_free(mi->feature_names[i]);
     xd_free(mi->class_names);
     xd_free(mi->feature_names);
+    xd_free(mi->version);
     memset(mi, 0, sizeof *mi);
 }
 
@@ -196,6 +207,25 @@ static char **read_names(const xai_value *a, size_t n) {
     return names;
 }
 
+static uint64_t mix_str(uint64_t h, const char *s) {
+    if (s == NULL) s = "\xff(none)";
+    return xd_key_hash(s, strlen(s) + 1, h).lo;
+}
+
+static uint64_t mix_names(uint64_t h, char *const *names, size_t n) {
+    h = xd_key_hash(&n, sizeof n, h).lo;
+    for (size_t i = 0; names && i < n; i++) h = mix_str(h, names[i]);
+    return h;
+}
+
+/* The identity of info mi: everything the daemon uses of it, and version. */
+static uint64_t identity_of(const xd_srv_model_info *mi, const char *kind) {
+    uint64_t h = mix_str(0x6964656e74, kind);
+    h = mix_names(h, mi->class_names, mi->n_outputs);
+    h = mix_names(h, mi->feature_names, mi->n_features);
+    return mix_str(h, mi->version);
+}
+
 /* An `info` answer: ready when it names the outputs. Under mu. */
 static void take_info(xd_srv_link *l, const xai_value *m) {
     const xai_value *classes = xai_value_get(m, "classes");
@@ -208,6 +238,8 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
                l->cfg->name, kind ? kind : "-", (long long)k, want);
         return;
     }
+    uint64_t old = l->info.identity;
+    bool had = l->info.n_outputs > 0;
     xd_srv_model_info_clear(&l->info);
     l->info.n_outputs = (size_t)k;
     l->info.class_names = read_names(classes, (size_t)k);
@@ -215,6 +247,14 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
     if (nf > 0 && nf <= 10000000) {
         l->info.n_features = (size_t)nf;
         l->info.feature_names = read_names(xai_value_get(m, "feature_names"), (size_t)nf);
+    }
+    const char *version = xai_value_get_str(xai_value_get(m, "version"), NULL);
+    if (version) l->info.version = xd_strdup(version);
+    l->info.identity = identity_of(&l->info, want);
+    if (had && old != l->info.identity) {
+        l->stats.identity_changes++;
+        xd_log(XD_LOG_WARN, "model identity changed", "model=%s version=%s", l->cfg->name,
+               version ? version : "-");
     }
     l->info_id = 0;
     set_ready(l, true, "info answered");
@@ -236,6 +276,7 @@ static void take_answer(xd_srv_link *l, xai_value *m, double now) {
         c->done = true;
         c->status = XAI_OK;
         c->reply = m;
+        c->epoch = l->epoch;
         l->stats.seconds += now - c->sent_at;
         if (xai_value_get(m, "error")) l->stats.errors++;
         if (!l->ready) set_ready(l, true, "a call was answered");
@@ -278,6 +319,7 @@ static void recv_one(xd_srv_link *l) {
  * in flight) or lost (not ready). Under mu. */
 static void take_event(xd_srv_link *l, uint16_t event, double now) {
     if (event == ZMQ_EVENT_DISCONNECTED) {
+        l->epoch++;
         set_ready(l, false, "disconnected");
         l->info_id = 0;
         l->info_deadline = now + 0.1;
@@ -346,8 +388,10 @@ static void *link_main(void *arg) {
 /* ---- the worker side ----------------------------------------------------- */
 
 xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, size_t rows,
-                            atomic_bool *stop, xai_value **reply, xai_error *err) {
+                            atomic_bool *stop, xai_value **reply, uint64_t *epoch,
+                            xai_error *err) {
     *reply = NULL;
+    *epoch = 0;
     xd_srv_call c = {.id = id, .req = req, .len = len, .rows = rows};
     pthread_mutex_lock(&l->mu);
     c.next = l->pending;
@@ -376,6 +420,7 @@ xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, 
         return c.status;
     }
     *reply = c.reply;
+    *epoch = c.epoch;
     return XAI_OK;
 }
 
@@ -396,6 +441,8 @@ xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *e
         *out = l->info;
         out->class_names = copy_names(l->info.class_names, l->info.n_outputs);
         out->feature_names = copy_names(l->info.feature_names, l->info.n_features);
+        out->version = l->info.version ? xd_strdup(l->info.version) : NULL;
+        out->epoch = l->epoch;
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -417,6 +464,27 @@ xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *sto
     if (stop && atomic_load(stop)) return xd_err(err, XAI_ERR_CANCELLED, "cancelled");
     return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE, "model %s at %s is not ready (no answer to info)",
                   l->cfg->name, l->cfg->endpoint);
+}
+
+xai_status xd_srv_link_same_model(xd_srv_link *l, xd_srv_model_info *info, double until,
+                                  atomic_bool *stop, xai_error *err) {
+    xai_status st = xd_srv_link_wait_ready(l, until, stop, err);
+    if (st != XAI_OK) return st;
+    pthread_mutex_lock(&l->mu);
+    bool same = l->ready && l->info.identity == info->identity;
+    if (same) info->epoch = l->epoch;
+    pthread_mutex_unlock(&l->mu);
+    if (same) return XAI_OK;
+    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE,
+                  "model %s changed (another info answer or version) while the job ran",
+                  l->cfg->name);
+}
+
+void xd_srv_link_count_cache(xd_srv_link *l, uint64_t hits, uint64_t misses) {
+    pthread_mutex_lock(&l->mu);
+    l->stats.cache_hits += hits;
+    l->stats.cache_misses += misses;
+    pthread_mutex_unlock(&l->mu);
 }
 
 void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out) {

@@ -3,7 +3,7 @@
 ``serve(predict_fn, endpoint, kind, classes)`` binds a ZeroMQ ROUTER socket
 and answers the model side of docs/PROTOCOL.md section 3:
 
-* ``info``    -> kind, classes, n_outputs, n_features, feature_names;
+* ``info``    -> kind, classes, n_outputs, n_features, feature_names, version;
 * ``predict`` -> ``outputs``, an n x k matrix in the binary f64 form.
 
 predict_fn receives a batch — a list of str for text models, an (n, d)
@@ -19,6 +19,8 @@ SIGTERM and SIGINT (when serving from the main thread), or a set ``stop``
 event, end the loop; the socket is closed and serve() returns its counters.
 """
 
+import hashlib
+import pickle
 import signal
 import sys
 import threading
@@ -45,10 +47,27 @@ def _names(names, n, n_what, names_what):
     return names, len(names)
 
 
+def model_version(predict_fn):
+    """The default `version` of a served model: "sha256:<hex>" of the pickled
+    model — the object a bound method such as ``clf.predict_proba`` belongs
+    to, else predict_fn itself — so other weights give another version and
+    xaid's cache keeps their outputs apart. None when it cannot be pickled
+    (a lambda, a closure): then pass ``version=`` to serve()."""
+    target = getattr(predict_fn, "__self__", None)
+    if target is None or isinstance(target, type(sys)):
+        target = predict_fn
+    try:
+        blob = pickle.dumps(target, protocol=4)
+    except Exception:  # noqa: BLE001 — any pickling failure means "no digest"
+        return None
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
 class _Model:
     """The validated description of the served model."""
 
-    def __init__(self, predict_fn, kind, classes, feature_names, n_features, n_outputs):
+    def __init__(self, predict_fn, kind, classes, feature_names, n_features, n_outputs,
+                 version=None):
         if kind not in KINDS:
             raise ValueError("kind must be 'text' or 'tabular', not %r" % (kind,))
         if not callable(predict_fn):
@@ -61,6 +80,9 @@ class _Model:
         self.predict_fn, self.kind = predict_fn, kind
         self.classes, self.n_outputs = classes, int(n_outputs)
         self.feature_names, self.n_features = feature_names, n_features
+        if version is not None and (not isinstance(version, str) or not 0 < len(version) <= 256):
+            raise ValueError("version must be a str of 1 to 256 characters")
+        self.version = version if version is not None else model_version(predict_fn)
 
     def info(self):
         out = {"kind": self.kind, "n_outputs": self.n_outputs}
@@ -70,6 +92,8 @@ class _Model:
             out["n_features"] = int(self.n_features)
         if self.feature_names is not None:
             out["feature_names"] = self.feature_names
+        if self.version is not None:
+            out["version"] = self.version
         return out
 
     def batch(self, msg):
@@ -162,7 +186,7 @@ def _install_signals(stop):
 
 def serve(predict_fn, endpoint, kind="text", classes=None, feature_names=None,
           n_features=None, n_outputs=None, stop=None, ready=None,
-          max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, log=True):
+          max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, log=True, version=None):
     """Serves predict_fn at `endpoint` until SIGTERM/SIGINT or `stop` is set.
 
     predict_fn(batch) -> (n, k) array; batch is a list of str (kind "text")
@@ -170,8 +194,10 @@ def serve(predict_fn, endpoint, kind="text", classes=None, feature_names=None,
     outputs (or give n_outputs). `stop` is an optional threading.Event;
     `ready`, if given, is set once the socket is bound. Returns the counters
     {"requests", "rows", "errors"}. Raises zmq.ZMQError if the bind fails.
+    `version` (a str) is the model's identity in the info answer; by default
+    model_version(predict_fn), a digest of the pickled model.
     """
-    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs)
+    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs, version)
     stop = stop or threading.Event()
     counters = {"requests": 0, "rows": 0, "errors": 0}
     ctx = zmq.Context.instance()
