@@ -176,7 +176,7 @@ static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, xai_error
     const xai_value *input = xai_value_get(msg, "input"), *params = xai_value_get(msg, "params");
     const xai_value *space = xai_value_get(msg, "space");
     const xd_srv_net_cfg *net = xd_srv_net_at(s, mi);
-    if (net == NULL) return xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], input, params, space, e);
+    if (net == NULL) return xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], s->tok, input, params, space, e);
     if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
         return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `params` must be a map");
     if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
@@ -209,6 +209,11 @@ static int op_explain(request *r) {
     if (dl && xai_value_type(dl) != XAI_V_NIL &&
         (xai_value_type(dl) != XAI_V_INT || xai_value_get_int(dl) < 1))
         return answer_error(r, XAI_ERR_BAD_REQUEST, "explain: `deadline_ms` must be an int >= 1");
+    if (dl && xai_value_type(dl) == XAI_V_INT && xai_value_get_int(dl) > s->cfg->max_deadline_ms) {
+        snprintf(e.message, sizeof e.message, "deadline_ms = %lld exceeds max_deadline_ms = %lld",
+                 (long long)xai_value_get_int(dl), (long long)s->cfg->max_deadline_ms);
+        return answer_error(r, XAI_ERR_LIMIT, e.message);
+    }
     xai_status st = precheck(s, (size_t)mi, r->msg, &e);
     if (st != XAI_OK) return answer_error(r, st, e.message);
     uint64_t job;

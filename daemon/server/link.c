@@ -29,6 +29,13 @@
  * that the reconnected model has the identity it started with, and fails
  * rather than mix two models' outputs or cache one's under the other.
  *
+ * Answer size: no model message larger than the model's max_answer_bytes
+ * is read at all (ZMQ_MAXMSGSIZE: ZeroMQ drops the connection, the calls
+ * then time out). Below that, an answer larger than what its calls can
+ * need — rows x k outputs at 9 bytes each in nested arrays, plus 64 KiB —
+ * is not decoded: its id is peeked (xd_msgpack_peek_int) and that call
+ * fails with bad_model_output. Decoding is limited to that many values too.
+ *
  * Invariants: the socket is touched only by the link thread; calls are
  * touched only under `mu`; a call is in at most one of `pending` and
  * `inflight`, and the worker that owns it removes it if it gives up
@@ -288,6 +295,37 @@ static void take_answer(xd_srv_link *l, xai_value *m, double now) {
     xai_value_free(m);
 }
 
+/* The most bytes and values an answer now may need: the largest call in
+ * flight (rows x k numbers) or an info answer (names: 16 MiB). Under mu. */
+static size_t answer_cap(const xd_srv_link *l, size_t *items) {
+    size_t rows = 0, k = l->info.n_outputs ? l->info.n_outputs : 1;
+    for (const xd_srv_call *c = l->inflight; c; c = c->next) rows = XD_MAX(rows, c->rows);
+    size_t values = xd_mul(rows, k + 1);
+    *items = XD_MAX(values + 4096, (size_t)1 << 20);
+    return XD_MAX(xd_mul(values, 9) + ((size_t)64 << 10), (size_t)16 << 20);
+}
+
+/* Fails the call an oversize answer of `size` bytes is for, if its id can
+ * be found. Under mu. */
+static void refuse_oversize(xd_srv_link *l, const void *data, size_t size, size_t cap) {
+    int64_t id = 0;
+    bool found = xd_msgpack_peek_int(data, size, "id", &id);
+    xd_log(XD_LOG_WARN, "oversize model answer dropped", "model=%s bytes=%zu cap=%zu id=%lld",
+           l->cfg->name, size, cap, found ? (long long)id : -1LL);
+    for (xd_srv_call **p = &l->inflight; found && *p; p = &(*p)->next) {
+        xd_srv_call *c = *p;
+        if ((int64_t)c->id != id) continue;
+        *p = c->next;
+        c->done = true;
+        c->status = xd_err(&c->err, XAI_ERR_MODEL_OUTPUT,
+                           "model %s answered %zu bytes for %zu rows (at most %zu expected)",
+                           l->cfg->name, size, c->rows, cap);
+        l->stats.errors++;
+        pthread_cond_broadcast(&l->cv);
+        return;
+    }
+}
+
 /* Receives one message (all frames; the body is the last). */
 static void recv_one(xd_srv_link *l) {
     zmq_msg_t part;
@@ -299,8 +337,14 @@ static void recv_one(xd_srv_link *l) {
         if (zmq_msg_recv(&part, l->sock, ZMQ_DONTWAIT) < 0) break;
         more = zmq_msg_more(&part);
         if (more || zmq_msg_size(&part) == 0) continue;
-        xai_unpack_limits lim = {64, 0, 0};
-        if (xai_value_unpack(zmq_msg_data(&part), zmq_msg_size(&part), &lim, &m, &e) != XAI_OK ||
+        size_t items = 0, size = zmq_msg_size(&part);
+        pthread_mutex_lock(&l->mu);
+        size_t cap = answer_cap(l, &items);
+        if (size > cap) refuse_oversize(l, zmq_msg_data(&part), size, cap);
+        pthread_mutex_unlock(&l->mu);
+        if (size > cap) continue;
+        xai_unpack_limits lim = {64, items, size};
+        if (xai_value_unpack(zmq_msg_data(&part), size, &lim, &m, &e) != XAI_OK ||
             xai_value_type(m) != XAI_V_MAP || xai_value_type(xai_value_get(m, "id")) != XAI_V_INT) {
             xd_log(XD_LOG_WARN, "bad model message dropped", "model=%s error=\"%s\"", l->cfg->name,
                    e.message[0] ? e.message : "not a map with an int id");
@@ -505,6 +549,8 @@ static xai_status open_socket(xd_srv_link *l, xai_error *err) {
     zmq_setsockopt(l->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    int64_t maxmsg = (int64_t)l->cfg->max_answer_bytes;
+    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://xaid-link-%p", (void *)l);
     if (zmq_socket_monitor(l->sock, mon_ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0 ||

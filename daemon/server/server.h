@@ -38,6 +38,8 @@ typedef struct xd_srv_model_cfg {
     int retries;                /* resends of a call that timed out; default 2 */
     size_t max_rows;            /* rows per call; default 1000 */
     size_t max_bytes;           /* request bytes per call; default 16 MiB */
+    size_t max_answer_bytes;    /* ZMQ_MAXMSGSIZE of the link: no model message
+                                   larger is read; default 256 MiB */
     char *background_path;      /* tabular: CSV of background rows, or NULL */
     /* Loaded at start from background_path (xd_srv_config_load_data). */
     double *background;         /* n_background x bg_cols */
@@ -59,6 +61,9 @@ typedef struct xd_srv_config {
     size_t max_message_bytes;
     size_t max_queue;
     size_t max_tokens, max_features, max_samples, max_background;
+    size_t max_mask_token_bytes;    /* space.mask_token length; default 64 */
+    size_t max_job_bytes;           /* a job's memory budget; default 256 MiB */
+    int64_t max_deadline_ms;        /* upper bound of deadline_ms; default 1 h */
     int64_t shutdown_grace_ms;
     xd_log_level log_level;
     xd_srv_model_cfg *models;
@@ -186,6 +191,7 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
 /* Checks `explain` fields a job needs before it is accepted: the input has
  * the model's kind, params and space are maps, sample counts within limits. */
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                 const xai_tokenizer *shared_tok,
                                  const xai_value *input, const xai_value *params,
                                  const xai_value *space, xai_error *err);
 
