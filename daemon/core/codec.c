@@ -652,6 +652,16 @@ static bool peek_jump(peek *c, uint64_t n) {
     return true;
 }
 
+static bool mp_skip(peek *c, int depth);
+
+/* Skips n values inside a container at depth; each takes at least a byte. */
+static bool skip_items(peek *c, uint64_t n, int depth) {
+    if (n > (uint64_t)(c->end - c->p)) return false;
+    for (uint64_t i = 0; i < n; i++)
+        if (!mp_skip(c, depth + 1)) return false;
+    return true;
+}
+
 /* Skips one value; false on truncation, ext types, 0xc1 or depth > 64. */
 static bool mp_skip(peek *c, int depth) {
     if (depth > 64 || c->p >= c->end) return false;
@@ -659,26 +669,22 @@ static bool mp_skip(peek *c, int depth) {
     uint64_t n = 0;
     if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) return true;
     if ((t & 0xe0) == 0xa0) return peek_jump(c, t & 0x1f);
-    if ((t & 0xf0) == 0x90) n = t & 0x0f;
-    else if ((t & 0xf0) == 0x80) n = 2 * (uint64_t)(t & 0x0f);
-    else switch (t) {
-        case 0xcc: case 0xd0: return peek_jump(c, 1);
-        case 0xcd: case 0xd1: return peek_jump(c, 2);
-        case 0xca: case 0xce: case 0xd2: return peek_jump(c, 4);
-        case 0xcb: case 0xcf: case 0xd3: return peek_jump(c, 8);
-        case 0xc4: case 0xd9: return peek_be(c, 1, &n) && peek_jump(c, n);
-        case 0xc5: case 0xda: return peek_be(c, 2, &n) && peek_jump(c, n);
-        case 0xc6: case 0xdb: return peek_be(c, 4, &n) && peek_jump(c, n);
-        case 0xdc: if (!peek_be(c, 2, &n)) return false; break;
-        case 0xdd: if (!peek_be(c, 4, &n)) return false; break;
-        case 0xde: if (!peek_be(c, 2, &n)) return false; n *= 2; break;
-        case 0xdf: if (!peek_be(c, 4, &n)) return false; n *= 2; break;
-        default: return false;          /* ext, fixext, 0xc1 */
+    if ((t & 0xf0) == 0x90) return skip_items(c, t & 0x0f, depth);
+    if ((t & 0xf0) == 0x80) return skip_items(c, 2 * (uint64_t)(t & 0x0f), depth);
+    switch (t) {
+    case 0xcc: case 0xd0: return peek_jump(c, 1);
+    case 0xcd: case 0xd1: return peek_jump(c, 2);
+    case 0xca: case 0xce: case 0xd2: return peek_jump(c, 4);
+    case 0xcb: case 0xcf: case 0xd3: return peek_jump(c, 8);
+    case 0xc4: case 0xd9: return peek_be(c, 1, &n) && peek_jump(c, n);
+    case 0xc5: case 0xda: return peek_be(c, 2, &n) && peek_jump(c, n);
+    case 0xc6: case 0xdb: return peek_be(c, 4, &n) && peek_jump(c, n);
+    case 0xdc: return peek_be(c, 2, &n) && skip_items(c, n, depth);
+    case 0xdd: return peek_be(c, 4, &n) && skip_items(c, n, depth);
+    case 0xde: return peek_be(c, 2, &n) && skip_items(c, 2 * n, depth);
+    case 0xdf: return peek_be(c, 4, &n) && skip_items(c, 2 * n, depth);
+    default: return false;              /* ext, fixext, 0xc1 */
     }
-    if (n > (uint64_t)(c->end - c->p)) return false;   /* each element takes a byte */
-    for (uint64_t i = 0; i < n; i++)
-        if (!mp_skip(c, depth + 1)) return false;
-    return true;
 }
 
 /* Reads an int value at the cursor. */
