@@ -443,6 +443,34 @@ TEST(Eval, TextBatchesAreSplitByBytes) {
     EXPECT_DOUBLE_EQ(11.0, out[0]);
 }
 
+TEST(Eval, ManyMasksAreRenderedInChunksWithTheSameOutputs) {
+    // "aa bb cc dd ee" with a 40-byte mask token: mask m renders to
+    // 14 + 38 * (tokens removed) bytes. With 64 bytes per call the
+    // evaluator renders ~256 bytes at a time, so the 32 masks (asked twice,
+    // the second time in reverse) go through many chunks; every output must
+    // still be the closed form, every call within max_bytes, and each
+    // distinct text sent once.
+    std::string mask(40, 'M');
+    xai_text_space_opts so{};
+    so.mask_token = mask.c_str();
+    xai_eval_opts o{};
+    o.max_bytes_per_call = 64;
+    o.no_cache = true;
+    TextEval t("aa bb cc dd ee", so, o);
+    std::vector<uint8_t> m = all_masks(5), twice(m);
+    for (size_t i = 32; i-- > 0;) twice.insert(twice.end(), m.begin() + i * 5, m.begin() + i * 5 + 5);
+    double out[64];
+    ASSERT_EQ(XAI_OK, xai_eval_masks(t.ev, twice.data(), 64, out, nullptr));
+    for (size_t i = 0; i < 64; i++) {
+        size_t removed = 0;
+        for (size_t j = 0; j < 5; j++) removed += twice[i * 5 + j] == 0;
+        EXPECT_DOUBLE_EQ(14.0 + 38.0 * (double)removed, out[i]) << "mask " << i;
+    }
+    EXPECT_EQ(32u, t.counter.rows);
+    EXPECT_LE(t.counter.max_bytes, 204u);   // the longest text (all removed) goes alone
+    EXPECT_GE(t.counter.calls, 10);
+}
+
 TEST(Eval, TextMasksRenderingEqualTextsAreSentOnce) {
     // In "UNK x", removing the token "UNK" replaces it by "UNK": masks 01 and
     // 11 are two unique masks but one model input.
