@@ -280,7 +280,8 @@ class MemoryE2E : public ::testing::Test {
                             << "model words = text@" << dir_->ep("words.sock") << "\n"
                             << "model huge = text@" << dir_->ep("huge.sock") << "\n"
                             << "model huge.timeout_ms = 3000\n"
-                            << "model huge.retries = 0\n";
+                            << "model huge.retries = 0\n"
+                            << "model rows = tabular@" << dir_->ep("nobody.sock") << "\n";
         xaid_ = spawn({xaid, "--config", conf}, {}, dir_->path + "/xaid.log");
         xai_error err;
         ASSERT_EQ(xai_client_connect(ep.c_str(), &c_, &err), XAI_OK);
@@ -365,6 +366,22 @@ TEST_F(MemoryE2E, HostileRequestsGetErrorsAndBoundedMemory) {
                   &accepted, &err),
               XAI_ERR_BAD_REQUEST);
     EXPECT_NE(std::strstr(err.message, "NUL byte at offset 4"), nullptr) << err.message;
+    // 6. a tabular job's budget: 10^6 samples of a 100-column row would
+    //    need ~9 bytes x 10^8 (masks and design matrix), over max_job_bytes;
+    //    refused before `accepted` (the model need not even be up).
+    std::vector<double> row(100, 1.0);
+    xai_job_request tq = {};
+    tq.model = "rows";
+    tq.method = "kernelshap";
+    tq.row = row.data();
+    tq.n_cols = row.size();
+    xai_value *many = xai_value_map();
+    xai_value_set_int(many, "nsamples", 1000000);
+    tq.params = many;
+    uint64_t tjob = 0;
+    EXPECT_EQ(xai_client_submit(c_, &tq, &tjob, &err), XAI_ERR_LIMIT);
+    EXPECT_NE(std::strstr(err.message, "max_job_bytes"), nullptr) << err.message;
+    xai_value_free(many);
     // Still serving, with the closed form of the word model.
     xai_job_request rq = {};
     rq.model = "words";

@@ -115,6 +115,20 @@ static xai_status precheck_text(const xd_srv_config *cfg, const xd_srv_model_cfg
     return XAI_OK;
 }
 
+/* A tabular job's budget: chunks of rendered rows plus, for a sample count
+ * given in params, a mask byte and a double per sample and column. */
+static xai_status precheck_rows(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                const xai_value *input, const xai_value *params,
+                                xai_error *err) {
+    const xai_value *row = xai_value_get(input, "row");
+    double d = xai_value_type(row) == XAI_V_ARRAY ? (double)xai_value_len(row) : 0;
+    double need = 4.0 * (double)mc->max_bytes + samples_of(params) * (9 * d + 16);
+    if (need > (double)cfg->max_job_bytes)
+        return xd_err(err, XAI_ERR_LIMIT, "the job may need %.0f MiB, more than max_job_bytes = "
+                      "%zu MiB", need / 1048576.0, cfg->max_job_bytes >> 20);
+    return XAI_OK;
+}
+
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
                                  const xai_tokenizer *shared_tok,
                                  const xai_value *input, const xai_value *params,
@@ -137,6 +151,7 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
         return xd_err(err, XAI_ERR_INVALID, "%s", e.message);
     xai_status st = xd_srv_check_samples(cfg, params, err);
     if (st == XAI_OK && text) st = precheck_text(cfg, mc, shared_tok, input, params, space, err);
+    if (st == XAI_OK && !text) st = precheck_rows(cfg, mc, input, params, err);
     return st;
 }
 
