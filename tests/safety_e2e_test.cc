@@ -35,11 +35,13 @@ namespace {
 
 struct Scaled {
     double scale = 1;
+    int sleep_ms = 0;    // per call, to keep a job running across a restart
     double weights[4];   // the "parameters" the server digests into its version
 };
 
 xai_status predict_scaled(void *ctx, const xai_batch *b, double *out, xai_error *) {
     double s = static_cast<Scaled *>(ctx)->scale;
+    if (static_cast<Scaled *>(ctx)->sleep_ms) usleep(static_cast<Scaled *>(ctx)->sleep_ms * 1000);
     for (size_t i = 0; i < b->n; i++) {
         double p = sigmoid(s * text_logit(b->texts[i], b->text_lens[i]));
         out[2 * i] = 1 - p;
@@ -105,7 +107,7 @@ int serve_if_asked() {
     if (spec == nullptr) return 0;
     char kind[16], ep[200];
     Scaled m;
-    if (std::sscanf(spec, "%15s %lf %199s", kind, &m.scale, ep) != 3) std::_Exit(3);
+    if (std::sscanf(spec, "%15s %lf %199s %d", kind, &m.scale, ep, &m.sleep_ms) < 3) std::_Exit(3);
     if (std::strcmp(kind, "huge") == 0) serve_huge(ep, m.scale);
     const double w[4] = {kBias, word_weight("free"), word_weight("money"), word_weight("meeting")};
     for (int i = 0; i < 4; i++) m.weights[i] = m.scale * w[i];
@@ -124,9 +126,10 @@ int serve_if_asked() {
 const int g_serve_check = serve_if_asked();
 
 pid_t spawn_scaled(double scale, const std::string &ep, const std::string &log,
-                   const char *kind = "scaled") {
+                   const char *kind = "scaled", int sleep_ms = 0) {
     char spec[300];
-    std::snprintf(spec, sizeof spec, "XAI_SAFETY_SERVE=%s %.17g %s", kind, scale, ep.c_str());
+    std::snprintf(spec, sizeof spec, "XAI_SAFETY_SERVE=%s %.17g %s %d", kind, scale, ep.c_str(),
+                  sleep_ms);
     return spawn({"/proc/self/exe"}, {spec}, log);
 }
 
@@ -156,7 +159,8 @@ class CacheE2E : public ::testing::Test {
                             << "workers = 2\n"
                             << "model words = text@" << model_ep_ << "\n"
                             << "model words.timeout_ms = 1000\n"
-                            << "model words.retries = 1\n";
+                            << "model words.retries = 1\n"
+                            << "model words.max_rows = 1\n";
         xaid_ = spawn({xaid, "--config", conf}, {}, dir_->path + "/xaid.log");
         xai_error err;
         ASSERT_EQ(xai_client_connect(ep.c_str(), &c_, &err), XAI_OK);
@@ -174,10 +178,10 @@ class CacheE2E : public ::testing::Test {
 
     // Restarts the model server on the same endpoint with `scale` and waits
     // until xaid has asked the new one `info` and found it ready.
-    void restart_model(double scale) {
+    void restart_model(double scale, int sleep_ms = 0) {
         int64_t info0 = model_stat(c_, "words", "info_sent");
         stop_process(model_);
-        model_ = spawn_scaled(scale, model_ep_, log_);
+        model_ = spawn_scaled(scale, model_ep_, log_, "scaled", sleep_ms);
         ASSERT_TRUE(eventually(10, [&] {
             return model_stat(c_, "words", "info_sent") > info0 && model_ready(c_, "words");
         }));
@@ -236,6 +240,31 @@ TEST_F(CacheE2E, RestartWithOtherWeightsGetsNoStaleHit) {
     EXPECT_EQ(same.first, 0u);
     EXPECT_EQ(same.second, 7u);
     EXPECT_EQ(model_stat(c_, "words", "cache_entries"), 14);   // both identities' entries
+}
+
+// A job running while its model is replaced by one with other weights must
+// not mix the two models' outputs: it fails with model_unavailable, and
+// the next job gets the new model's values.
+TEST_F(CacheE2E, AJobAcrossAModelChangeFailsInsteadOfMixing) {
+    restart_model(1.0, 150);   // 150 ms per call of one row: 7 calls, ~1 s
+    xai_job_request rq = {};
+    rq.model = "words";
+    rq.method = "occlusion";
+    rq.text = "Free money for the meeting";
+    uint64_t job = 0;
+    xai_error err;
+    ASSERT_EQ(xai_client_submit(c_, &rq, &job, &err), XAI_OK) << err.message;
+    usleep(400 * 1000);        // a few calls answered by the first model
+    stop_process(model_);
+    model_ = spawn_scaled(2.0, model_ep_, log_);
+    xai_result *r = nullptr;
+    EXPECT_EQ(xai_client_wait(c_, job, 20000, nullptr, nullptr, &r, &err),
+              XAI_ERR_MODEL_UNAVAILABLE);
+    EXPECT_NE(std::strstr(err.message, "changed"), nullptr) << err.message;
+    xai_result_free(r);
+    ASSERT_TRUE(eventually(10, [&] { return model_ready(c_, "words"); }));
+    EXPECT_EQ(model_stat(c_, "words", "identity_changes"), 1);
+    explain_and_check(2.0);    // the new model's closed form
 }
 
 TEST_F(CacheE2E, CacheClearDropsAModelsEntries) {

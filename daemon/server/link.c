@@ -16,7 +16,8 @@
  * (ZeroMQ reconnects by itself, but a restarted model knows nothing of the
  * calls it lost, so the calls in flight are sent again at once, keeping
  * their deadlines). A disconnection makes the model not ready; it is ready
- * once an `info` answer with classes or n_outputs arrived, and new jobs
+ * once an `info` answer with classes or n_outputs arrived (after a timeout
+ * in the same connection, any answer will do), and new jobs
  * wait for that. ZMQ_IMMEDIATE keeps messages from piling up in the
  * pipe of a model that is not connected: such a send fails at once and the
  * call is retried at its deadline.
@@ -80,6 +81,7 @@ struct xd_srv_link {
     xd_srv_model_info info;
     uint64_t info_id;           /* id of the outstanding info request, 0 = none */
     uint64_t epoch;             /* disconnections seen */
+    uint64_t info_epoch;        /* epoch of the last accepted info answer */
     double info_deadline;
     xd_srv_link_stats stats;
 };
@@ -258,6 +260,7 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
     const char *version = xai_value_get_str(xai_value_get(m, "version"), NULL);
     if (version) l->info.version = xd_strdup(version);
     l->info.identity = identity_of(&l->info, want);
+    l->info_epoch = l->epoch;
     if (had && old != l->info.identity) {
         l->stats.identity_changes++;
         xd_log(XD_LOG_WARN, "model identity changed", "model=%s version=%s", l->cfg->name,
@@ -286,7 +289,9 @@ static void take_answer(xd_srv_link *l, xai_value *m, double now) {
         c->epoch = l->epoch;
         l->stats.seconds += now - c->sent_at;
         if (xai_value_get(m, "error")) l->stats.errors++;
-        if (!l->ready) set_ready(l, true, "a call was answered");
+        /* After a reconnection only `info` makes the model ready: until it
+         * answers, the identity the jobs check is the old model's. */
+        if (!l->ready && l->info_epoch == l->epoch) set_ready(l, true, "a call was answered");
         pthread_cond_broadcast(&l->cv);
         return;
     }
