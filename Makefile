@@ -26,7 +26,7 @@ PYTHON  ?= /usr/bin/python3
 # pkg-config runs once, when a recipe first needs the flags (not when the
 # Makefile is read), so a `make demo` that installs the packages first still
 # finds them; demo and test also re-enter make after install-deps.
-PKGS      := libzmq msgpack libpcre2-8 openblas lapacke
+PKGS      := libzmq msgpack libpcre2-8 openblas lapacke libxxhash
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
@@ -75,7 +75,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/rel/bench/%,$(BENCH_SRC))
 EXAMPLE_BINS:= $(patsubst %.c,$(BUILD)/rel/%,$(EXAMPLE_SRC))
 EXAMPLE_SAN := $(patsubst %.c,$(BUILD)/san/%,$(EXAMPLE_SRC))
 
-.PHONY: all test test-build test-run demo demo-run bench install-deps install uninstall clean
+.PHONY: all test test-build test-run demo demo-run bench install-deps install uninstall clean fuzz
 .DELETE_ON_ERROR:
 
 all: $(LIBXAI) $(LIBCL) $(LIBCL_SO) $(XAID) $(XAI) $(EXAMPLE_BINS) $(BENCH_BINS)
@@ -157,7 +157,45 @@ $(BUILD)/san/tests/%: tests/%.c $(LIBCL_SAN) $(LIBXAI_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< $(LIBCL_SAN) $(LIBXAI_SAN) $(LDLIBS)
 
-test-build: $(TEST_BINS) $(XAID_SAN) $(XAI_SAN) $(EXAMPLE_SAN) $(XAID) $(XAI) $(EXAMPLE_BINS)
+test-build: $(TEST_BINS) $(XAID_SAN) $(XAI_SAN) $(EXAMPLE_SAN) $(XAID) $(XAI) $(EXAMPLE_BINS) \
+            $(FUZZ_BINS)
+
+# ---- fuzzing (libFuzzer, clang) --------------------------------------------
+# tests/fuzz/fuzz_<name>.c are libFuzzer targets over the engine and the
+# server's input path, built with clang and ASan+UBSan. `make fuzz
+# FUZZ_SECONDS=N` runs each for N seconds from its committed seed corpus
+# (tests/fuzz/corpus/<name>), keeping new inputs in $(BUILD)/fuzz/corpus;
+# tests/run_all.sh runs each for a few seconds (a smoke run) as part of the
+# tests. Crashes are written to $(BUILD)/fuzz/ as crash-* files. The
+# library objects build without warnings here (-w): gcc's -Werror build is
+# the warnings gate; the targets themselves keep -Wall -Wextra -Werror.
+
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=c11 -g -O1 -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_OBJ     := $(call obj,fuzz,$(LIB_SRC) daemon/server/job_input.c daemon/server/config.c)
+
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC [fuzz] $<"
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -w -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(WARN) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f | sed 's/^fuzz_//'); log=$(BUILD)/fuzz/$$n.log; \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$n; echo "fuzz $$n for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus/$$n tests/fuzz/corpus/$$n > $$log 2>&1; rc=$$?; \
+	    grep -E '^stat::number_of_executed_units' $$log; \
+	    if [ $$rc -ne 0 ]; then tail -40 $$log; exit 1; fi; done
 
 # Runs every test binary and the Python tests; the last line is
 # "N passed, M failed". T=<pattern> runs only the binaries matching it.

@@ -81,7 +81,7 @@ static double run_round(xai_eval *ev, size_t d, size_t n, xai_rng *r, uint8_t *m
 #define ROUNDS 5
 static void run_case(const xai_space *space, xai_input_kind kind, const char *what, size_t size,
                      size_t n_masks, int use_cache) {
-    xai_model m = {"zero", 1, kind, 2, NULL, 0, zero_model, NULL};
+    xai_model m = {.name = "zero", .cache_id = 1, .kind = kind, .n_outputs = 2, .predict = zero_model};
     xai_eval_opts o = {0};
     o.no_cache = !use_cache;
     o.cache_bytes = (size_t)1 << 30;

@@ -208,14 +208,16 @@ static xai_value *op_message(const char *op, const char *key, int64_t val) {
     return m;
 }
 
-/* Sends a simple op and returns its reply map. */
-static xai_status simple_op(xai_client *c, const char *op, const char *key, int64_t val,
-                            xai_value **out, xai_error *err) {
+/* Sends op message m (taken; NULL = out of memory) and returns its reply map. */
+static xai_status send_op(xai_client *c, const char *op, xai_value *m, xai_value **out,
+                          xai_error *err) {
     *out = NULL;
     xai_error e = {XAI_OK, ""};
     xai_status st;
-    if (c == NULL) return xd_err(err, XAI_ERR_INVALID, "client: NULL handle");
-    xai_value *m = op_message(op, key, val);
+    if (c == NULL) {
+        xai_value_free(m);
+        return xd_err(err, XAI_ERR_INVALID, "client: NULL handle");
+    }
     if (m == NULL) st = xd_err(&e, XAI_ERR_NOMEM, "client: out of memory");
     else st = request(c, m, out, &e);
     if (st == XAI_OK && !event_is(*out, "reply")) {
@@ -224,6 +226,27 @@ static xai_status simple_op(xai_client *c, const char *op, const char *key, int6
         st = xd_err(&e, XAI_ERR_BAD_REQUEST, "xaid answered %s with an unexpected event", op);
     }
     return finish(c, st, &e, err);
+}
+
+/* Sends a simple op and returns its reply map. */
+static xai_status simple_op(xai_client *c, const char *op, const char *key, int64_t val,
+                            xai_value **out, xai_error *err) {
+    return send_op(c, op, c ? op_message(op, key, val) : NULL, out, err);
+}
+
+xai_status xai_client_cache_clear(xai_client *c, const char *model, uint64_t *removed,
+                                  xai_error *err) {
+    *removed = 0;
+    xai_value *m = c ? op_message("cache_clear", NULL, 0) : NULL;
+    if (m && model && xai_value_set_str(m, "model", model) != XAI_OK) {
+        xai_value_free(m);
+        m = NULL;
+    }
+    xai_value *r = NULL;
+    xai_status st = send_op(c, "cache_clear", m, &r, err);
+    if (st == XAI_OK) *removed = (uint64_t)xai_value_get_int(xai_value_get(r, "removed"));
+    xai_value_free(r);
+    return st;
 }
 
 xai_status xai_client_status(xai_client *c, uint64_t job, xai_value **out, xai_error *err) {

@@ -23,7 +23,9 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zmq.h>
 #include "core/core.h"
 #include "xai/model_server.h"
@@ -44,6 +46,7 @@ struct xai_model_server {
     xai_predict_fn predict;
     void *ctx;
     size_t max_bytes;
+    char *version;                       /* sent in info, or NULL */
     _Atomic uint64_t requests, rows, errors;
 };
 
@@ -85,7 +88,22 @@ static xai_status check_opts(const xai_model_server_opts *o, xai_error *err) {
     for (size_t i = 0; o->background && i < o->n_background * o->n_features; i++)
         if (!isfinite(o->background[i]))
             return xd_err(err, XAI_ERR_INVALID, "model server: background[%zu] is not finite", i);
+    if (o->version && (o->version[0] == 0 || strlen(o->version) > 256))
+        return xd_err(err, XAI_ERR_INVALID, "model server: version must have 1 to 256 bytes");
+    if (o->params_len && o->params == NULL)
+        return xd_err(err, XAI_ERR_INVALID, "model server: params_len without params");
     return XAI_OK;
+}
+
+/* opts->version, or the digest of opts->params, or NULL. */
+static char *version_of(const xai_model_server_opts *o) {
+    if (o->version) return xd_strdup(o->version);
+    if (o->params == NULL) return NULL;
+    XXH128_hash_t h = XXH3_128bits(o->params, o->params_len);
+    char buf[64];
+    snprintf(buf, sizeof buf, "xxh3-128:%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
+    return xd_strdup(buf);
 }
 
 static xai_status open_socket(xai_model_server *s, const char *endpoint, xai_error *err) {
@@ -127,6 +145,7 @@ xai_status xai_model_server_new(const xai_model_server_opts *opts, xai_model_ser
     s->predict = opts->predict;
     s->ctx = opts->ctx;
     s->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : DEFAULT_MAX_BYTES;
+    s->version = version_of(opts);
     st = open_socket(s, opts->endpoint, err);
     if (st != XAI_OK) {
         xai_model_server_free(s);
@@ -155,6 +174,7 @@ void xai_model_server_free(xai_model_server *s) {
     free_names(s->class_names, s->n_outputs);
     free_names(s->feature_names, s->n_features);
     xd_free(s->background);
+    xd_free(s->version);
     xd_free(s);
 }
 
@@ -236,6 +256,7 @@ static xai_status answer_info(xai_model_server *s, request *rq, xai_error *err) 
         xai_value *bg = xai_value_from_matrix(s->background, s->n_background, s->n_features);
         st = bg ? xai_value_set(a, "background", bg) : XAI_ERR_NOMEM;
     }
+    if (st == XAI_OK && s->version) st = xai_value_set_str(a, "version", s->version);
     if (st == XAI_OK) send_answer(s, rq, a);
     xai_value_free(a);
     return st == XAI_OK ? XAI_OK : xd_err(err, st, "out of memory building the info answer");

@@ -14,6 +14,7 @@
 extern "C" {
 #include "xai/rng.h"
 #include "xai/value.h"
+#include "core/core.h"
 }
 
 namespace {
@@ -359,4 +360,49 @@ TEST(Codec, JsonEscapesAndSpecialValues) {
     // A float that needs all 17 digits to read back exactly.
     Value third(xai_value_float(1.0 / 3.0));
     EXPECT_EQ(std::strtod(json(third.get()).c_str(), nullptr), 1.0 / 3.0);
+}
+
+// xd_msgpack_peek_int finds a top-level int field past values of every
+// kind without decoding them, and refuses what the decoder would refuse
+// before reaching it.
+TEST(Codec, PeekIntSkipsOtherValues) {
+    xai_value *m = xai_value_map();
+    xai_value *nested = xai_value_array(), *inner = xai_value_map();
+    xai_value_set_str(inner, "k", std::string(300, 'x').c_str());
+    xai_value_push(nested, inner);
+    xai_value_push(nested, xai_value_float(2.5));
+    xai_value_push(nested, xai_value_int(-70000));
+    xai_value_set(m, "outputs", nested);
+    xai_value_set(m, "blob", xai_value_bin(std::string(70000, 'b').data(), 70000));
+    xai_value_set_bool(m, "flag", true);
+    xai_value_set_int(m, "id", -5);
+    xai_value_set_int(m, "big", INT64_C(1) << 40);
+    char *buf = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(XAI_OK, xai_value_pack(m, &buf, &len, nullptr));
+    int64_t v = 0;
+    EXPECT_TRUE(xd_msgpack_peek_int(buf, len, "id", &v));
+    EXPECT_EQ(-5, v);
+    EXPECT_TRUE(xd_msgpack_peek_int(buf, len, "big", &v));
+    EXPECT_EQ(INT64_C(1) << 40, v);
+    EXPECT_FALSE(xd_msgpack_peek_int(buf, len, "flag", &v));     // not an int
+    EXPECT_FALSE(xd_msgpack_peek_int(buf, len, "nope", &v));
+    // Every truncation before "id"'s value ends is refused, never read past.
+    size_t id_end = 0;
+    for (size_t n = 0; n < len; n++)
+        if (xd_msgpack_peek_int(buf, n, "id", &v)) {
+            id_end = n;
+            break;
+        }
+    EXPECT_GT(id_end, 70000u);
+    EXPECT_FALSE(xd_msgpack_peek_int(buf, id_end - 1, "id", &v));
+    const unsigned char arr[] = {0x91, 0x01};                     // not a map
+    EXPECT_FALSE(xd_msgpack_peek_int(arr, sizeof arr, "id", &v));
+    const unsigned char ext[] = {0x82, 0xa1, 'x', 0xd4, 0x01, 0x02, 0xa2, 'i', 'd', 0x07};
+    EXPECT_FALSE(xd_msgpack_peek_int(ext, sizeof ext, "id", &v));  // ext before id
+    const unsigned char ok[] = {0x82, 0xa1, 'x', 0xc0, 0xa2, 'i', 'd', 0x07};
+    EXPECT_TRUE(xd_msgpack_peek_int(ok, sizeof ok, "id", &v));
+    EXPECT_EQ(7, v);
+    xai_free(buf);
+    xai_value_free(m);
 }

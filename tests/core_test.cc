@@ -14,6 +14,7 @@
 #include "xai/xai.h"
 extern "C" {
 #include "core/core.h"
+#include <xxhash.h>
 }
 
 TEST(Core, RngSameSeedAndStreamGiveTheSameSequence) {
@@ -132,6 +133,30 @@ TEST(Core, HashSeparatesNearbyInputs) {
         seen.insert(xd_hash(s.data(), s.size(), 0).lo);
     }
     EXPECT_EQ(10000u, seen.size());
+}
+
+TEST(Core, KeyHashIsKeyedPerProcess) {
+    // The cache's key hash: stable within a process, apart by seed and by
+    // length, and not what XXH3-128 with the library's public default
+    // secret gives (with or without the seed), so a peer cannot compute it.
+    const char msg[] = "free money for the meeting";
+    xd_hash128 k = xd_key_hash(msg, sizeof msg - 1, 0);
+    xd_hash128 k2 = xd_key_hash(msg, sizeof msg - 1, 0);
+    EXPECT_EQ(k.lo, k2.lo);
+    EXPECT_EQ(k.hi, k2.hi);
+    xd_hash128 k1 = xd_key_hash(msg, sizeof msg - 1, 1);
+    EXPECT_NE(k.lo, k1.lo);
+    EXPECT_NE(k.hi, k1.hi);
+    XXH128_hash_t pub = XXH3_128bits_withSeed(msg, sizeof msg - 1, 0);
+    EXPECT_FALSE(pub.low64 == k.lo && pub.high64 == k.hi);
+    XXH128_hash_t plain = XXH3_128bits(msg, sizeof msg - 1);
+    EXPECT_FALSE(plain.low64 == k.lo && plain.high64 == k.hi);
+    EXPECT_NE(k.lo, xd_key_hash(msg, sizeof msg - 2, 0).lo);   // length matters
+    std::string big(1000, 'x');   // long inputs too (XXH3's other code path)
+    xd_hash128 kb = xd_key_hash(big.data(), big.size(), 0);
+    XXH128_hash_t pb = XXH3_128bits(big.data(), big.size());
+    EXPECT_FALSE(pb.low64 == kb.lo && pb.high64 == kb.hi);
+    EXPECT_NE(kb.lo, xd_key_hash(big.data(), big.size(), 5).lo);
 }
 
 TEST(Core, ValueTreeBuildAndGet) {

@@ -11,6 +11,8 @@
 #ifndef XAI_TESTS_E2E_UTIL_H
 #define XAI_TESTS_E2E_UTIL_H
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "xai/client.h"
+#include "xai/model_server.h"
 
 extern "C" char **environ;
 
@@ -73,6 +76,57 @@ inline int stop_process(pid_t &pid) {
     waitpid(pid, nullptr, 0);
     pid = -1;
     return -1;
+}
+
+// ---- model server children ----
+
+inline xai_model_server *&served_server() {
+    static xai_model_server *s = nullptr;
+    return s;
+}
+inline void stop_served(int) { xai_model_server_stop(served_server()); }
+
+// Serves opts until SIGTERM, then exits the (child) process.
+[[noreturn]] inline void serve_and_exit(const xai_model_server_opts &o) {
+    xai_error err;
+    if (xai_model_server_new(&o, &served_server(), &err) != XAI_OK) {
+        std::fprintf(stderr, "model server: %s\n", err.message);
+        std::_Exit(4);
+    }
+    signal(SIGTERM, stop_served);
+    xai_model_server_run(served_server(), &err);
+    xai_model_server_free(served_server());
+    std::exit(0);
+}
+
+// ---- the word model both e2e suites serve ----
+
+inline double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+const double kBias = -0.5;
+
+inline double word_weight(const std::string &w) {
+    if (w == "free") return 2.0;
+    if (w == "money") return 1.5;
+    if (w == "win") return 1.0;
+    if (w == "meeting") return -1.5;
+    if (w == "report") return -1.0;
+    return 0.0;
+}
+
+// Logit of a text: bias + weights of its lower-cased ASCII words.
+inline double text_logit(const char *s, size_t n) {
+    double z = kBias;
+    std::string w;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && std::isalnum((unsigned char)s[i])) {
+            w += (char)std::tolower((unsigned char)s[i]);
+        } else if (!w.empty()) {
+            z += word_weight(w);
+            w.clear();
+        }
+    }
+    return z;
 }
 
 // $XAI_BUILD (set by tests/run_all.sh), else "build".

@@ -443,6 +443,34 @@ TEST(Eval, TextBatchesAreSplitByBytes) {
     EXPECT_DOUBLE_EQ(11.0, out[0]);
 }
 
+TEST(Eval, ManyMasksAreRenderedInChunksWithTheSameOutputs) {
+    // "aa bb cc dd ee" with a 40-byte mask token: mask m renders to
+    // 14 + 38 * (tokens removed) bytes. With 64 bytes per call the
+    // evaluator renders ~256 bytes at a time, so the 32 masks (asked twice,
+    // the second time in reverse) go through many chunks; every output must
+    // still be the closed form, every call within max_bytes, and each
+    // distinct text sent once.
+    std::string mask(40, 'M');
+    xai_text_space_opts so{};
+    so.mask_token = mask.c_str();
+    xai_eval_opts o{};
+    o.max_bytes_per_call = 64;
+    o.no_cache = true;
+    TextEval t("aa bb cc dd ee", so, o);
+    std::vector<uint8_t> m = all_masks(5), twice(m);
+    for (size_t i = 32; i-- > 0;) twice.insert(twice.end(), m.begin() + i * 5, m.begin() + i * 5 + 5);
+    double out[64];
+    ASSERT_EQ(XAI_OK, xai_eval_masks(t.ev, twice.data(), 64, out, nullptr));
+    for (size_t i = 0; i < 64; i++) {
+        size_t removed = 0;
+        for (size_t j = 0; j < 5; j++) removed += twice[i * 5 + j] == 0;
+        EXPECT_DOUBLE_EQ(14.0 + 38.0 * (double)removed, out[i]) << "mask " << i;
+    }
+    EXPECT_EQ(32u, t.counter.rows);
+    EXPECT_LE(t.counter.max_bytes, 204u);   // the longest text (all removed) goes alone
+    EXPECT_GE(t.counter.calls, 10);
+}
+
 TEST(Eval, TextMasksRenderingEqualTextsAreSentOnce) {
     // In "UNK x", removing the token "UNK" replaces it by "UNK": masks 01 and
     // 11 are two unique masks but one model input.
@@ -572,5 +600,59 @@ TEST(Eval, CacheKeepsModelsApartByCacheId) {
     xai_eval_free(ev);
     xai_eval_free(a.ev);
     a.ev = nullptr;
+    xai_cache_free(cache);
+}
+
+TEST(Eval, CacheKeepsIdentitiesApartAndClearsByModel) {
+    // The same cache_id (one model name) with another identity (a restarted
+    // model with other weights): no hit on the old entries; the old identity
+    // still hits its own. Clearing the model removes both identities'
+    // entries and leaves another model's.
+    xai_cache *cache = nullptr;
+    ASSERT_EQ(XAI_OK, xai_cache_new(1 << 20, &cache, nullptr));
+    xai_eval_opts o{};
+    o.cache = cache;
+    Fixture a({1, 2}, {0, 0}, 1, nullptr, o);   // cache_id 7, identity 0, w = (1, 2)
+    Linear other;
+    other.w = {10, 20};
+    auto eval_with = [&](uint64_t cache_id, uint64_t identity, Linear *lin, double *out) {
+        xai_model m = a.model;
+        m.cache_id = cache_id;
+        m.identity = identity;
+        m.ctx = lin;
+        xai_eval *ev = nullptr;
+        EXPECT_EQ(XAI_OK, xai_eval_new(&m, a.space, &o, &ev, nullptr));
+        uint8_t mask[2] = {1, 1};
+        EXPECT_EQ(XAI_OK, xai_eval_masks(ev, mask, 1, out, nullptr));
+        uint64_t hits = xai_eval_get_stats(ev)->cache_hits;
+        xai_eval_free(ev);
+        return hits;
+    };
+    double out[2];
+    EXPECT_EQ(0u, eval_with(7, 0, &a.lin, out));
+    EXPECT_DOUBLE_EQ(5.0, out[0]);           // 1*1 + 2*2
+    EXPECT_EQ(0u, eval_with(7, 99, &other, out));
+    EXPECT_DOUBLE_EQ(50.0, out[0]);          // 10*1 + 20*2: not the cached 5
+    EXPECT_EQ(1u, eval_with(7, 0, &a.lin, out));
+    EXPECT_DOUBLE_EQ(5.0, out[0]);
+    EXPECT_EQ(0u, eval_with(8, 0, &other, out));
+    xai_cache_stats st;
+    xai_cache_get_model_stats(cache, 7, &st);
+    EXPECT_EQ(2u, st.entries);
+    xai_cache_get_stats(cache, &st);
+    EXPECT_EQ(3u, st.entries);
+    uint64_t seven = 7;
+    EXPECT_EQ(2u, xai_cache_clear(cache, &seven));
+    xai_cache_get_model_stats(cache, 7, &st);
+    EXPECT_EQ(0u, st.entries);
+    EXPECT_EQ(0u, st.bytes);
+    xai_cache_get_model_stats(cache, 8, &st);
+    EXPECT_EQ(1u, st.entries);
+    EXPECT_EQ(1u, eval_with(8, 0, &other, out));   // the other model's entry survived
+    EXPECT_EQ(1u, xai_cache_clear(cache, nullptr));
+    xai_cache_get_stats(cache, &st);
+    EXPECT_EQ(0u, st.entries);
+    EXPECT_EQ(0u, st.bytes);
+    EXPECT_EQ(0u, xai_cache_clear(nullptr, nullptr));
     xai_cache_free(cache);
 }

@@ -6,7 +6,8 @@
 # and "[  FAILED  ] N tests"; C API programs (*_test built from .c) print
 # their own "N passed, M failed" line; Python suites under lang/python/tests
 # report through unittest. A binary that crashes or prints no count counts as
-# one failure. An optional argument filters binaries by name.
+# one failure. libFuzzer targets under $BUILD/fuzz get a short smoke run
+# each (one case). An optional argument filters binaries by name.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FILTER=$1
@@ -47,6 +48,32 @@ for t in "$BUILD"/san/tests/*_test; do
     fi
     passed=$((passed + p))
     failed=$((failed + f))
+done
+
+# Fuzz smoke runs: each libFuzzer target under $BUILD/fuzz for
+# FUZZ_SMOKE_SECONDS (default 3) from its committed seed corpus, new inputs
+# going to a scratch corpus; one case each, failed if it finds a crash.
+for f in "$BUILD"/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+    n=${name#fuzz_}
+    log="$logdir/$name.log"
+    scratch="$BUILD/fuzz/smoke/$n"
+    rm -rf "$scratch" && mkdir -p "$scratch"
+    "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-3}" -print_final_stats=1 \
+        -artifact_prefix="$BUILD/fuzz/" "$scratch" "tests/fuzz/corpus/$n" > "$log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    if [ "$rc" -eq 0 ] && [ -n "$runs" ]; then
+        echo "$name: 1 passed, 0 failed ($runs inputs)"
+        passed=$((passed + 1))
+    else
+        echo "$name: 0 passed, 1 failed"
+        grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -10
+        echo "  (full log: $log)"
+        failed=$((failed + 1))
+    fi
 done
 
 if [ -d lang/python/tests ] && { [ -z "$FILTER" ] || [ "$FILTER" = python ]; }; then

@@ -89,6 +89,12 @@ static const command commands[] = {
      "for node_exporter's textfile collector:\n"
      "  xai stats --prometheus > /var/lib/prometheus/node-exporter/xaid.prom.$$ &&\n"
      "  mv /var/lib/prometheus/node-exporter/xaid.prom.$$ /var/lib/prometheus/node-exporter/xaid.prom\n"},
+    {"cache", "drop cached model outputs: cache clear [MODEL]",
+     "usage: xai [--endpoint EP] cache clear [MODEL]\n"
+     "\n"
+     "Drops the daemon's cached model outputs, of MODEL or of every model, and prints\n"
+     "how many entries went. The cache is keyed by each model's identity, so this is\n"
+     "never needed for correctness (docs/SECURITY.md).\n"},
     {"ping", "round trip to the daemon",
      "usage: xai [--endpoint EP] ping\n"
      "\n"
@@ -408,6 +414,19 @@ static int cmd_methods(int argc, char **argv) {
     return fail(XAI_ERR_UNKNOWN_METHOD, msg);
 }
 
+/* xai cache clear [MODEL] */
+static int cmd_cache(xai_client *c, int argc, char **argv) {
+    if (argc < 1 || strcmp(argv[0], "clear") != 0 || argc > 2)
+        return usage_error("cache needs: clear [MODEL]", argc ? argv[0] : NULL);
+    xai_error e;
+    uint64_t removed = 0;
+    if (xai_client_cache_clear(c, argc == 2 ? argv[1] : NULL, &removed, &e) != XAI_OK)
+        return fail(e.code, e.message);
+    printf("removed %llu cache entries%s%s\n", (unsigned long long)removed,
+           argc == 2 ? " of " : "", argc == 2 ? argv[1] : "");
+    return CLI_OK;
+}
+
 int main(int argc, char **argv) {
     const char *endpoint = getenv("XAID_ENDPOINT");
     if (endpoint == NULL || endpoint[0] == '\0') endpoint = DEFAULT_ENDPOINT;
@@ -437,11 +456,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "methods") == 0) return cmd_methods(argc - i, argv + i);
     bool prometheus = strcmp(cmd, "stats") == 0 && i < argc && strcmp(argv[i], "--prometheus") == 0;
     if (prometheus) i++;
-    if (strcmp(cmd, "explain") != 0 && i < argc) return usage_error("unexpected argument", argv[i]);
+    if (strcmp(cmd, "explain") != 0 && strcmp(cmd, "cache") != 0 && i < argc) return usage_error("unexpected argument", argv[i]);
     xai_client *c = NULL;
     xai_error e;
     if (xai_client_connect(endpoint, &c, &e) != XAI_OK) return fail(e.code, e.message);
     int rc = strcmp(cmd, "explain") == 0 ? cmd_explain(c, argc - i, argv + i)
+             : strcmp(cmd, "cache") == 0 ? cmd_cache(c, argc - i, argv + i)
                                          : cmd_simple(c, cmd, endpoint, prometheus);
     xai_client_close(c);
     return rc;

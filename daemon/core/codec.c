@@ -631,3 +631,107 @@ char *xai_value_to_json(const xai_value *v, bool pretty) {
     }
     return b.p;
 }
+
+/* ---- peeking at one field without decoding ------------------------------ */
+
+/* A cursor for mp_skip: the bytes left. */
+typedef struct peek { const uint8_t *p, *end; } peek;
+
+static bool peek_be(peek *c, int width, uint64_t *out) {
+    if ((size_t)(c->end - c->p) < (size_t)width) return false;
+    uint64_t x = 0;
+    for (int i = 0; i < width; i++) x = (x << 8) | c->p[i];
+    c->p += width;
+    *out = x;
+    return true;
+}
+
+static bool peek_jump(peek *c, uint64_t n) {
+    if ((uint64_t)(c->end - c->p) < n) return false;
+    c->p += n;
+    return true;
+}
+
+static bool mp_skip(peek *c, int depth);
+
+/* Skips n values inside a container at depth; each takes at least a byte. */
+static bool skip_items(peek *c, uint64_t n, int depth) {
+    if (n > (uint64_t)(c->end - c->p)) return false;
+    for (uint64_t i = 0; i < n; i++)
+        if (!mp_skip(c, depth + 1)) return false;
+    return true;
+}
+
+/* Skips one value; false on truncation, ext types, 0xc1 or depth > 64. */
+static bool mp_skip(peek *c, int depth) {
+    if (depth > 64 || c->p >= c->end) return false;
+    uint8_t t = *c->p++;
+    uint64_t n = 0;
+    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) return true;
+    if ((t & 0xe0) == 0xa0) return peek_jump(c, t & 0x1f);
+    if ((t & 0xf0) == 0x90) return skip_items(c, t & 0x0f, depth);
+    if ((t & 0xf0) == 0x80) return skip_items(c, 2 * (uint64_t)(t & 0x0f), depth);
+    switch (t) {
+    case 0xcc: case 0xd0: return peek_jump(c, 1);
+    case 0xcd: case 0xd1: return peek_jump(c, 2);
+    case 0xca: case 0xce: case 0xd2: return peek_jump(c, 4);
+    case 0xcb: case 0xcf: case 0xd3: return peek_jump(c, 8);
+    case 0xc4: case 0xd9: return peek_be(c, 1, &n) && peek_jump(c, n);
+    case 0xc5: case 0xda: return peek_be(c, 2, &n) && peek_jump(c, n);
+    case 0xc6: case 0xdb: return peek_be(c, 4, &n) && peek_jump(c, n);
+    case 0xdc: return peek_be(c, 2, &n) && skip_items(c, n, depth);
+    case 0xdd: return peek_be(c, 4, &n) && skip_items(c, n, depth);
+    case 0xde: return peek_be(c, 2, &n) && skip_items(c, 2 * n, depth);
+    case 0xdf: return peek_be(c, 4, &n) && skip_items(c, 2 * n, depth);
+    default: return false;              /* ext, fixext, 0xc1 */
+    }
+}
+
+/* Reads an int value at the cursor. */
+static bool peek_int(peek *c, int64_t *out) {
+    if (c->p >= c->end) return false;
+    uint8_t t = *c->p++;
+    uint64_t x;
+    if (t <= 0x7f) *out = t;
+    else if (t >= 0xe0) *out = (int8_t)t;
+    else if (t >= 0xcc && t <= 0xcf) {
+        if (!peek_be(c, 1 << (t - 0xcc), &x) || x > INT64_MAX) return false;
+        *out = (int64_t)x;
+    } else if (t >= 0xd0 && t <= 0xd3) {
+        int w = 1 << (t - 0xd0);
+        if (!peek_be(c, w, &x)) return false;
+        if (w < 8 && (x >> (8 * w - 1))) x |= ~(uint64_t)0 << (8 * w);   /* sign-extend */
+        *out = (int64_t)x;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool xd_msgpack_peek_int(const void *buf, size_t len, const char *key, int64_t *out) {
+    peek c = {buf, (const uint8_t *)buf + len};
+    uint64_t n;
+    if (len == 0) return false;
+    uint8_t t = *c.p++;
+    if ((t & 0xf0) == 0x80) n = t & 0x0f;
+    else if (t == 0xde) { if (!peek_be(&c, 2, &n)) return false; }
+    else if (t == 0xdf) { if (!peek_be(&c, 4, &n)) return false; }
+    else return false;
+    size_t klen = strlen(key);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t sl = 0;
+        if (c.p >= c.end) return false;
+        uint8_t kt = *c.p++;
+        if ((kt & 0xe0) == 0xa0) sl = kt & 0x1f;
+        else if (kt == 0xd9) { if (!peek_be(&c, 1, &sl)) return false; }
+        else if (kt == 0xda) { if (!peek_be(&c, 2, &sl)) return false; }
+        else if (kt == 0xdb) { if (!peek_be(&c, 4, &sl)) return false; }
+        else return false;
+        if ((uint64_t)(c.end - c.p) < sl) return false;
+        bool match = sl == klen && memcmp(c.p, key, klen) == 0;
+        c.p += sl;
+        if (match) return peek_int(&c, out);
+        if (!mp_skip(&c, 1)) return false;
+    }
+    return false;
+}

@@ -91,6 +91,15 @@ typedef struct xd_hash128 { uint64_t lo, hi; } xd_hash128;
 xd_hash128 xd_hash(const void *p, size_t len, uint64_t seed);
 /* A quick 64-bit hash for hash tables. */
 uint64_t xd_hash64(const void *p, size_t len, uint64_t seed);
+/* The int value of `key` in the msgpack map buf[0..len), found by skipping
+ * the other values without decoding them (no allocation). False when buf
+ * is not a map, has no such int key, or is malformed before reaching it.
+ * For answers too big to decode: which call they belong to. */
+bool xd_msgpack_peek_int(const void *buf, size_t len, const char *key, int64_t *out);
+/* Keyed 128-bit hash (XXH3-128 with a per-process random secret, and
+ * `seed`): for keys a peer must not be able to collide (the output cache).
+ * Same bytes + seed give the same key within one process only. */
+xd_hash128 xd_key_hash(const void *p, size_t len, uint64_t seed);
 
 /* Structured log line on stderr: `ts=... level=info msg="..." k=v ...`.
  * `fmt` formats the key=value tail. Thread-safe (one write per line). */

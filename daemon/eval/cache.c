@@ -1,7 +1,10 @@
 /* cache.c — the shared LRU cache of model outputs, bounded in bytes.
  *
- * Key: (cache_id of the model, 128-bit hash of the rendered input). The input
- * itself is not stored: two distinct inputs collide with probability ~2^-128.
+ * Key: (cache_id of the model, keyed 128-bit hash of the model's identity
+ * and the rendered input: xd_key_hash, XXH3-128 with a per-process random
+ * secret). The input itself is not stored: two distinct inputs collide with
+ * probability ~2^-128, and since the secret never leaves the process a
+ * client cannot aim for a collision to plant outputs for another's input.
  * Value: the model's k outputs on that input.
  *
  * Layout: every entry is one allocation (node + its k doubles) on a doubly
@@ -136,13 +139,17 @@ static void table_delete(xai_cache *c, size_t i) {
     c->count--;
 }
 
-static void evict_tail(xai_cache *c) {
-    node *e = c->tail;
+/* Unlinks and frees entry e (list, table, byte count). Under the lock. */
+static void remove_entry(xai_cache *c, node *e) {
     table_delete(c, probe(c, e->id, e->h));
     list_unlink(c, e);
     c->bytes -= entry_cost(e->k);
-    c->evictions++;
     xd_free(e);
+}
+
+static void evict_tail(xai_cache *c) {
+    remove_entry(c, c->tail);
+    c->evictions++;
 }
 
 /* Doubles the table; false when memory runs out (the old table stays). */
@@ -223,4 +230,31 @@ void xd_cache_store(xai_cache *c, uint64_t cache_id, const xd_hash128 *keys,
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; i++) store_one(c, cache_id, keys[idx[i]], k, vals + idx[i] * k);
     pthread_mutex_unlock(&c->lock);
+}
+
+void xai_cache_get_model_stats(xai_cache *c, uint64_t cache_id, xai_cache_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (c == NULL) return;
+    pthread_mutex_lock(&c->lock);
+    for (const node *e = c->head; e; e = e->next)
+        if (e->id == cache_id) {
+            out->entries++;
+            out->bytes += entry_cost(e->k);
+        }
+    out->max_bytes = c->max_bytes;
+    pthread_mutex_unlock(&c->lock);
+}
+
+size_t xai_cache_clear(xai_cache *c, const uint64_t *cache_id) {
+    if (c == NULL) return 0;
+    size_t removed = 0;
+    pthread_mutex_lock(&c->lock);
+    for (node *e = c->head, *next; e; e = next) {
+        next = e->next;
+        if (cache_id && e->id != *cache_id) continue;
+        remove_entry(c, e);
+        removed++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return removed;
 }

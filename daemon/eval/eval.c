@@ -4,7 +4,8 @@
  * live in the evaluator and only grow, so a steady stream of requests does
  * no allocation per mask:
  *
- *   masks --dedup--> unique masks --render--> rows (+ 128-bit key per row)
+ *   masks --dedup--> unique masks --render, in chunks of ~4 x max_bytes-->
+ *   rows (+ keyed 128-bit key per row), then per chunk:
  *   rows --dedup by key--> distinct rows --cache--> hits | misses
  *   misses --split by max rows / max bytes--> model calls --validate--> cache
  *   rows --weighted sum per unique mask--> outputs per mask --> out
@@ -273,7 +274,7 @@ static void hash_rows(xai_eval *ev, const xd_inputs *in, size_t from) {
     for (size_t r = from; r < in->n; r++) {
         size_t len;
         const void *p = xd_inputs_bytes(in, r, &len);
-        keys[r] = xd_hash(p, len, 0);
+        keys[r] = xd_key_hash(p, len, ev->model.identity);
     }
 }
 
@@ -368,51 +369,65 @@ static xai_status dedup_masks(xai_eval *ev, const uint8_t *masks, size_t n, size
     return XAI_OK;
 }
 
-/* Renders the unique masks into ev->rendered and hashes each mask's rows
- * right after rendering them, while they are still in cache. */
-static xai_status render_masks(xai_eval *ev, const uint8_t *masks, size_t nu, xai_error *err) {
+/* Bytes held by `in`: its texts, or its rows of doubles. */
+static size_t inputs_size(const xd_inputs *in) {
+    return in->kind == XAI_INPUT_TEXT ? in->nbytes : xd_mul(in->n, xd_mul(in->cols, sizeof(double)));
+}
+
+/* Rendered bytes held at once: a few calls' worth, so that chunk ends
+ * rarely split what would have been one full call. */
+#define CHUNK_CALLS 4
+
+/* Renders unique masks u0, u0 + 1, ... into ev->rendered until they hold
+ * CHUNK_CALLS * max_bytes (at least one mask, at most all up to nu) and hashes each
+ * mask's rows right after rendering them, while they are still in cache.
+ * *u1 is the end of the chunk. */
+static xai_status render_chunk(xai_eval *ev, const uint8_t *masks, size_t u0, size_t nu,
+                               size_t *u1, xai_error *err) {
     double t0 = xd_now();
     xd_inputs *in = &ev->rendered;
     xd_inputs_clear(in);
     const size_t *first = ev->first.p;
     xai_status st = XAI_OK;
-    if (need(&ev->keys, xd_mul(nu, ev->rpm), sizeof(xd_hash128)) == NULL)
-        st = xd_err(err, XAI_ERR_NOMEM, "eval: keys of %zu masks", nu);
-    for (size_t u = 0; u < nu && st == XAI_OK; u++) {
+    size_t u = u0;
+    for (; u < nu && st == XAI_OK; u++) {
+        if (u > u0 && inputs_size(in) >= xd_mul(CHUNK_CALLS, ev->max_bytes)) break;
         size_t n0 = in->n;
         st = ev->space->vt->render(ev->space, masks + first[u] * ev->d, in, err);
         if (st == XAI_OK && in->n != n0 + ev->rpm)
             st = xd_err(err, XAI_ERR_INTERNAL, "eval: space rendered %zu inputs for one mask, not %zu",
                         in->n - n0, ev->rpm);
+        if (st == XAI_OK && need(&ev->keys, in->n, sizeof(xd_hash128)) == NULL)
+            st = xd_err(err, XAI_ERR_NOMEM, "eval: keys of %zu inputs", in->n);
         if (st == XAI_OK) hash_rows(ev, in, n0);
     }
+    *u1 = u;
     ev->stats.render_seconds += xd_now() - t0;
     return st;
 }
 
-/* out[i] = sum_b w_b * row_out[uniq[i] * rpm + b] for every mask i. */
-static xai_status combine(xai_eval *ev, size_t n, size_t nu, double *out, xai_error *err) {
+/* acc[u] = sum_b w_b * row_out[(u - u0) * rpm + b] for the unique masks
+ * [u0, u1) of the chunk just evaluated. */
+static void combine_chunk(xai_eval *ev, size_t u0, size_t u1, double *acc) {
     size_t k = ev->k, rpm = ev->rpm;
-    const double *row_out = ev->row_out.p, *per_mask = row_out;
-    if (rpm > 1) {
-        double *acc = need(&ev->mask_out, xd_mul(nu, k), sizeof *acc);
-        if (acc == NULL) return xd_err(err, XAI_ERR_NOMEM, "eval: outputs of %zu masks", nu);
-        const double *w = ev->space->row_weights;
-        for (size_t u = 0; u < nu; u++) {
-            double *a = acc + u * k;
-            for (size_t j = 0; j < k; j++) a[j] = 0.0;
-            for (size_t b = 0; b < rpm; b++) {
-                const double *y = row_out + (u * rpm + b) * k;
-                for (size_t j = 0; j < k; j++) a[j] += w[b] * y[j];
-            }
+    const double *row_out = ev->row_out.p, *w = ev->space->row_weights;
+    for (size_t u = u0; u < u1; u++) {
+        double *a = acc + u * k;
+        const double *y = row_out + (u - u0) * rpm * k;
+        if (rpm == 1) {
+            memcpy(a, y, k * sizeof(double));
+            continue;
         }
-        per_mask = acc;
+        for (size_t j = 0; j < k; j++) a[j] = 0.0;
+        for (size_t b = 0; b < rpm; b++)
+            for (size_t j = 0; j < k; j++) a[j] += w[b] * y[b * k + j];
     }
-    const size_t *uniq = ev->uniq.p;
-    for (size_t i = 0; i < n; i++) memcpy(out + i * k, per_mask + uniq[i] * k, k * sizeof(double));
-    return XAI_OK;
 }
 
+/* The unique masks go through render -> dedup -> cache -> model in chunks
+ * of about CHUNK_CALLS * max_bytes of rendered input, so a request's memory
+ * is bounded by that (plus one mask's rows) however many masks or however
+ * long the mask token. */
 static xai_status eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *out,
                              xai_error *err) {
     if (masks == NULL || out == NULL) return xd_err(err, XAI_ERR_INVALID, "eval: masks and out are required");
@@ -422,11 +437,18 @@ static xai_status eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, doubl
     if (st != XAI_OK) return st;
     ev->stats.masks_unique += nu;
     ev->stats.rows_asked += nu * ev->rpm;
-    st = render_masks(ev, masks, nu, err);
-    if (st != XAI_OK) return st;
-    st = eval_rows(ev, &ev->rendered, &nd, err);
-    if (st != XAI_OK) return st;
-    return combine(ev, n, nu, out, err);
+    size_t k = ev->k;
+    double *acc = need(&ev->mask_out, xd_mul(nu, k), sizeof *acc);
+    if (acc == NULL) return xd_err(err, XAI_ERR_NOMEM, "eval: outputs of %zu masks", nu);
+    for (size_t u0 = 0, u1 = 0; u0 < nu; u0 = u1) {
+        st = render_chunk(ev, masks, u0, nu, &u1, err);
+        if (st == XAI_OK) st = eval_rows(ev, &ev->rendered, &nd, err);
+        if (st != XAI_OK) return st;
+        combine_chunk(ev, u0, u1, acc);
+    }
+    const size_t *uniq = ev->uniq.p;
+    for (size_t i = 0; i < n; i++) memcpy(out + i * k, acc + uniq[i] * k, k * sizeof(double));
+    return XAI_OK;
 }
 
 xai_status xai_eval_masks(xai_eval *ev, const uint8_t *masks, size_t n, double *out,

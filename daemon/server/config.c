@@ -30,6 +30,9 @@ void xd_srv_config_init(xd_srv_config *c) {
     c->max_features = 100000;
     c->max_samples = 1000000;
     c->max_background = 10000;
+    c->max_mask_token_bytes = 64;
+    c->max_job_bytes = (size_t)256 << 20;
+    c->max_deadline_ms = 3600000;
     c->shutdown_grace_ms = 5000;
     c->ready_wait_ms = 1000;
     c->log_level = XD_LOG_INFO;
@@ -122,6 +125,7 @@ static xd_srv_model_cfg *model_slot(xd_srv_config *c, const char *name, size_t l
     m->retries = 2;
     m->max_rows = 1000;
     m->max_bytes = (size_t)16 << 20;
+    m->max_answer_bytes = (size_t)256 << 20;
     return m;
 }
 
@@ -153,6 +157,8 @@ static xai_status set_model_field(xd_srv_model_cfg *m, const char *field, const 
         st = set_size("max_rows", v, 1, &m->max_rows, err);
     } else if (strcmp(field, "max_bytes") == 0) {
         st = set_size("max_bytes", v, 1024, &m->max_bytes, err);
+    } else if (strcmp(field, "max_answer_bytes") == 0) {
+        st = set_size("max_answer_bytes", v, 4096, &m->max_answer_bytes, err);
     } else if (strcmp(field, "background") == 0) {
         xd_free(m->background_path);
         m->background_path = xd_strdup(v);
@@ -231,6 +237,11 @@ xai_status xd_srv_config_set(xd_srv_config *c, const char *key, const char *v, x
     if (strcmp(key, "max_features") == 0) return set_size(key, v, 1, &c->max_features, err);
     if (strcmp(key, "max_samples") == 0) return set_size(key, v, 1, &c->max_samples, err);
     if (strcmp(key, "max_background") == 0) return set_size(key, v, 1, &c->max_background, err);
+    if (strcmp(key, "max_mask_token_bytes") == 0)
+        return set_size(key, v, 0, &c->max_mask_token_bytes, err);
+    if (strcmp(key, "max_job_bytes") == 0) return set_size(key, v, 1 << 20, &c->max_job_bytes, err);
+    if (strcmp(key, "max_deadline_ms") == 0)
+        return parse_int(key, v, 1, INT32_MAX, &c->max_deadline_ms, err);
     if (strcmp(key, "log_level") == 0) return set_log_level(v, &c->log_level, err);
     return xd_err(err, XAI_ERR_INVALID, "unknown setting \"%s\"", key);
 }
@@ -391,6 +402,9 @@ xai_status xd_srv_csv_load(const char *path, size_t max_rows, double **out, size
 }
 
 xai_status xd_srv_config_finish(xd_srv_config *c, xai_error *err) {
+    if (c->job_deadline_ms > c->max_deadline_ms)
+        return xd_err(err, XAI_ERR_INVALID, "job_deadline_ms = %lld exceeds max_deadline_ms = %lld",
+                      (long long)c->job_deadline_ms, (long long)c->max_deadline_ms);
     for (size_t i = 0; i < c->n_nets; i++)
         for (size_t j = 0; j < c->n_models; j++)
             if (strcmp(c->nets[i].name, c->models[j].name) == 0)

@@ -190,7 +190,7 @@ static xai_status precheck(xd_srv *s, size_t mi, const xai_value *msg, const cha
     if (params && xai_value_type(params) != XAI_V_NIL && xai_value_type(params) != XAI_V_MAP)
         return xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `params` must be a map");
     xai_status st = XAI_OK;
-    if (net == NULL) st = xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], input, params, space, ch, e);
+    if (net == NULL) st = xd_srv_input_precheck(s->cfg, &s->cfg->models[mi], s->gen->tok, input, params, space, ch, e);
     else if (space && xai_value_type(space) != XAI_V_NIL && xai_value_type(space) != XAI_V_MAP)
         st = xd_err(e, XAI_ERR_BAD_REQUEST, "explain: `space` must be a map");
     else if ((st = xd_srv_net_precheck(s->cfg, net, method, input, space, ch, e)) == XAI_OK)
@@ -252,6 +252,11 @@ static int op_explain(request *r) {
     if (dl && xai_value_type(dl) != XAI_V_NIL &&
         (xai_value_type(dl) != XAI_V_INT || xai_value_get_int(dl) < 1))
         return answer_error(r, XAI_ERR_BAD_REQUEST, "explain: `deadline_ms` must be an int >= 1");
+    if (dl && xai_value_type(dl) == XAI_V_INT && xai_value_get_int(dl) > s->cfg->max_deadline_ms) {
+        snprintf(e.message, sizeof e.message, "deadline_ms = %lld exceeds max_deadline_ms = %lld",
+                 (long long)xai_value_get_int(dl), (long long)s->cfg->max_deadline_ms);
+        return answer_error(r, XAI_ERR_LIMIT, e.message);
+    }
     xai_status st = precheck(s, (size_t)mi, r->msg, method, &ch, &e);
     if (st != XAI_OK) return answer_choices(r, st, e.message, ch.word ? &ch : NULL);
     uint64_t job;
@@ -335,6 +340,7 @@ static xai_value *model_entry(xd_srv *s, size_t i) {
     xai_value_set_bool(e, "ready", ready);
     if (ready) {
         xai_value_set_int(e, "n_outputs", (int64_t)info.n_outputs);
+        if (info.version) xai_value_set_str(e, "version", info.version);
         if (info.class_names)
             xai_value_set(e, "classes", names_array(info.class_names, info.n_outputs));
         if (info.n_features) xai_value_set_int(e, "n_features", (int64_t)info.n_features);
@@ -363,12 +369,18 @@ void xd_srv_set_ints(xai_value *m, const char *const *keys, const int64_t *vals,
 
 static xai_value *link_stats(xd_srv *s, size_t i) {
     static const char *const keys[] = {"calls", "rows", "timeouts", "retries", "errors",
-                                       "unavailable", "info_sent"};
+                                       "unavailable", "info_sent", "identity_changes",
+                                       "cache_hits", "cache_misses", "cache_entries",
+                                       "cache_bytes"};
     xd_srv_link_stats ls;
     xd_srv_link_get_stats(s->links[i], &ls);
+    xai_cache_stats cs;
+    xai_cache_get_model_stats(s->cache, xd_srv_model_cache_id(&s->cfg->models[i]), &cs);
     int64_t vals[] = {(int64_t)ls.calls, (int64_t)ls.rows, (int64_t)ls.timeouts,
                       (int64_t)ls.retries, (int64_t)ls.errors, (int64_t)ls.unavailable,
-                      (int64_t)ls.info_sent};
+                      (int64_t)ls.info_sent, (int64_t)ls.identity_changes,
+                      (int64_t)ls.cache_hits, (int64_t)ls.cache_misses, (int64_t)cs.entries,
+                      (int64_t)cs.bytes};
     xai_value *m = xai_value_map();
     if (m == NULL) return NULL;
     xai_value_set_bool(m, "ready", xd_srv_link_ready(s->links[i]));
@@ -470,10 +482,40 @@ static int op_ping(request *r) {
     return 0;
 }
 
+/* {"op": "cache_clear", "model"?}: drops a model's cached outputs (every
+ * model's without `model`); answers {"removed": N}. */
+static int op_cache_clear(request *r) {
+    xd_srv *s = r->s;
+    const xai_value *mv = xai_value_get(r->msg, "model");
+    const char *model = xai_value_get_str(mv, NULL);
+    if (mv && xai_value_type(mv) != XAI_V_NIL && model == NULL)
+        return answer_error(r, XAI_ERR_BAD_REQUEST, "cache_clear: `model` must be a string");
+    size_t removed = 0;
+    if (model) {
+        ptrdiff_t mi = xd_srv_model_index(s, model);
+        if (mi < 0 || xd_srv_net_at(s, (size_t)mi)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "no model server named \"%.64s\"%s", model,
+                     mi >= 0 ? " (a network's entries are keyed by its weights)" : "");
+            return answer_error(r, XAI_ERR_UNKNOWN_MODEL, msg);
+        }
+        uint64_t id = xd_srv_model_cache_id(&s->cfg->models[mi]);
+        removed = xai_cache_clear(s->cache, &id);
+    } else {
+        removed = xai_cache_clear(s->cache, NULL);
+    }
+    xd_log(XD_LOG_INFO, "cache cleared", "model=%s removed=%zu", model ? model : "*", removed);
+    xai_value *m = reply_map(r);
+    if (m) xai_value_set_int(m, "removed", (int64_t)removed);
+    answer(r, m);
+    return 0;
+}
+
 static const struct { const char *name; int (*fn)(request *); } ops[] = {
     {"explain", op_explain}, {"cancel", op_cancel}, {"status", op_status},
     {"models", op_models},   {"stats", op_stats},   {"ping", op_ping},
     {"methods", op_methods},
+    {"cache_clear", op_cache_clear},
 };
 
 /* Decodes and checks the envelope fields (v, req, op), then dispatches. */

@@ -12,6 +12,18 @@
  * the rows the model sent in its `info` answer), and
  * builds the space. Feature counts are checked against max_features, token
  * counts against max_tokens, background rows against max_background.
+ *
+ * Memory is budgeted in the precheck, before `accepted`: the mask token is
+ * at most max_mask_token_bytes; text and mask token hold no NUL byte
+ * (refused: a model server in C would see a shorter string than was
+ * explained); the longest text any mask can render — the text plus one
+ * mask token per possible token, at most min(bytes, max_tokens) — must fit
+ * in one model call (the model's max_bytes); and the job's budget
+ * (max_job_bytes) must hold what the evaluator keeps at once — up to four
+ * calls' worth of rendered rows (eval.c renders in such chunks) and one
+ * more row — plus, for a sample count given in params, a mask byte and a
+ * double per sample and possible token (a method's design matrix). A
+ * model's answers are bounded by the link (link.c), not here.
  */
 #include <string.h>
 #include "server.h"
@@ -42,7 +54,84 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
     return XAI_OK;
 }
 
+/* The largest sample count in params (0 if none is given). */
+static double samples_of(const xai_value *params) {
+    double n = 0;
+    for (size_t i = 0; i < xai_value_len(params); i++) {
+        const char *k = xai_value_key_at(params, i);
+        const xai_value *v = xai_value_val_at(params, i);
+        bool counts = strstr(k, "samples") != NULL || strcmp(k, "max_evals") == 0;
+        if (counts && xai_value_is_number(v) && xai_value_get_number(v) > n)
+            n = xai_value_get_number(v);
+    }
+    return n;
+}
+
+/* Text and mask token: no NUL, the token short, the longest rendering
+ * within one call, the job within its budget. */
+/* How many tokens the text may have: counted with the shared tokenizer
+ * when the request keeps the default pattern (cheap, and what the worker
+ * will do), else at most one per byte; never more than max_tokens + 1. */
+static double max_tokens_of(const xd_srv_config *cfg, const xai_tokenizer *tok,
+                            const char *text, size_t len, const xai_value *space) {
+    const char *pattern = xai_value_get_str(xai_value_get(space, "pattern"), NULL);
+    double bound = (double)XD_MIN(len, cfg->max_tokens + 1);
+    if (tok == NULL || (pattern && pattern[0] && strcmp(pattern, XAI_DEFAULT_TOKEN_PATTERN) != 0))
+        return bound;
+    xai_tokens *toks = NULL;
+    if (xai_tokenize(tok, text, len, &toks, NULL) != XAI_OK) return bound;
+    double n = (double)toks->n;
+    xai_tokens_free(toks);
+    return n;
+}
+
+static xai_status precheck_text(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                const xai_tokenizer *tok, const xai_value *input,
+                                const xai_value *params, const xai_value *space,
+                                xai_error *err) {
+    size_t len = 0, mlen = 3;       /* the default mask token, "UNK" */
+    const char *text = xai_value_get_str(xai_value_get(input, "text"), &len);
+    const xai_value *mv = xai_value_get(space, "mask_token");
+    const char *mask = xai_value_get_str(mv, &mlen);
+    if (mv && xai_value_type(mv) != XAI_V_NIL && mask == NULL)
+        return bad(err, "explain: space.mask_token must be a string%s", "");
+    if (mask == NULL) mlen = 3;
+    if (memchr(text, '\0', len))
+        return xd_err(err, XAI_ERR_BAD_REQUEST, "input.text has a NUL byte at offset %zu",
+                      (size_t)((const char *)memchr(text, '\0', len) - text));
+    if (mask && memchr(mask, '\0', mlen))
+        return bad(err, "space.mask_token has a NUL byte%s", "");
+    if (mlen > cfg->max_mask_token_bytes)
+        return xd_err(err, XAI_ERR_LIMIT, "space.mask_token has %zu bytes, more than "
+                      "max_mask_token_bytes = %zu", mlen, cfg->max_mask_token_bytes);
+    double tokens = max_tokens_of(cfg, tok, text, len, space);
+    double row = (double)len + tokens * (double)mlen + 1;
+    if (row > (double)mc->max_bytes)
+        return xd_err(err, XAI_ERR_LIMIT, "a masked text may render to %.0f bytes, more than "
+                      "model %s's max_bytes = %zu per call", row, mc->name, mc->max_bytes);
+    double need = 4.0 * (double)mc->max_bytes + row + samples_of(params) * (9 * tokens + 16);
+    if (need > (double)cfg->max_job_bytes)
+        return xd_err(err, XAI_ERR_LIMIT, "the job may need %.0f MiB, more than max_job_bytes = "
+                      "%zu MiB", need / 1048576.0, cfg->max_job_bytes >> 20);
+    return XAI_OK;
+}
+
+/* A tabular job's budget: chunks of rendered rows plus, for a sample count
+ * given in params, a mask byte and a double per sample and column. */
+static xai_status precheck_rows(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                const xai_value *input, const xai_value *params,
+                                xai_error *err) {
+    const xai_value *row = xai_value_get(input, "row");
+    double d = xai_value_type(row) == XAI_V_ARRAY ? (double)xai_value_len(row) : 0;
+    double need = 4.0 * (double)mc->max_bytes + samples_of(params) * (9 * d + 16);
+    if (need > (double)cfg->max_job_bytes)
+        return xd_err(err, XAI_ERR_LIMIT, "the job may need %.0f MiB, more than max_job_bytes = "
+                      "%zu MiB", need / 1048576.0, cfg->max_job_bytes >> 20);
+    return XAI_OK;
+}
+
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                 const xai_tokenizer *shared_tok,
                                  const xai_value *input, const xai_value *params,
                                  const xai_value *space, xd_srv_choices *ch, xai_error *err) {
     if (xai_value_type(input) != XAI_V_MAP) return bad(err, "explain: `input` must be a map%s", "");
@@ -59,7 +148,10 @@ xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cf
             return bad(err, "explain: model %s is tabular: `input` needs \"row\" (numbers)", mc->name);
     }
     xai_status st = xd_srv_check_keys(space, text ? text_keys : tab_keys, "space", ch, err);
-    return st == XAI_OK ? xd_srv_check_samples(cfg, params, err) : st;
+    if (st == XAI_OK) st = xd_srv_check_samples(cfg, params, err);
+    if (st == XAI_OK && text) st = precheck_text(cfg, mc, shared_tok, input, params, space, err);
+    if (st == XAI_OK && !text) st = precheck_rows(cfg, mc, input, params, err);
+    return st;
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -220,17 +220,20 @@ static xai_status explain(xd_srv *s, job *j, xd_srv_choices *ch, xai_result **re
     xai_status st = xd_srv_input_early(&in, cfg, mc, j->gen->tok, input, space, method, err);
     double ready_by = fmin(j->deadline, xd_now() + (double)cfg->ready_wait_ms / 1000.0);
     if (st == XAI_OK) st = xd_srv_link_wait_ready(link, ready_by, &j->stop, err);
+    remote.ready_by = mc->timeout_ms * (mc->retries + 1) / 1000.0;
     if (st == XAI_OK) st = xd_srv_link_info(link, &remote.info, err);
     if (st == XAI_OK) st = check_target(&remote.info, params, ch, err);
     if (st == XAI_OK && in.space == NULL)
         st = xd_srv_input_build(&in, cfg, mc, &remote.info, j->gen->tok, input, space, method, err);
     if (st != XAI_OK) goto cleanup;
-    xd_srv_remote_model(&remote, mc, xd_hash64(mc->name, strlen(mc->name), 0x78616964), &model);
+    xd_srv_remote_model(&remote, mc, xd_srv_model_cache_id(mc), &model);
     xai_eval_opts eo = {mc->max_rows, mc->max_bytes, s->cache, 0, false};
     if ((st = xai_eval_new(&model, in.space, &eo, &ev, err)) != XAI_OK) goto cleanup;
     run_ctx rc = {s, j};
     xai_eval_set_check(ev, check, &rc);
     st = xai_explain(ev, j->method, params, res, err);
+    const xai_eval_stats *es = xai_eval_get_stats(ev);
+    xd_srv_link_count_cache(link, es->cache_hits, es->rows_sent);
     if (st == XAI_OK && (*res)->model == NULL) (*res)->model = xd_strdup(mc->name);
 cleanup:
     xai_eval_free(ev);

@@ -16,7 +16,8 @@
  * (ZeroMQ reconnects by itself, but a restarted model knows nothing of the
  * calls it lost, so the calls in flight are sent again at once, keeping
  * their deadlines). A disconnection makes the model not ready; it is ready
- * once an `info` answer with classes or n_outputs arrived, and new jobs
+ * once an `info` answer with classes or n_outputs arrived (after a timeout
+ * in the same connection, any answer will do), and new jobs
  * wait for that. ZMQ_IMMEDIATE keeps messages from piling up in the
  * pipe of a model that is not connected: such a send fails at once and the
  * call is retried at its deadline.
@@ -25,6 +26,21 @@
  * reference-counted, so a config reload that leaves a model's endpoint,
  * kind, timeout and retries alone keeps its link (and its readiness) while
  * jobs of the old config still run on it.
+ *
+ * Identity: each accepted `info` answer is digested (xd_key_hash over
+ * kind, outputs, class and feature names and the model's `version`) into
+ * info.identity, which seeds the job's cache keys; every disconnection
+ * bumps `epoch`. A call answered in another epoch than its job started in
+ * may come from another model, so the job checks (xd_srv_link_same_model)
+ * that the reconnected model has the identity it started with, and fails
+ * rather than mix two models' outputs or cache one's under the other.
+ *
+ * Answer size: no model message larger than the model's max_answer_bytes
+ * is read at all (ZMQ_MAXMSGSIZE: ZeroMQ drops the connection, the calls
+ * then time out). Below that, an answer larger than what its calls can
+ * need — rows x k outputs at 9 bytes each in nested arrays, plus 64 KiB —
+ * is not decoded: its id is peeked (xd_msgpack_peek_int) and that call
+ * fails with bad_model_output. Decoding is limited to that many values too.
  *
  * Invariants: the socket is touched only by the link thread; calls are
  * touched only under `mu`; a call is in at most one of `pending` and
@@ -41,6 +57,7 @@
 
 struct xd_srv_call {
     uint64_t id;
+    uint64_t epoch;             /* the link's epoch when the answer came */
     const char *req;
     size_t len, rows;
     double sent_at, deadline;
@@ -70,6 +87,8 @@ struct xd_srv_link {
     bool ready;
     xd_srv_model_info info;
     uint64_t info_id;           /* id of the outstanding info request, 0 = none */
+    uint64_t epoch;             /* disconnections seen */
+    uint64_t info_epoch;        /* epoch of the last accepted info answer */
     double info_deadline;
     char refused[200];          /* why the last info answer was refused, or "" */
     xd_srv_link_stats stats;
@@ -81,6 +100,7 @@ void xd_srv_model_info_clear(xd_srv_model_info *mi) {
     xd_free(mi->class_names);
     xd_free(mi->feature_names);
     xd_free(mi->background);
+    xd_free(mi->version);
     memset(mi, 0, sizeof *mi);
 }
 
@@ -232,6 +252,25 @@ static void take_background(xd_srv_link *l, const xai_value *bg) {
     if (l->info.n_features == 0) l->info.n_features = cols;
 }
 
+static uint64_t mix_str(uint64_t h, const char *s) {
+    if (s == NULL) s = "\xff(none)";
+    return xd_key_hash(s, strlen(s) + 1, h).lo;
+}
+
+static uint64_t mix_names(uint64_t h, char *const *names, size_t n) {
+    h = xd_key_hash(&n, sizeof n, h).lo;
+    for (size_t i = 0; names && i < n; i++) h = mix_str(h, names[i]);
+    return h;
+}
+
+/* The identity of info mi: everything the daemon uses of it, and version. */
+static uint64_t identity_of(const xd_srv_model_info *mi, const char *kind) {
+    uint64_t h = mix_str(0x6964656e74, kind);
+    h = mix_names(h, mi->class_names, mi->n_outputs);
+    h = mix_names(h, mi->feature_names, mi->n_features);
+    return mix_str(h, mi->version);
+}
+
 /* An `info` answer: ready when it names the outputs. Under mu. */
 static void take_info(xd_srv_link *l, const xai_value *m) {
     const xai_value *classes = xai_value_get(m, "classes");
@@ -253,6 +292,8 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
         return;
     }
     l->refused[0] = '\0';
+    uint64_t old = l->info.identity;
+    bool had = l->info.n_outputs > 0;
     xd_srv_model_info_clear(&l->info);
     l->info.n_outputs = (size_t)k;
     l->info.class_names = read_names(classes, (size_t)k);
@@ -262,6 +303,15 @@ static void take_info(xd_srv_link *l, const xai_value *m) {
         l->info.feature_names = read_names(xai_value_get(m, "feature_names"), (size_t)nf);
     }
     take_background(l, xai_value_get(m, "background"));
+    const char *version = xai_value_get_str(xai_value_get(m, "version"), NULL);
+    if (version) l->info.version = xd_strdup(version);
+    l->info.identity = identity_of(&l->info, want);
+    l->info_epoch = l->epoch;
+    if (had && old != l->info.identity) {
+        l->stats.identity_changes++;
+        xd_log(XD_LOG_WARN, "model identity changed", "model=%s version=%s", l->cfg->name,
+               version ? version : "-");
+    }
     l->info_id = 0;
     set_ready(l, true, "info answered");
     pthread_cond_broadcast(&l->cv);
@@ -282,15 +332,49 @@ static void take_answer(xd_srv_link *l, xai_value *m, double now) {
         c->done = true;
         c->status = XAI_OK;
         c->reply = m;
+        c->epoch = l->epoch;
         l->stats.seconds += now - c->sent_at;
         if (xai_value_get(m, "error")) l->stats.errors++;
-        if (!l->ready) set_ready(l, true, "a call was answered");
+        /* After a reconnection only `info` makes the model ready: until it
+         * answers, the identity the jobs check is the old model's. */
+        if (!l->ready && l->info_epoch == l->epoch) set_ready(l, true, "a call was answered");
         pthread_cond_broadcast(&l->cv);
         return;
     }
     xd_log(XD_LOG_DEBUG, "stale model answer dropped", "model=%s id=%lld", l->cfg->name,
            (long long)id);
     xai_value_free(m);
+}
+
+/* The most bytes and values an answer now may need: the largest call in
+ * flight (rows x k numbers) or an info answer (names: 16 MiB). Under mu. */
+static size_t answer_cap(const xd_srv_link *l, size_t *items) {
+    size_t rows = 0, k = l->info.n_outputs ? l->info.n_outputs : 1;
+    for (const xd_srv_call *c = l->inflight; c; c = c->next) rows = XD_MAX(rows, c->rows);
+    size_t values = xd_mul(rows, k + 1);
+    *items = XD_MAX(values + 4096, (size_t)1 << 20);
+    return XD_MAX(xd_mul(values, 9) + ((size_t)64 << 10), (size_t)16 << 20);
+}
+
+/* Fails the call an oversize answer of `size` bytes is for, if its id can
+ * be found. Under mu. */
+static void refuse_oversize(xd_srv_link *l, const void *data, size_t size, size_t cap) {
+    int64_t id = 0;
+    bool found = xd_msgpack_peek_int(data, size, "id", &id);
+    xd_log(XD_LOG_WARN, "oversize model answer dropped", "model=%s bytes=%zu cap=%zu id=%lld",
+           l->cfg->name, size, cap, found ? (long long)id : -1LL);
+    for (xd_srv_call **p = &l->inflight; found && *p; p = &(*p)->next) {
+        xd_srv_call *c = *p;
+        if ((int64_t)c->id != id) continue;
+        *p = c->next;
+        c->done = true;
+        c->status = xd_err(&c->err, XAI_ERR_MODEL_OUTPUT,
+                           "model %s answered %zu bytes for %zu rows (at most %zu expected)",
+                           l->cfg->name, size, c->rows, cap);
+        l->stats.errors++;
+        pthread_cond_broadcast(&l->cv);
+        return;
+    }
 }
 
 /* Receives one message (all frames; the body is the last). */
@@ -304,8 +388,14 @@ static void recv_one(xd_srv_link *l) {
         if (zmq_msg_recv(&part, l->sock, ZMQ_DONTWAIT) < 0) break;
         more = zmq_msg_more(&part);
         if (more || zmq_msg_size(&part) == 0) continue;
-        xai_unpack_limits lim = {64, 0, 0};
-        if (xai_value_unpack(zmq_msg_data(&part), zmq_msg_size(&part), &lim, &m, &e) != XAI_OK ||
+        size_t items = 0, size = zmq_msg_size(&part);
+        pthread_mutex_lock(&l->mu);
+        size_t cap = answer_cap(l, &items);
+        if (size > cap) refuse_oversize(l, zmq_msg_data(&part), size, cap);
+        pthread_mutex_unlock(&l->mu);
+        if (size > cap) continue;
+        xai_unpack_limits lim = {64, items, size};
+        if (xai_value_unpack(zmq_msg_data(&part), size, &lim, &m, &e) != XAI_OK ||
             xai_value_type(m) != XAI_V_MAP || xai_value_type(xai_value_get(m, "id")) != XAI_V_INT) {
             xd_log(XD_LOG_WARN, "bad model message dropped", "model=%s error=\"%s\"", l->cfg->name,
                    e.message[0] ? e.message : "not a map with an int id");
@@ -324,6 +414,7 @@ static void recv_one(xd_srv_link *l) {
  * in flight) or lost (not ready). Under mu. */
 static void take_event(xd_srv_link *l, uint16_t event, double now) {
     if (event == ZMQ_EVENT_DISCONNECTED) {
+        l->epoch++;
         set_ready(l, false, "disconnected");
         l->refused[0] = '\0';
         l->info_id = 0;
@@ -393,8 +484,10 @@ static void *link_main(void *arg) {
 /* ---- the worker side ----------------------------------------------------- */
 
 xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, size_t rows,
-                            atomic_bool *stop, xai_value **reply, xai_error *err) {
+                            atomic_bool *stop, xai_value **reply, uint64_t *epoch,
+                            xai_error *err) {
     *reply = NULL;
+    *epoch = 0;
     xd_srv_call c = {.id = id, .req = req, .len = len, .rows = rows};
     pthread_mutex_lock(&l->mu);
     c.next = l->pending;
@@ -423,6 +516,7 @@ xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, 
         return c.status;
     }
     *reply = c.reply;
+    *epoch = c.epoch;
     return XAI_OK;
 }
 
@@ -448,6 +542,8 @@ xai_status xd_srv_link_info(xd_srv_link *l, xd_srv_model_info *out, xai_error *e
             out->background = xd_malloc(n);
             memcpy(out->background, l->info.background, n);
         }
+        out->version = l->info.version ? xd_strdup(l->info.version) : NULL;
+        out->epoch = l->epoch;
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -473,6 +569,27 @@ xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *sto
                   l->cfg->endpoint, why);
 }
 
+xai_status xd_srv_link_same_model(xd_srv_link *l, xd_srv_model_info *info, double until,
+                                  atomic_bool *stop, xai_error *err) {
+    xai_status st = xd_srv_link_wait_ready(l, until, stop, err);
+    if (st != XAI_OK) return st;
+    pthread_mutex_lock(&l->mu);
+    bool same = l->ready && l->info.identity == info->identity;
+    if (same) info->epoch = l->epoch;
+    pthread_mutex_unlock(&l->mu);
+    if (same) return XAI_OK;
+    return xd_err(err, XAI_ERR_MODEL_UNAVAILABLE,
+                  "model %s changed (another info answer or version) while the job ran",
+                  l->cfg->name);
+}
+
+void xd_srv_link_count_cache(xd_srv_link *l, uint64_t hits, uint64_t misses) {
+    pthread_mutex_lock(&l->mu);
+    l->stats.cache_hits += hits;
+    l->stats.cache_misses += misses;
+    pthread_mutex_unlock(&l->mu);
+}
+
 void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out) {
     pthread_mutex_lock(&l->mu);
     *out = l->stats;
@@ -491,6 +608,8 @@ static xai_status open_socket(xd_srv_link *l, xai_error *err) {
     zmq_setsockopt(l->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    int64_t maxmsg = (int64_t)l->cfg->max_answer_bytes;
+    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://xaid-link-%p", (void *)l);
     if (zmq_socket_monitor(l->sock, mon_ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0 ||

@@ -8,7 +8,9 @@
  * before it is copied out; finiteness is the evaluator's check. A model's
  * `error` answer becomes XAI_ERR_MODEL with the model's message. While the
  * call waits, the job's cancellation flag is watched (the link returns
- * XAI_ERR_CANCELLED as soon as it is set).
+ * XAI_ERR_CANCELLED as soon as it is set). An answer that came after a
+ * reconnection is used only once the model has shown (by its info answer)
+ * the identity the job started with; else the job fails.
  */
 #include <string.h>
 #include "server.h"
@@ -82,11 +84,18 @@ static xai_status remote_predict(void *ctx, const xai_batch *b, double *out, xai
     xai_status st = pack_predict(b, id, &buf, &len, err);
     if (st != XAI_OK) return st;
     xai_value *reply = NULL;
-    st = xd_srv_link_call(r->link, id, buf, len, b->n, r->stop, &reply, err);
+    uint64_t epoch = 0;
+    st = xd_srv_link_call(r->link, id, buf, len, b->n, r->stop, &reply, &epoch, err);
     if (st != XAI_OK) return st;
-    st = take_outputs(r, r->name, b, reply, out, err);
+    if (epoch != r->info.epoch)
+        st = xd_srv_link_same_model(r->link, &r->info, xd_now() + r->ready_by, r->stop, err);
+    if (st == XAI_OK) st = take_outputs(r, r->name, b, reply, out, err);
     xai_value_free(reply);
     return st;
+}
+
+uint64_t xd_srv_model_cache_id(const xd_srv_model_cfg *cfg) {
+    return xd_hash64(cfg->name, strlen(cfg->name), 0x78616964);
 }
 
 void xd_srv_remote_model(xd_srv_remote *r, const xd_srv_model_cfg *cfg, uint64_t cache_id,
@@ -95,6 +104,7 @@ void xd_srv_remote_model(xd_srv_remote *r, const xd_srv_model_cfg *cfg, uint64_t
     r->name = cfg->name;
     m->name = cfg->name;
     m->cache_id = cache_id;
+    m->identity = r->info.identity;
     m->kind = cfg->kind;
     m->n_outputs = r->info.n_outputs;
     m->class_names = (const char *const *)r->info.class_names;

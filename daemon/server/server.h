@@ -38,6 +38,8 @@ typedef struct xd_srv_model_cfg {
     int retries;                /* resends of a call that timed out; default 2 */
     size_t max_rows;            /* rows per call; default 1000 */
     size_t max_bytes;           /* request bytes per call; default 16 MiB */
+    size_t max_answer_bytes;    /* ZMQ_MAXMSGSIZE of the link: no model message
+                                   larger is read; default 256 MiB */
     char *background_path;      /* tabular: CSV of background rows, or NULL */
     /* Loaded at start from background_path (xd_srv_config_load_data). */
     double *background;         /* n_background x bg_cols */
@@ -59,6 +61,9 @@ typedef struct xd_srv_config {
     size_t max_message_bytes;
     size_t max_queue;
     size_t max_tokens, max_features, max_samples, max_background;
+    size_t max_mask_token_bytes;    /* space.mask_token length; default 64 */
+    size_t max_job_bytes;           /* a job's memory budget; default 256 MiB */
+    int64_t max_deadline_ms;        /* upper bound of deadline_ms; default 1 h */
     int64_t shutdown_grace_ms;
     int64_t ready_wait_ms;      /* how long a job waits for a model that is not ready */
     xd_log_level log_level;
@@ -135,11 +140,17 @@ typedef struct xd_srv_model_info {
     char **feature_names;       /* n_features names, or NULL */
     double *background;         /* tabular: n_background x n_features rows from info, or NULL */
     size_t n_background;
+    char *version;              /* the `version` the model sent, or NULL */
+    uint64_t identity;          /* keyed digest of the whole answer: kind,
+                                   outputs, names, version (seeds cache keys) */
+    uint64_t epoch;             /* the link's connection count when copied */
 } xd_srv_model_info;
 void xd_srv_model_info_clear(xd_srv_model_info *mi);
 
 typedef struct xd_srv_link_stats {
     uint64_t calls, rows, timeouts, retries, errors, unavailable, info_sent, ready_changes;
+    uint64_t identity_changes;  /* info answers with another identity than the last */
+    uint64_t cache_hits, cache_misses; /* of the jobs on this model (xd_srv_link_count_cache) */
     double seconds;
 } xd_srv_link_stats;
 
@@ -164,25 +175,39 @@ xai_status xd_srv_link_wait_ready(xd_srv_link *l, double until, atomic_bool *sto
 void xd_srv_link_get_stats(xd_srv_link *l, xd_srv_link_stats *out);
 /* The next request id (unique per link). */
 uint64_t xd_srv_link_next_id(xd_srv_link *l);
+/* Adds a finished job's cache lookups to the link's counters. */
+void xd_srv_link_count_cache(xd_srv_link *l, uint64_t hits, uint64_t misses);
+/* Whether the model is still what `info` (copied by xd_srv_link_info)
+ * described: waits (until `until`) for a reconnected model's info answer;
+ * XAI_ERR_MODEL_UNAVAILABLE when it changed identity or never answered.
+ * Updates info->epoch when the model came back unchanged. */
+xai_status xd_srv_link_same_model(xd_srv_link *l, xd_srv_model_info *info, double until,
+                                  atomic_bool *stop, xai_error *err);
 
 /* One call: the worker fills `req` (packed msgpack with `id`), the link
  * fills `reply` (decoded answer) or `status`/`err`. */
 typedef struct xd_srv_call xd_srv_call;
 /* Sends req (taking ownership of the bytes) and waits for the answer, the
  * timeout and retries, or `stop` (cancellation: returns XAI_ERR_CANCELLED).
- * On XAI_OK *reply is the decoded answer map (free with xai_value_free). */
+ * On XAI_OK *reply is the decoded answer map (free with xai_value_free)
+ * and *epoch the link's connection count when it came. */
 xai_status xd_srv_link_call(xd_srv_link *l, uint64_t id, char *req, size_t len, size_t rows,
-                            atomic_bool *stop, xai_value **reply, xai_error *err);
+                            atomic_bool *stop, xai_value **reply, uint64_t *epoch,
+                            xai_error *err);
 
 /* ---- remote model (remote_model.c) ------------------------------------- */
 
 typedef struct xd_srv_remote {
     xd_srv_link *link;
     const char *name;           /* the model's name, for messages */
-    xd_srv_model_info info;
+    xd_srv_model_info info;     /* as the job started; info.epoch follows the link */
     atomic_bool *stop;          /* the job's cancellation flag */
+    double ready_by;            /* how long a reconnected model may take to answer info */
 } xd_srv_remote;
 
+/* The cache_id of a model server's entries (from its name; its identity
+ * seeds the keys). */
+uint64_t xd_srv_model_cache_id(const xd_srv_model_cfg *cfg);
 /* Fills *m so that predict goes through the link. r must outlive m. */
 void xd_srv_remote_model(xd_srv_remote *r, const xd_srv_model_cfg *cfg, uint64_t cache_id,
                          xai_model *m);
@@ -216,6 +241,7 @@ xai_status xd_srv_check_samples(const xd_srv_config *cfg, const xai_value *param
 /* Checks `explain` fields a job needs before it is accepted: the input has
  * the model's kind, params and space are maps, sample counts within limits. */
 xai_status xd_srv_input_precheck(const xd_srv_config *cfg, const xd_srv_model_cfg *mc,
+                                 const xai_tokenizer *shared_tok,
                                  const xai_value *input, const xai_value *params,
                                  const xai_value *space, xd_srv_choices *ch, xai_error *err);
 

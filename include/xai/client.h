@@ -128,6 +128,11 @@ xai_status xai_client_cancel(xai_client *c, uint64_t job, xai_error *err);
 xai_status xai_client_status(xai_client *c, uint64_t job, xai_value **out, xai_error *err);
 xai_status xai_client_models(xai_client *c, xai_value **out, xai_error *err);
 xai_status xai_client_stats(xai_client *c, xai_value **out, xai_error *err);
+/* Drops the daemon's cached outputs of `model` (a model server's name), or
+ * of every model when model is NULL; *removed is how many entries went.
+ * XAI_ERR_UNKNOWN_MODEL for a name the daemon does not serve. */
+xai_status xai_client_cache_clear(xai_client *c, const char *model, uint64_t *removed,
+                                  xai_error *err);
 /* Round trip to the daemon; *seconds is the time it took. */
 xai_status xai_client_ping(xai_client *c, double *seconds, xai_error *err);
 

@@ -9,7 +9,8 @@
  *   1. removes duplicate masks within the request,
  *   2. renders each unique mask through the space,
  *   3. looks every rendered input up in the cache, keyed by the model's
- *      cache_id and a 128-bit hash of the rendered bytes,
+ *      cache_id and a keyed 128-bit hash (XXH3-128 with a per-process
+ *      random secret) of the model's identity and the rendered bytes,
  *   4. sends the misses (themselves deduplicated) to the model in calls
  *      bounded by max_rows_per_call and max_bytes_per_call,
  *   5. validates each answer: exactly n x k values, all finite; anything else
@@ -55,6 +56,10 @@ typedef xai_status (*xai_predict_fn)(void *ctx, const xai_batch *batch,
 typedef struct xai_model {
     const char *name;           /* for messages; may be NULL */
     uint64_t cache_id;          /* distinct per model sharing a cache */
+    uint64_t identity;          /* what the model is now (for a remote model a
+                                   digest of its `info` answer and version);
+                                   seeds every cache key, so a model that comes
+                                   back as another gets none of the old entries */
     xai_input_kind kind;
     size_t n_outputs;           /* k >= 1 */
     const char *const *class_names; /* k names, or NULL */
@@ -77,6 +82,12 @@ typedef struct xai_cache_stats {
     uint64_t hits, misses, evictions;
 } xai_cache_stats;
 void xai_cache_get_stats(xai_cache *c, xai_cache_stats *out);
+/* Entries and bytes of one model (cache_id) into out; the other fields are
+ * 0 (the cache counts hits per lookup, not per model). Walks every entry. */
+void xai_cache_get_model_stats(xai_cache *c, uint64_t cache_id, xai_cache_stats *out);
+/* Removes the entries of model `cache_id`, or every entry when cache_id is
+ * NULL. Returns how many were removed. NULL cache: 0. */
+size_t xai_cache_clear(xai_cache *c, const uint64_t *cache_id);
 
 /* ---- evaluator ------------------------------------------------------ */
 

@@ -38,6 +38,15 @@ typedef struct xai_model_server_opts {
      * NULL for none. At most 10,000 rows and 2^20 numbers. */
     const double *background;
     size_t n_background;
+    /* The model's identity, sent as `version` in the info answer: xaid
+     * keys its cache by it, so a restarted server with other weights gets
+     * none of the old outputs. `version` if given (at most 256 bytes);
+     * else "xxh3-128:<hex>", the XXH3-128 digest of params[0 .. params_len)
+     * (the model's weights, say); else no version is sent and the cache
+     * tells models apart only by the rest of the info answer. */
+    const char *version;
+    const void *params;
+    size_t params_len;
 } xai_model_server_opts;
 
 /* Copies opts (and the names) and binds. XAI_ERR_IO when the bind fails. */

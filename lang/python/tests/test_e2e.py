@@ -254,6 +254,19 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(models["tab"]["kind"], "tabular")
         self.assertTrue(models["tab"]["ready"])
 
+    def test_cache_clear_and_per_model_counters(self):
+        text = "free money for a cache test"
+        self.client.explain("t", "occlusion", text=text, target=1, seed=0)
+        entries = self.client.stats()["models"]["t"]["cache_entries"]
+        self.assertGreaterEqual(entries, 7)   # x, 6 leave-one-out, all removed
+        self.assertEqual(self.client.cache_clear("t"), entries)
+        self.assertEqual(self.client.stats()["models"]["t"]["cache_entries"], 0)
+        with self.assertRaises(xai.XaiError) as e:
+            self.client.cache_clear("nope")
+        self.assertEqual(e.exception.code, "unknown_model")
+        r = self.client.explain("t", "occlusion", text=text, target=1, seed=0)
+        self.assertEqual(r["stats"]["cache_hits"], 0)   # cold again
+
     def test_text_occlusion_leave_one_out(self):
         text = "Free money, free MEETING now"
         r = self.client.explain("t", "occlusion", text=text, target=1, seed=0)

@@ -192,6 +192,49 @@ class MisbehavingModels(unittest.TestCase):
             xai.serve(word_count_model, "ipc:///nonexistent", kind="text")
 
 
+class _Linear:
+    """A picklable model whose weights are its parameters."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, dtype=float)
+
+    def predict(self, rows):
+        return np.asarray(rows) @ self.w[:, None]
+
+
+class Version(unittest.TestCase):
+    """The `version` in info: a digest of the pickled model by default, so
+    xaid's cache (keyed by it) tells other weights apart."""
+
+    def test_digest_follows_the_weights(self):
+        a, b, a2 = _Linear([1, 2]), _Linear([1, 3]), _Linear([1, 2])
+        va = xai.server.model_version(a.predict)
+        self.assertTrue(va.startswith("sha256:"))
+        self.assertEqual(len(va), len("sha256:") + 64)
+        self.assertNotEqual(va, xai.server.model_version(b.predict))
+        self.assertEqual(va, xai.server.model_version(a2.predict))
+        self.assertIsNone(xai.server.model_version(lambda t: t))   # not picklable
+
+    def test_info_carries_the_version(self):
+        d = tempfile.mkdtemp(prefix="xai-py-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for version, want in (("v7", "v7"),
+                              (None, xai.server.model_version(_Linear([1, 2]).predict))):
+            ep = "ipc://%s/v%s.sock" % (d, len(str(version)))
+            th, stop = xai.serve_in_thread(_Linear([1, 2]).predict, ep, kind="tabular",
+                                           classes=["y"], n_features=2, version=version)
+            try:
+                p = _Peer(ep)
+                a = p.ask(op="info", id=1)
+                p.close()
+                self.assertEqual(a["version"], want)
+            finally:
+                stop.set()
+                th.join(5)
+        with self.assertRaises(ValueError):
+            xai.serve(word_count_model, "ipc://%s/x.sock" % d, classes=["a"], version="")
+
+
 class Signals(unittest.TestCase):
     def test_sigterm_stops_cleanly(self):
         d = tempfile.mkdtemp(prefix="xai-py-")

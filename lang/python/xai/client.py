@@ -395,6 +395,12 @@ class Client:
         """The daemon's counters: {"jobs": ..., "cache": ..., "models": ...}."""
         return dict(self._request("stats").get("stats", {}))
 
+    def cache_clear(self, model: Optional[str] = None) -> int:
+        """Drops the daemon's cached outputs of `model` (all models if None);
+        returns how many entries were removed."""
+        fields: Dict[str, Any] = {} if model is None else {"model": str(model)}
+        return int(self._request("cache_clear", **fields).get("removed", 0))
+
     def ping(self, timeout: Optional[float] = None) -> Dict[str, Any]:
         """The reply to ping ({"pong": True, "version": ...}) plus "seconds"."""
         t0 = time.monotonic()

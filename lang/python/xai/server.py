@@ -3,7 +3,7 @@
 ``serve(predict_fn, endpoint, kind, classes)`` binds a ZeroMQ ROUTER socket
 and answers the model side of docs/PROTOCOL.md section 3:
 
-* ``info``    -> kind, classes, n_outputs, n_features, feature_names, and
+* ``info``    -> kind, classes, n_outputs, n_features, feature_names, version, and
   for tabular models an optional ``background`` matrix (the rows that stand
   in for removed features), so the daemon needs no CSV for the model;
 * ``predict`` -> ``outputs``, an n x k matrix in the binary f64 form.
@@ -21,6 +21,8 @@ SIGTERM and SIGINT (when serving from the main thread), or a set ``stop``
 event, end the loop; the socket is closed and serve() returns its counters.
 """
 
+import hashlib
+import pickle
 import signal
 import sys
 import threading
@@ -57,12 +59,29 @@ def _names(names: Optional[Sequence[Any]], n: Optional[int], n_what: str,
     return names, len(names)
 
 
+def model_version(predict_fn):
+    """The default `version` of a served model: "sha256:<hex>" of the pickled
+    model — the object a bound method such as ``clf.predict_proba`` belongs
+    to, else predict_fn itself — so other weights give another version and
+    xaid's cache keeps their outputs apart. None when it cannot be pickled
+    (a lambda, a closure): then pass ``version=`` to serve()."""
+    target = getattr(predict_fn, "__self__", None)
+    if target is None or isinstance(target, type(sys)):
+        target = predict_fn
+    try:
+        blob = pickle.dumps(target, protocol=4)
+    except Exception:  # noqa: BLE001 — any pickling failure means "no digest"
+        return None
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
 class _Model:
     """The validated description of the served model."""
 
     def __init__(self, predict_fn: PredictFn, kind: str, classes: Optional[Sequence[Any]],
                  feature_names: Optional[Sequence[Any]], n_features: Optional[int],
-                 n_outputs: Optional[int], background: Any = None) -> None:
+                 n_outputs: Optional[int], background: Any = None,
+                 version: Optional[str] = None) -> None:
         if kind not in KINDS:
             raise ValueError("kind must be 'text' or 'tabular', not %r" % (kind,))
         if not callable(predict_fn):
@@ -97,6 +116,9 @@ class _Model:
         self.predict_fn, self.kind = predict_fn, kind
         self.classes, self.n_outputs = classes, int(n_outputs)
         self.feature_names, self.n_features = feature_names, n_features
+        if version is not None and (not isinstance(version, str) or not 0 < len(version) <= 256):
+            raise ValueError("version must be a str of 1 to 256 characters")
+        self.version = version if version is not None else model_version(predict_fn)
 
     def info(self) -> Message:
         out: Message = {"kind": self.kind, "n_outputs": self.n_outputs}
@@ -108,6 +130,8 @@ class _Model:
             out["feature_names"] = self.feature_names
         if self.background is not None:
             out["background"] = encode_matrix(self.background)
+        if self.version is not None:
+            out["version"] = self.version
         return out
 
     def batch(self, msg: Message) -> Union[List[str], np.ndarray]:
@@ -205,7 +229,7 @@ def serve(predict_fn: PredictFn, endpoint: str, kind: str = "text",
           n_outputs: Optional[int] = None, stop: Optional[threading.Event] = None,
           ready: Optional[threading.Event] = None,
           max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, log: bool = True,
-          background: Any = None) -> Dict[str, int]:
+          background: Any = None, version: Optional[str] = None) -> Dict[str, int]:
     """Serves predict_fn at `endpoint` until SIGTERM/SIGINT or `stop` is set.
 
     predict_fn(batch) -> (n, k) array; batch is a list of str (kind "text")
@@ -216,8 +240,11 @@ def serve(predict_fn: PredictFn, endpoint: str, kind: str = "text",
     model; at most 10,000 rows and 2^20 numbers. `stop` is an optional threading.Event;
     `ready`, if given, is set once the socket is bound. Returns the counters
     {"requests", "rows", "errors"}. Raises zmq.ZMQError if the bind fails.
+    `version` (a str) is the model's identity in the info answer; by default
+    model_version(predict_fn), a digest of the pickled model.
     """
-    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs, background)
+    model = _Model(predict_fn, kind, classes, feature_names, n_features, n_outputs, background,
+                   version)
     stop = stop or threading.Event()
     counters = {"requests": 0, "rows": 0, "errors": 0}
     ctx = zmq.Context.instance()
