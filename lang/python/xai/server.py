@@ -59,7 +59,7 @@ def _names(names: Optional[Sequence[Any]], n: Optional[int], n_what: str,
     return names, len(names)
 
 
-def model_version(predict_fn):
+def model_version(predict_fn: Callable[..., Any]) -> Optional[str]:
     """The default `version` of a served model: "sha256:<hex>" of the pickled
     model — the object a bound method such as ``clf.predict_proba`` belongs
     to, else predict_fn itself — so other weights give another version and
