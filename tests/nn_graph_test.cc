@@ -44,18 +44,6 @@ xai_nn *residual_net(uint64_t seed) {
     return net;
 }
 
-void zero_biases(xai_nn *net) {
-    for (size_t l = 0; l < xai_nn_n_layers(net); l++) {
-        const float *w, *b;
-        size_t nw, nb;
-        xai_nn_get_weights(net, l, &w, &nw, &b, &nb);
-        if (nw == 0) continue;
-        std::vector<float> wc(w, w + nw);
-        xai_error e;
-        ASSERT_EQ(xai_nn_set_weights(net, l, wc.data(), nw, nullptr, 0, &e), XAI_OK);
-    }
-}
-
 }  // namespace
 
 TEST(NnGraph, ShapesAndInputsFollowTheBranches) {

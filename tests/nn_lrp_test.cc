@@ -43,18 +43,6 @@ xai_nn *relu_cnn(uint64_t seed) {
     return net;
 }
 
-void zero_biases(xai_nn *net) {
-    for (size_t l = 0; l < xai_nn_n_layers(net); l++) {
-        const float *w, *b;
-        size_t nw, nb;
-        xai_nn_get_weights(net, l, &w, &nw, &b, &nb);
-        if (nw == 0) continue;
-        std::vector<float> wc(w, w + nw);
-        xai_error e;
-        ASSERT_EQ(xai_nn_set_weights(net, l, wc.data(), nw, nullptr, 0, &e), XAI_OK);
-    }
-}
-
 void expect_lrp0_is_gxi(xai_nn *net, uint64_t seed) {
     const size_t n = 4, d = xai_nn_input_size(net);
     std::vector<float> x = random_input(n * d, seed), r(n * d), gx(n * d);

@@ -160,6 +160,19 @@ inline std::vector<float> random_input(size_t n, uint64_t seed, double lo = -1, 
     return x;
 }
 
+// Sets every bias of net to zero, weights unchanged (conservation tests).
+inline void zero_biases(xai_nn *net) {
+    for (size_t l = 0; l < xai_nn_n_layers(net); l++) {
+        const float *w, *b;
+        size_t nw, nb;
+        xai_nn_get_weights(net, l, &w, &nw, &b, &nb);
+        if (nw == 0) continue;
+        std::vector<float> wc(w, w + nw);
+        xai_error e;
+        ASSERT_EQ(xai_nn_set_weights(net, l, wc.data(), nw, nullptr, 0, &e), XAI_OK);
+    }
+}
+
 }  // namespace nnt
 
 #endif
