@@ -15,6 +15,7 @@
 #include <vector>
 #include "xai/nn.h"
 #include "xai/rng.h"
+#include "nn_test_util.h"
 
 namespace {
 
@@ -234,11 +235,8 @@ TEST(NnAttn, AgreesWithTorchTransformerEncoderLayer) {
     xai_nn *net = nullptr;
     xai_error e;
     ASSERT_EQ(xai_nn_load((dir + "transformer.xnn").c_str(), &net, &e), XAI_OK) << e.message;
-    std::ifstream f(dir + "transformer_ref.msgpack", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    xai_value *ref = nullptr;
-    xai_unpack_limits lim = {16, 1 << 16, 1 << 24};
-    ASSERT_EQ(xai_value_unpack(bytes.data(), bytes.size(), &lim, &ref, &e), XAI_OK) << e.message;
+    xai_value *ref = nnt::read_reference(dir + "transformer_ref.msgpack");
+    ASSERT_NE(ref, nullptr);
     const xai_value *cases = xai_value_get(ref, "cases");
     ASSERT_GE(xai_value_len(cases), 3u);
     size_t checked = 0;

@@ -180,12 +180,8 @@ TEST(NnGraph, AgreesWithTorchAutogradOnAResNetBlock) {
     xai_nn *net = nullptr;
     xai_error e;
     ASSERT_EQ(xai_nn_load((dir + "resnet_block.xnn").c_str(), &net, &e), XAI_OK) << e.message;
-    std::ifstream f(dir + "resnet_block_ref.msgpack", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    ASSERT_FALSE(bytes.empty());
-    xai_value *ref = nullptr;
-    xai_unpack_limits lim = {16, 1 << 20, 1 << 24};
-    ASSERT_EQ(xai_value_unpack(bytes.data(), bytes.size(), &lim, &ref, &e), XAI_OK) << e.message;
+    xai_value *ref = read_reference(dir + "resnet_block_ref.msgpack");
+    ASSERT_NE(ref, nullptr);
     const xai_value *cases = xai_value_get(ref, "cases");
     const size_t d = xai_nn_input_size(net), k = xai_nn_n_logits(net);
     ASSERT_GE(xai_value_len(cases), 2u);

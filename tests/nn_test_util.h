@@ -7,9 +7,13 @@
 
 #include <gtest/gtest.h>
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <vector>
 #include "xai/nn.h"
 #include "xai/rng.h"
+#include "xai/value.h"
 
 namespace nnt {
 
@@ -171,6 +175,25 @@ inline void zero_biases(xai_nn *net) {
         xai_error e;
         ASSERT_EQ(xai_nn_set_weights(net, l, wc.data(), nw, nullptr, 0, &e), XAI_OK);
     }
+}
+
+// A reference file written by tests/data/make_*_fixture.py (msgpack), or
+// nullptr after a test failure saying why. Free with xai_value_free.
+inline xai_value *read_reference(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (bytes.empty()) {
+        ADD_FAILURE() << path << ": missing or empty";
+        return nullptr;
+    }
+    xai_value *ref = nullptr;
+    xai_error e;
+    xai_unpack_limits lim = {16, 1 << 20, 1 << 24};
+    if (xai_value_unpack(bytes.data(), bytes.size(), &lim, &ref, &e) != XAI_OK) {
+        ADD_FAILURE() << path << ": " << e.message;
+        return nullptr;
+    }
+    return ref;
 }
 
 }  // namespace nnt

@@ -17,6 +17,7 @@
 #include "xai/methods.h"
 #include "xai/nn.h"
 #include "xai/rng.h"
+#include "nn_test_util.h"
 
 namespace {
 
@@ -358,12 +359,8 @@ TEST(NnText, AgreesWithTorchOnTheCommittedFixture) {
     xai_nn *net = nullptr;
     xai_error e;
     ASSERT_EQ(xai_nn_load((dir + "text_cnn.xnn").c_str(), &net, &e), XAI_OK) << e.message;
-    std::ifstream f(dir + "text_cnn_ref.msgpack", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    ASSERT_FALSE(bytes.empty());
-    xai_value *ref = nullptr;
-    xai_unpack_limits lim = {16, 1 << 16, 1 << 24};
-    ASSERT_EQ(xai_value_unpack(bytes.data(), bytes.size(), &lim, &ref, &e), XAI_OK) << e.message;
+    xai_value *ref = nnt::read_reference(dir + "text_cnn_ref.msgpack");
+    ASSERT_NE(ref, nullptr);
     const xai_value *cases = xai_value_get(ref, "cases");
     ASSERT_GE(xai_value_len(cases), 3u);
     size_t checked = 0;
