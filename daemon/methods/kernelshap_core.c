@@ -712,12 +712,17 @@ static xai_status standard_errors(ks *k, solve_buf *b, const double *theta, doub
     double *beta = xd_try_malloc(xd_mul(P + 1, sizeof *beta));
     double *Ainv = lev ? xd_try_malloc(xd_mul(xd_mul(P, P) + 1, sizeof *Ainv)) : NULL;
     double *X = lev ? xd_try_malloc(xd_mul(xd_mul(2 * CHUNK, P) + 1, sizeof *X)) : NULL;
-    double h[CHUNK] = {0};
+    double *h = xd_try_calloc(N + 1, sizeof *h);  /* per draw; the design's, so every target's */
     welford wf = {0};
-    xai_status st = V && T && beta && ((Ainv && X) || !lev)
+    xai_status st = V && T && beta && h && ((Ainv && X) || !lev)
                         ? welford_init(&wf, d, err)
                         : xd_err(err, XAI_ERR_NOMEM, "kernelshap: standard errors");
     if (st == XAI_OK && lev) st = inverse(b->A, P, Ainv, err);
+    for (size_t u0 = 0; st == XAI_OK && lev && u0 < N; u0 += CHUNK - 1)
+        dense_leverages(k, b, u0, XD_MIN((size_t)CHUNK - 1, N - u0), Ainv, X, X + CHUNK * P,
+                        h + u0);
+    bool whole = true;
+    for (size_t u = 0; u < N; u++) whole &= h[u] < LEV_MAX;
     if (st == XAI_OK) coef_columns(k, V, d);
     if (st == XAI_OK) st = xd_linalg_sym_solve(b->A, P, V, d, NULL, err);
     double rdf = (double)b->n_rows - (double)P;
@@ -726,15 +731,12 @@ static xai_status standard_errors(ks *k, solve_buf *b, const double *theta, doub
         for (size_t p = 0; p < P; p++) beta[p] = theta[p * kt + t];
         if (t > 0) welford_clear(&wf, d);
         residuals(k, b, beta);
-        bool whole = true;
         for (size_t u0 = 0; whole && u0 < N; u0 += CHUNK - 1) {
             size_t m = XD_MIN((size_t)CHUNK - 1, N - u0);
-            if (lev) dense_leverages(k, b, u0, m, Ainv, X, X + CHUNK * P, h);
             for (size_t r = 0; r < m; r++) {
                 double *g = b->rows + r * P;
                 draw_score(k, b, u0 + r, g, x);
-                whole &= h[r] < LEV_MAX;
-                double scale = 1 / lev_divisor(k, h[r]);
+                double scale = 1 / lev_divisor(k, h[u0 + r]);
                 for (size_t p = 0; p < P; p++) g[p] *= scale;
             }
             xd_linalg_matmul(b->rows, m, P, V, d, T);
@@ -744,6 +746,7 @@ static xai_status standard_errors(ks *k, solve_buf *b, const double *theta, doub
         else welford_se(k, &wf, lev ? 1.0 : triple_hc(k), rdf, se + t * d);
     }
     xd_free(beta);
+    xd_free(h);
     xd_free(V);
     xd_free(T);
     xd_free(Ainv);
